@@ -1,0 +1,105 @@
+"""Errors raised by mlops-kit.
+
+Every error the kit raises on purpose derives from :class:`MlopsKitError`, and
+where it refines a builtin it inherits that too, so ``except ValueError`` keeps
+working for callers who do not know the kit::
+
+    MlopsKitError
+    ├── ConfigError (ValueError)          bad setting, env name, path
+    ├── EnvironmentProblem (RuntimeError) Java, jars, a service that is missing
+    ├── DataError (ValueError)            data that does not fit a table or schema
+    │   └── SchemaMismatchError           an append whose columns do not match
+    ├── NotFoundError (LookupError)       table, notebook, model, exercise unknown
+    ├── JobFailedError (RuntimeError)     a notebook job whose cell raised
+    └── ExerciseError (AssertionError)    a lab exercise that is not filled in
+
+Messages say what was wrong, what was expected, what came, and the fix.
+"""
+from __future__ import annotations
+
+__all__ = [
+    "MlopsKitError",
+    "ConfigError",
+    "EnvironmentProblem",
+    "DataError",
+    "SchemaMismatchError",
+    "NotFoundError",
+    "JobFailedError",
+    "ExerciseError",
+]
+
+
+class MlopsKitError(Exception):
+    """Root of every error the kit raises on purpose."""
+
+    #: process exit code the CLI uses for this kind of error
+    exit_code: int = 1
+
+
+class ConfigError(MlopsKitError, ValueError):
+    """A setting, name or parameter is not valid."""
+
+    exit_code = 2
+
+
+class EnvironmentProblem(MlopsKitError, RuntimeError):
+    """Something the kit needs on this machine is missing (Java, jars, a server)."""
+
+    exit_code = 3
+
+
+class DataError(MlopsKitError, ValueError):
+    """Data does not fit the table or schema it was meant for."""
+
+
+class SchemaMismatchError(DataError):
+    """An append or merge whose schema does not match the table's."""
+
+
+class NotFoundError(MlopsKitError, LookupError):
+    """A table, notebook, model or exercise that does not exist."""
+
+    exit_code = 4
+
+
+class JobFailedError(MlopsKitError, RuntimeError):
+    """A notebook job failed; carries where and why.
+
+    Parameters
+    ----------
+    notebook : str
+        The notebook that was run.
+    output_path : str
+        Where the executed copy (with the failing cell) was saved.
+    cell_index : int or None
+        Index of the failing cell, when known.
+    ename, evalue : str
+        Exception name and value raised in the kernel.
+    """
+
+    exit_code = 5
+
+    def __init__(
+        self,
+        notebook: str,
+        output_path: str,
+        cell_index: int | None = None,
+        ename: str = "",
+        evalue: str = "",
+        source: str = "",
+    ) -> None:
+        self.notebook = notebook
+        self.output_path = output_path
+        self.cell_index = cell_index
+        self.ename = ename
+        self.evalue = evalue
+        self.source = source
+        where = f"cell {cell_index}" if cell_index is not None else "a cell"
+        super().__init__(
+            f"{notebook} failed in {where}: {ename}: {evalue}. "
+            f"The executed notebook is at {output_path}."
+        )
+
+
+class ExerciseError(MlopsKitError, AssertionError):
+    """A lab exercise still holds its FILL_IN placeholder."""

@@ -1,0 +1,137 @@
+"""The SparkSession factory: Delta on, tuned for a laptop, one per process.
+
+``get_spark()`` returns the process's session, starting it on first use
+(about 7-10 s on a 2-core machine, so it is started once and reused).
+Where it points comes from the workspace (``MLOPS_KIT_SPARK_MASTER``):
+
+- ``local[*]`` (default): a JVM in this process with Delta's SQL extension
+  and catalog, few shuffle partitions, UI and progress bars off, quiet logs;
+- ``spark://host:7077``, ``yarn``, ...: a cluster, same settings;
+- ``sc://host:15002``: a Spark Connect server (which must have Delta itself).
+
+Any ``spark.*`` setting can be added with ``MLOPS_KIT_SPARK_CONF`` as
+``key=value;key=value``.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from importlib import resources
+from typing import TYPE_CHECKING
+
+from mlops_kit.exceptions import ConfigError, EnvironmentProblem
+from mlops_kit.java import ensure_delta_jars, find_java
+from mlops_kit.workspace import Workspace, get_workspace
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import SparkSession
+
+__all__ = ["get_spark", "stop_spark", "spark_conf", "last_startup_seconds"]
+
+_startup_seconds: float | None = None
+
+
+def spark_conf(workspace: Workspace) -> dict[str, str]:
+    """The settings the kit applies to a classic (non-Connect) session.
+
+    Small-machine choices: 2 shuffle partitions instead of 200, and Delta
+    snapshot reconstruction on 2 partitions instead of 50, since on two cores
+    every extra task is pure scheduling overhead.
+    """
+    log4j = resources.files("mlops_kit") / "resources" / "log4j2.properties"
+    java_opts = f"-Dlog4j2.configurationFile=file:{log4j}"
+    conf = {
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.shuffle.partitions": os.environ.get("MLOPS_KIT_SHUFFLE_PARTITIONS", "2"),
+        "spark.default.parallelism": "2",
+        "spark.databricks.delta.snapshotPartitions": "2",
+        "spark.ui.enabled": "true" if os.environ.get("MLOPS_KIT_SPARK_UI") else "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.driver.memory": os.environ.get("MLOPS_KIT_DRIVER_MEMORY", "2g"),
+        "spark.driver.extraJavaOptions": java_opts,
+        "spark.executor.extraJavaOptions": java_opts,
+        "spark.sql.warehouse.dir": str(workspace.root / "spark-warehouse"),
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.bindAddress": "127.0.0.1",
+    }
+    for item in filter(None, os.environ.get("MLOPS_KIT_SPARK_CONF", "").split(";")):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip().startswith("spark."):
+            raise ConfigError(
+                "MLOPS_KIT_SPARK_CONF must be 'spark.key=value;spark.key2=value2'. "
+                f"Got the item {item!r} instead."
+            )
+        conf[key.strip()] = value.strip()
+    return conf
+
+
+def _classic_session(workspace: Workspace, app_name: str) -> "SparkSession":
+    from pyspark.sql import SparkSession
+
+    find_java()
+    # Workers must run the same interpreter, or spark_udf cannot import pandas.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    builder = SparkSession.builder.master(workspace.spark_master).appName(app_name)
+    for key, value in spark_conf(workspace).items():
+        builder = builder.config(key, value)
+    jars = ensure_delta_jars()
+    if jars:
+        builder = builder.config("spark.jars", ",".join(str(j) for j in jars))
+    else:  # no Maven: let Spark's resolver download the artifact once
+        from delta import configure_spark_with_delta_pip
+
+        builder = configure_spark_with_delta_pip(builder)
+    try:
+        return builder.getOrCreate()
+    except Exception as err:  # the JVM failed to start: say why in one line
+        raise EnvironmentProblem(
+            f"Spark did not start ({type(err).__name__}: {str(err).splitlines()[0]}). "
+            "Run `mlops-kit doctor` to see which part is missing."
+        ) from err
+
+
+def get_spark(workspace: Workspace | None = None, *, app_name: str = "mlops-kit") -> "SparkSession":
+    """Return this process's SparkSession, starting it with Delta on first use.
+
+    Parameters
+    ----------
+    workspace : Workspace, optional
+        Where the session points; the active workspace by default.
+    app_name : str
+        Name shown in the Spark UI and logs.
+    """
+    global _startup_seconds
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    workspace = workspace or get_workspace()
+    started = time.perf_counter()
+    if workspace.spark_master.startswith("sc://"):
+        session = SparkSession.builder.remote(workspace.spark_master).getOrCreate()
+    else:
+        session = _classic_session(workspace, app_name)
+        session.sparkContext.setLogLevel("ERROR")
+    _startup_seconds = time.perf_counter() - started
+    return session
+
+
+def last_startup_seconds() -> float | None:
+    """How long the last :func:`get_spark` start took (``None`` if reused)."""
+    return _startup_seconds
+
+
+def stop_spark() -> None:
+    """Stop the session if one is running (tests and CLI commands call this)."""
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.stop()
