@@ -12,6 +12,7 @@ working for callers who do not know the kit::
     ├── NotFoundError (LookupError)       table, notebook, model, exercise unknown
     ├── JobFailedError (RuntimeError)     a notebook job whose cell raised
     └── ExerciseError (AssertionError)    a lab exercise that is not filled in
+        └── CheckFailedError              a checked answer is wrong (strict labs)
 
 Messages say what was wrong, what was expected, what came, and the fix.
 """
@@ -26,6 +27,7 @@ __all__ = [
     "NotFoundError",
     "JobFailedError",
     "ExerciseError",
+    "CheckFailedError",
 ]
 
 
@@ -103,3 +105,7 @@ class JobFailedError(MlopsKitError, RuntimeError):
 
 class ExerciseError(MlopsKitError, AssertionError):
     """A lab exercise still holds its FILL_IN placeholder."""
+
+
+class CheckFailedError(ExerciseError):
+    """A lab check failed in strict mode (``MLOPS_KIT_LABS_STRICT=1``, as in CI)."""

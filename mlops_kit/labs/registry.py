@@ -1,0 +1,173 @@
+"""Exercise checkers: the registry labs look their checks up in.
+
+A checker is a plain function ``check(value, **context) -> CheckResult``
+registered under a lab id and an exercise id::
+
+    from mlops_kit.labs import CheckResult, checker
+
+    @checker("feature-store", "ex1", title="Build the feature table")
+    def check_ex1(value, **context):
+        if "listing_id" not in value.columns:
+            return CheckResult.fail("the table has no listing_id column",
+                                    hint="keep the key column when selecting features")
+        return CheckResult.ok("the key and all features are there")
+
+Checkers of lab ``feature-store`` live in
+``mlops_kit/labs/checks/feature_store.py``; :func:`get` imports that module on
+first use, so a lab only pays for its own checks. Logic stays in plain
+functions because widget callbacks never fire under papermill: tests call the
+checkers directly, widgets only present their result.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from mlops_kit.exceptions import ConfigError, NotFoundError
+
+__all__ = ["CheckResult", "Exercise", "checker", "register", "get", "exercises", "known_labs"]
+
+_CHECKS_PACKAGE = "mlops_kit.labs.checks"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The verdict of a checker: passed or not, why, and a hint when not.
+
+    Build it with :meth:`ok` or :meth:`fail`.
+
+    Examples
+    --------
+    >>> CheckResult.ok("3 rows, as expected").passed
+    True
+    >>> CheckResult.fail("2 rows", hint="filter on price > 0").hint
+    'filter on price > 0'
+    """
+
+    passed: bool
+    message: str
+    hint: str | None = None
+
+    @classmethod
+    def ok(cls, message: str = "correct") -> "CheckResult":
+        """A passed check; ``message`` says what was verified."""
+        return cls(True, message)
+
+    @classmethod
+    def fail(cls, message: str, hint: str | None = None) -> "CheckResult":
+        """A failed check; ``message`` says what is wrong, ``hint`` how to fix it."""
+        return cls(False, message, hint)
+
+
+Checker = Callable[..., CheckResult]
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One registered exercise: where it belongs, its title, and its checker."""
+
+    lab_id: str
+    exercise_id: str
+    title: str
+    check: Checker
+
+    @property
+    def number(self) -> int:
+        """The exercise number learners see (the digits of ``ex3`` -> 3)."""
+        digits = re.findall(r"\d+", self.exercise_id)
+        return int(digits[0]) if digits else 0
+
+    @property
+    def label(self) -> str:
+        return f"Exercise {self.number} — {self.title}"
+
+
+_REGISTRY: dict[str, dict[str, Exercise]] = {}
+
+
+def module_name(lab_id: str) -> str:
+    """The checks module of a lab: ``feature-store`` -> ``...checks.feature_store``."""
+    return f"{_CHECKS_PACKAGE}.{lab_id.replace('-', '_')}"
+
+
+def register(lab_id: str, exercise_id: str, check: Checker, *, title: str) -> Exercise:
+    """Register ``check`` as the checker of ``exercise_id`` in lab ``lab_id``."""
+    if not re.fullmatch(r"[a-z][a-z0-9-]*", lab_id):
+        raise ConfigError(
+            f"A lab id must be a lowercase slug like 'feature-store'. Got {lab_id!r} instead."
+        )
+    if not re.fullmatch(r"ex\d+[a-z]?", exercise_id):
+        raise ConfigError(
+            f"An exercise id must look like 'ex1' or 'ex2b'. Got {exercise_id!r} instead."
+        )
+    exercise = Exercise(lab_id, exercise_id, title, check)
+    _REGISTRY.setdefault(lab_id, {})[exercise_id] = exercise
+    return exercise
+
+
+def checker(lab_id: str, exercise_id: str, *, title: str) -> Callable[[Checker], Checker]:
+    """Decorator form of :func:`register`; returns the function unchanged."""
+
+    def decorate(func: Checker) -> Checker:
+        register(lab_id, exercise_id, func, title=title)
+        return func
+
+    return decorate
+
+
+def known_labs() -> list[str]:
+    """Lab ids that have a checks module (whether imported yet or not)."""
+    package = importlib.import_module(_CHECKS_PACKAGE)
+    found = {info.name.replace("_", "-") for info in pkgutil.iter_modules(package.__path__)}
+    return sorted(found | set(_REGISTRY))
+
+
+def _load(lab_id: str) -> dict[str, Exercise]:
+    if lab_id not in _REGISTRY:
+        try:
+            importlib.import_module(module_name(lab_id))
+        except ModuleNotFoundError as err:
+            if err.name != module_name(lab_id):
+                raise
+    if lab_id not in _REGISTRY:
+        raise NotFoundError(
+            f"No lab named {lab_id!r}. Known labs: {', '.join(known_labs()) or 'none'}. "
+            f"Add its checkers in {module_name(lab_id).replace('.', '/')}.py with "
+            f"@checker({lab_id!r}, 'ex1', title=...)."
+        )
+    return _REGISTRY[lab_id]
+
+
+def _sort_key(exercise: Exercise) -> tuple[int, str]:
+    return exercise.number, exercise.exercise_id
+
+
+def exercises(lab_id: str) -> list[Exercise]:
+    """The exercises of a lab in course order (ex1, ex2, ..., ex10)."""
+    return sorted(_load(lab_id).values(), key=_sort_key)
+
+
+def get(lab_id: str, exercise_id: str) -> Exercise:
+    """The exercise ``exercise_id`` of lab ``lab_id``; a clear error if unknown."""
+    lab = _load(lab_id)
+    if exercise_id not in lab:
+        known = ", ".join(e.exercise_id for e in exercises(lab_id))
+        raise NotFoundError(
+            f"No exercise named {exercise_id!r} in lab {lab_id!r}. Known exercises: {known}."
+        )
+    return lab[exercise_id]
+
+
+def run_check(exercise: Exercise, value: Any, **context: Any) -> CheckResult:
+    """Run a checker and make sure it answered with a :class:`CheckResult`."""
+    result = exercise.check(value, **context)
+    if not isinstance(result, CheckResult):
+        raise TypeError(
+            f"The checker of {exercise.lab_id}/{exercise.exercise_id} must return a "
+            f"CheckResult (CheckResult.ok(...) or CheckResult.fail(...)). "
+            f"Got {type(result).__name__} instead."
+        )
+    return result
