@@ -1,0 +1,57 @@
+"""``mlops-kit labs``: generate learner labs from solutions, refresh demo outputs."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+#: exit code of ``labs build --check`` when labs/ is out of date
+STALE_EXIT_CODE = 1
+
+
+@click.group("labs")
+def command() -> None:
+    """Build labs from their solutions (labs/ is generated, never edited)."""
+
+
+@command.command("build")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=".",
+              show_default=True, help="Repository root holding solutions/ and labs/.")
+@click.option("--check", is_flag=True,
+              help="Write nothing; exit 1 listing stale, missing or extra lab files.")
+def build(root: Path, check: bool) -> None:
+    """Generate labs/** from solutions/** (FILL_IN where solutions were)."""
+    from mlops_kit.labs.build import build_labs
+
+    report = build_labs(root, check=check)
+    base = Path(root).resolve()
+    if check:
+        for kind in ("stale", "missing", "extra"):
+            for path in getattr(report, kind):
+                click.echo(f"{kind}: {path.relative_to(base)}", err=True)
+        if not report.up_to_date:
+            click.secho("labs/ is out of date: run `mlops-kit labs build` and commit it.",
+                        fg="red", err=True)
+            sys.exit(STALE_EXIT_CODE)
+        click.echo("labs/ is up to date.")
+        return
+    for path in report.written:
+        click.echo(f"wrote {path.relative_to(base)}")
+    for path in report.extra:
+        click.echo(f"removed {path.relative_to(base)} (no solution)")
+    if not (report.written or report.extra):
+        click.echo("labs/ is up to date.")
+
+
+@command.command("refresh-outputs")
+@click.argument("notebooks", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--timeout", default=600, show_default=True, help="Seconds per cell.")
+def refresh(notebooks: tuple[Path, ...], timeout: int) -> None:
+    """Run NOTEBOOKS and keep outputs only of cells tagged nbval-check-output."""
+    from mlops_kit.labs.build import refresh_outputs
+
+    for notebook in notebooks:
+        refresh_outputs(notebook, timeout=timeout)
+        click.echo(f"refreshed {notebook}")
