@@ -1,0 +1,16 @@
+"""Batch and streaming scoring on Spark with MLflow models.
+
+Real-time serving lives in :mod:`mlops_kit.serving` (no JVM there); this
+package is the Spark side: :mod:`.batch` scores a Delta table into another,
+:mod:`.streaming` does the same continuously with exactly-once restarts.
+"""
+from mlops_kit.deployment.batch import model_input_columns, optimize_table, score_table
+from mlops_kit.deployment.streaming import append_rows, start_scoring_stream
+
+__all__ = [
+    "model_input_columns",
+    "optimize_table",
+    "score_table",
+    "append_rows",
+    "start_scoring_stream",
+]
