@@ -8,7 +8,8 @@ working for callers who do not know the kit::
     ├── ConfigError (ValueError)          bad setting, env name, path
     ├── EnvironmentProblem (RuntimeError) Java, jars, a service that is missing
     ├── DataError (ValueError)            data that does not fit a table or schema
-    │   └── SchemaMismatchError           an append whose columns do not match
+    │   ├── SchemaMismatchError           an append whose columns do not match
+    │   └── InvalidRequestError           a request a server rejects (4xx + JSON)
     ├── NotFoundError (LookupError)       table, notebook, model, exercise unknown
     ├── JobFailedError (RuntimeError)     a notebook job whose cell raised
     └── ExerciseError (AssertionError)    a lab exercise that is not filled in
@@ -24,6 +25,7 @@ __all__ = [
     "EnvironmentProblem",
     "DataError",
     "SchemaMismatchError",
+    "InvalidRequestError",
     "NotFoundError",
     "JobFailedError",
     "ExerciseError",
@@ -56,6 +58,32 @@ class DataError(MlopsKitError, ValueError):
 
 class SchemaMismatchError(DataError):
     """An append or merge whose schema does not match the table's."""
+
+
+class InvalidRequestError(DataError):
+    """A request a server refuses: carries its HTTP status and JSON body.
+
+    Parameters
+    ----------
+    message : str
+        What was wrong, what was expected, what came, and the fix.
+    status_code : int
+        The 4xx status to answer with (400 by default).
+    error_code : str
+        A stable machine-readable code, e.g. ``BAD_REQUEST``.
+    """
+
+    def __init__(
+        self, message: str, *, status_code: int = 400, error_code: str = "BAD_REQUEST"
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.error_code = error_code
+
+    def to_dict(self) -> dict[str, str]:
+        """The JSON body, shaped as MLflow's scoring server answers errors."""
+        return {"error_code": self.error_code, "message": self.message}
 
 
 class NotFoundError(MlopsKitError, LookupError):
