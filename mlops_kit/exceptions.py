@@ -12,7 +12,8 @@ working for callers who do not know the kit::
     │   └── InvalidRequestError           a request a server rejects (4xx + JSON)
     ├── NotFoundError (LookupError)       table, notebook, model, exercise unknown
     ├── JobFailedError (RuntimeError)     a notebook job whose cell raised
-    └── ExerciseError (AssertionError)    a lab exercise that is not filled in
+    ├── ExerciseError (AssertionError)    a lab exercise that is not filled in
+    └── SignatureError (PermissionError)  a webhook delivery that is not authentic
         └── CheckFailedError              a checked answer is wrong (strict labs)
 
 Messages say what was wrong, what was expected, what came, and the fix.
@@ -137,3 +138,13 @@ class ExerciseError(MlopsKitError, AssertionError):
 
 class CheckFailedError(ExerciseError):
     """A lab check failed in strict mode (``MLOPS_KIT_LABS_STRICT=1``, as in CI)."""
+
+
+class SignatureError(MlopsKitError, PermissionError):
+    """A webhook delivery whose signature is missing, forged or stale.
+
+    ``status_code`` is what the receiver answers (401).
+    """
+
+    exit_code = 6
+    status_code = 401
