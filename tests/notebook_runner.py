@@ -1,0 +1,164 @@
+"""Run a notebook the way CI does: papermill, its own folder, strict labs, timeouts.
+
+``run_notebook`` executes a notebook in a separate papermill process (kernel
+``python3``, working directory = the notebook's folder, a per-cell timeout and
+an outer timeout that kills the whole process group, kernel included) with
+``MLOPS_KIT_HOME`` pointing at a test directory and ``MLOPS_KIT_LABS_STRICT=1``
+so a wrong solution fails. When the run does not end as expected, the executed
+notebook is kept under ``.test-artifacts/notebooks/`` and the test fails with
+the failing cell's source and error.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / ".test-artifacts" / "notebooks"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass(frozen=True)
+class CellError:
+    """The first error a notebook raised."""
+
+    cell_index: int
+    source: str
+    ename: str
+    evalue: str
+    traceback: str
+
+    def describe(self) -> str:
+        return (
+            f"cell {self.cell_index}:\n{_indent(self.source)}\n"
+            f"raised {self.ename}: {self.evalue}\n{_indent(self.traceback[-3000:])}"
+        )
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    """An executed notebook and how it ended."""
+
+    path: Path
+    notebook: Any
+    error: CellError | None
+    returncode: int
+    log: str
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def first_error(nb) -> CellError | None:
+    """The first code cell whose outputs hold an error."""
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                return CellError(
+                    index,
+                    cell.source,
+                    output.get("ename", ""),
+                    output.get("evalue", ""),
+                    _ANSI.sub("", "\n".join(output.get("traceback", []))),
+                )
+    return None
+
+
+def notebook_metadata(path: Path) -> dict:
+    """The notebook's ``mlops_kit`` metadata (e.g. ``{"test": "skip-standalone"}``)."""
+    nb = nbformat.read(str(path), as_version=4)
+    return dict(nb.metadata.get("mlops_kit", {}))
+
+
+def _keep(executed: Path, path: Path) -> Path:
+    try:
+        relative = path.resolve().relative_to(REPO)
+    except ValueError:
+        relative = Path(path.name)
+    kept = ARTIFACTS / relative
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    if executed.exists():
+        shutil.copyfile(executed, kept)
+    return kept
+
+
+def run_notebook(
+    path: str | os.PathLike[str],
+    parameters: dict[str, Any] | None = None,
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    timeout: float = 600,
+    cell_timeout: float = 300,
+    env: dict[str, str] | None = None,
+    expect_error: bool = False,
+) -> NotebookRun:
+    """Execute ``path`` with papermill and fail the test unless it ends as expected.
+
+    Parameters
+    ----------
+    path : path
+        The notebook.
+    parameters : dict, optional
+        Values for the cell tagged ``parameters``.
+    cwd : path, optional
+        Working directory of the kernel; default the notebook's folder.
+    timeout, cell_timeout : float
+        Seconds for the whole run (the process group is killed after it) and per cell.
+    env : dict, optional
+        Extra environment variables for the kernel.
+    expect_error : bool
+        The notebook is meant to stop with an error (a generated lab): the test
+        fails if it does not; the error is in the result.
+    """
+    path = Path(path).resolve()
+    child_env = {**os.environ, "MLOPS_KIT_LABS_STRICT": "1", **(env or {})}
+    child_env.setdefault("MLOPS_KIT_HOME", str(Path(tempfile.mkdtemp()) / "kit"))
+    child_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{child_env.get('PATH', '')}"
+    with tempfile.TemporaryDirectory(prefix="nbrun-") as tmp:
+        executed = Path(tmp) / path.name
+        command = [
+            sys.executable, "-m", "papermill", str(path), str(executed),
+            "--cwd", str(Path(cwd or path.parent).resolve()),
+            "--kernel", "python3",
+            "--execution-timeout", str(int(cell_timeout)),
+            "--no-progress-bar",
+            "-y", json.dumps(parameters or {}),
+        ]
+        process = subprocess.Popen(
+            command, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, start_new_session=True,
+        )
+        try:
+            log, _ = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            log, _ = process.communicate()
+            kept = _keep(executed, path)
+            pytest.fail(f"{path.name} did not finish within {timeout:.0f} s; partial run at {kept}")
+        nb = nbformat.read(str(executed), as_version=4) if executed.exists() else None
+        error = first_error(nb) if nb is not None else None
+        failed = process.returncode != 0
+        if failed != expect_error or (failed and nb is None):
+            kept = _keep(executed, path)
+            if error is not None:
+                pytest.fail(f"{path.name} failed in {error.describe()}\nexecuted notebook: {kept}",
+                            pytrace=False)
+            outcome = "failed" if failed else "ran without error"
+            pytest.fail(f"{path.name} {outcome} (exit {process.returncode}); "
+                        f"executed notebook: {kept}\n{log[-3000:]}", pytrace=False)
+        return NotebookRun(path, nb, error, process.returncode, log)
