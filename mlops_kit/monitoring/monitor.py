@@ -48,6 +48,8 @@ class ColumnProfile:
     sample: Sample | None          # numeric columns
     counts: pd.Series | None       # categorical columns: count per category
     nulls: int
+    edges: np.ndarray | None = None  # Spark's binned path: inner bin edges ...
+    reps: np.ndarray | None = None   # ... and each bin's representative value
 
     @property
     def n(self) -> int:
