@@ -1,0 +1,67 @@
+"""``mlops-kit course``: run every demo and worked lab, in course order."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+@click.command("course")
+@click.option("--only", "only", multiple=True, metavar="PATTERN",
+              help="Run notebooks whose <module>/<name> contains PATTERN or matches the "
+                   "glob (repeatable), e.g. --only 01-experimentation.")
+@click.option("--parallel", type=click.IntRange(1, 8), default=1, show_default=True,
+              help="Run up to N parallel-safe notebooks of a module at once.")
+@click.option("--keep-going", is_flag=True, help="Do not stop at the first failure.")
+@click.option("--list", "list_only", is_flag=True, help="Show the notebooks, run nothing.")
+def command(only: tuple[str, ...], parallel: int, keep_going: bool, list_only: bool) -> None:
+    """Run the course end to end with papermill; executed copies go to the workspace."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from mlops_kit.cli.job import report_failure
+    from mlops_kit.jobs.course import discover_course, run_course
+    from mlops_kit.workspace import get_workspace
+
+    console = Console()
+    course = discover_course(only=only or None)
+    if list_only:
+        for nb in course:
+            console.print(f"{nb.name}  [dim]({nb.kind})[/dim]")
+        return
+    if not course:
+        console.print("no course notebooks found")
+        return
+    ws = get_workspace().activate()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("course", total=len(course))
+
+        def progress(nb, result) -> None:
+            if result is None:
+                bar.update(task, description=nb.name)
+            else:
+                bar.advance(task)
+
+        results = run_course(only=only or None, parallel=parallel,
+                             stop_on_failure=not keep_going, progress=progress, workspace=ws)
+
+    table = Table(title="course run")
+    for column in ("notebook", "status", "seconds"):
+        table.add_column(column, justify="right" if column == "seconds" else "left")
+    for result in results:
+        status = "[green]ok[/green]" if result.ok else "[red]failed[/red]"
+        name = f"{result.notebook.parent.name}/{result.notebook.stem}"
+        table.add_row(name, status, f"{result.seconds:.1f}")
+    console.print(table)
+    console.print(f"executed notebooks: {ws.jobs_dir / 'course'}")
+    failed = [r for r in results if not r.ok]
+    skipped = len(course) - len(results)
+    if skipped:
+        console.print(f"[yellow]{skipped} notebook(s) not run after the failure[/yellow]")
+    if failed:
+        for result in failed:
+            report_failure(result.error)
+        sys.exit(failed[0].error.exit_code)

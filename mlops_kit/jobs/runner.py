@@ -1,0 +1,292 @@
+"""Run a notebook as a parameterized job with papermill.
+
+:func:`run_notebook` is what ``mlops-kit job run`` and the course runner call:
+
+1. resolve the notebook (a path, or a name under ``notebooks/`` such as
+   ``jobs/validate_model``);
+2. check the parameters against its ``parameters`` cell and coerce them;
+3. inject ``env`` when the notebook declares it, and export the workspace to
+   the kernel (``MLOPS_KIT_ENV``, ``MLOPS_KIT_HOME``, ...) so ``%load_ext
+   mlops_kit`` inside the job picks the same env;
+4. execute it in a child process (own process group: an outer timeout kills
+   the kernel too), cell by cell with a per-cell timeout;
+5. keep the executed copy in the workspace (``<env dir>/jobs/<stem>-<time>.ipynb``)
+   and raise :class:`~mlops_kit.exceptions.JobFailedError` with the failing
+   cell when one raised.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping
+
+from mlops_kit.exceptions import ConfigError, JobFailedError, NotFoundError
+from mlops_kit.jobs._execute import locate_failure
+from mlops_kit.jobs.params import coerce_parameters, declared_parameters
+from mlops_kit.workspace import Workspace, get_workspace
+
+__all__ = ["JobResult", "run_notebook", "resolve_notebook", "notebooks_dir", "job_environment"]
+
+#: where the repo keeps its notebooks (an editable install sits in the repo)
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+#: per-cell limit; a cell of a course notebook runs in seconds, Spark start included
+DEFAULT_CELL_TIMEOUT = 600
+#: limit for the whole notebook
+DEFAULT_TIMEOUT = 1800
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a notebook run produced.
+
+    Attributes
+    ----------
+    notebook : Path
+        The notebook that was run.
+    path : Path
+        The executed copy, with outputs (and the failing cell, on failure).
+    seconds : float
+        Wall time, kernel start included.
+    parameters : dict
+        The parameters injected, after coercion.
+    status : str
+        ``"ok"`` or ``"failed"``.
+    error : JobFailedError or None
+        Why it failed (the course runner records failures instead of raising).
+    """
+
+    notebook: Path
+    path: Path
+    seconds: float
+    parameters: dict[str, Any] = field(default_factory=dict)
+    status: str = "ok"
+    error: JobFailedError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def notebooks_dir() -> Path:
+    """The folder notebook names are resolved against (``MLOPS_KIT_NOTEBOOKS``)."""
+    return Path(os.environ.get("MLOPS_KIT_NOTEBOOKS") or REPO_ROOT / "notebooks")
+
+
+def _known_notebooks(base: Path) -> list[str]:
+    if not base.is_dir():
+        return []
+    return sorted(
+        str(p.relative_to(base).with_suffix(""))
+        for p in base.rglob("*.ipynb")
+        if ".ipynb_checkpoints" not in p.parts
+    )
+
+
+def resolve_notebook(notebook: str | os.PathLike[str]) -> Path:
+    """Find a notebook by path, or by name relative to :func:`notebooks_dir`.
+
+    ``jobs/validate_model``, ``jobs/validate_model.ipynb`` and
+    ``notebooks/jobs/validate_model.ipynb`` all name the same file.
+
+    Raises
+    ------
+    NotFoundError
+        When nothing matches; the message lists the closest names.
+    """
+    raw = str(notebook)
+    base = notebooks_dir()
+    names = [raw] if raw.endswith(".ipynb") else [raw, raw + ".ipynb"]
+    for name in names:
+        for candidate in (Path(name).expanduser(), base / name, REPO_ROOT / name):
+            if candidate.is_file() and candidate.suffix == ".ipynb":
+                return candidate.resolve()
+    known = _known_notebooks(base)
+    stem = raw.removesuffix(".ipynb").removeprefix("notebooks/")
+    close = difflib.get_close_matches(stem, known, n=3, cutoff=0.4) or [
+        k for k in known if Path(stem).name in k
+    ][:3]
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise NotFoundError(
+        f"No notebook {raw!r} (looked for a path, and under {base}).{hint} "
+        "Run `mlops-kit job list` to see the job notebooks."
+    )
+
+
+def job_environment(workspace: Workspace, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment variables for a job's kernel: the workspace, exported.
+
+    With the kit's local SQLite store the MLflow URIs are left out, so the
+    kernel derives the same store from ``MLOPS_KIT_HOME`` and keeps the kit's
+    artifact locations; a configured (shared) tracking server is passed on.
+    """
+    env = dict(os.environ if base is None else base)
+    env.update(
+        MLOPS_KIT_HOME=str(workspace.root),
+        MLOPS_KIT_USER=workspace.user,
+        MLOPS_KIT_ENV=workspace.env,
+        MLOPS_KIT_SPARK_MASTER=workspace.spark_master,
+        PYSPARK_PYTHON=env.get("PYSPARK_PYTHON", sys.executable),
+        PYSPARK_DRIVER_PYTHON=env.get("PYSPARK_DRIVER_PYTHON", sys.executable),
+        PYTHONUNBUFFERED="1",
+    )
+    if workspace.uses_local_mlflow:
+        for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLOPS_KIT_TRACKING_URI",
+                    "MLOPS_KIT_REGISTRY_URI"):
+            env.pop(key, None)
+    else:
+        env["MLOPS_KIT_TRACKING_URI"] = workspace.tracking_uri
+        env["MLOPS_KIT_REGISTRY_URI"] = workspace.registry_uri
+    return env
+
+
+def _output_path(workspace: Workspace, notebook: Path) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S-%f")
+    return workspace.jobs_dir / f"{notebook.stem}-{stamp}.ipynb"
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:  # already gone
+        pass
+    proc.wait()
+
+
+def _outcome(proc: subprocess.Popen, result_path: Path, stderr_path: Path, output: Path,
+             timeout: float) -> dict[str, Any]:
+    """What the child reported, or what we can tell when it could not report."""
+    if result_path.exists():
+        return json.loads(result_path.read_text())
+    cell_index, source = locate_failure(output)
+    if proc.returncode == -signal.SIGKILL:
+        return {"status": "failed", "ename": "TimeoutError", "cell_index": cell_index,
+                "source": source, "evalue": f"the notebook ran longer than {timeout:g} s"}
+    tail = stderr_path.read_text(errors="replace").strip().splitlines()[-1:] or [""]
+    return {"status": "failed", "ename": "RunnerError", "cell_index": cell_index,
+            "source": source,
+            "evalue": f"the runner exited with code {proc.returncode}: {tail[0]}"}
+
+
+def run_notebook(
+    notebook: str | os.PathLike[str],
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    env: str | None = None,
+    workspace: Workspace | None = None,
+    output_path: str | os.PathLike[str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    cell_timeout: float = DEFAULT_CELL_TIMEOUT,
+    kernel_name: str = "python3",
+    log_output: bool = False,
+    extra_env: Mapping[str, str] | None = None,
+) -> JobResult:
+    """Execute ``notebook`` with ``parameters`` and keep the executed copy.
+
+    Parameters
+    ----------
+    notebook : str or path
+        A path, or a name under ``notebooks/`` (``jobs/validate_model``).
+    parameters : mapping, optional
+        Values for names of the notebook's ``parameters`` cell; strings are
+        coerced to the declared default's type.
+    env : {"dev", "staging", "prod"}, optional
+        The environment to run in (default: the workspace's).
+    workspace : Workspace, optional
+        Default: the active workspace.
+    output_path : path, optional
+        Where to write the executed notebook (default: the env's jobs folder).
+    cwd : path, optional
+        Kernel working directory (default: the notebook's folder, as in Jupyter).
+    timeout, cell_timeout : float
+        Seconds for the whole run and for each cell.
+    kernel_name : str
+        Jupyter kernel to use.
+    log_output : bool
+        Stream cell outputs to this process's stdout/stderr.
+    extra_env : mapping, optional
+        More environment variables for the kernel (e.g. ``MLOPS_KIT_LABS_STRICT``).
+
+    Returns
+    -------
+    JobResult
+
+    Raises
+    ------
+    NotFoundError
+        Unknown notebook.
+    ConfigError
+        Unknown parameter name, a value of the wrong type, a bad env.
+    JobFailedError
+        A cell raised, a cell or the run timed out, or the kernel died.
+    """
+    path = resolve_notebook(notebook)
+    workspace = workspace or get_workspace()
+    given = dict(parameters or {})
+    if env is not None:
+        workspace = workspace.with_env(env)  # validates the env name
+    declared = declared_parameters(path)
+    values = coerce_parameters(declared, given, notebook=path.name)
+    if "env" in declared:
+        if "env" in values and values["env"] != workspace.env:
+            if env is not None:
+                raise ConfigError(
+                    f"Two envs were given: --env {env} and the parameter env={values['env']!r}. "
+                    "Give one."
+                )
+            workspace = workspace.with_env(values["env"])
+        values["env"] = workspace.env
+    output = Path(output_path) if output_path else _output_path(workspace, path)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    workspace.jobs_dir.mkdir(parents=True, exist_ok=True)
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="mlops-kit-job-") as tmp:
+        spec_path, result_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
+        spec_path.write_text(json.dumps({
+            "input_path": str(path),
+            "output_path": str(output),
+            "parameters": values,
+            "kernel_name": kernel_name,
+            "cwd": str(cwd or path.parent),
+            "execution_timeout": cell_timeout,
+            "log_output": log_output,
+            "result_path": str(result_path),
+        }))
+        stderr_path = Path(tmp) / "stderr.txt"
+        with open(stderr_path, "wb") as stderr:  # kernel chatter; shown if the runner crashes
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "mlops_kit.jobs._execute", str(spec_path)],
+                env={**job_environment(workspace), **(extra_env or {})},
+                stderr=stderr,
+                start_new_session=True,  # its own process group: the kernel dies with it
+            )
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+            except BaseException:  # Ctrl-C: take the kernel down with us
+                _kill_group(proc)
+                raise
+        outcome = _outcome(proc, result_path, stderr_path, output, timeout)
+    seconds = time.perf_counter() - started
+    if outcome["status"] != "ok":
+        raise JobFailedError(
+            notebook=str(path),
+            output_path=str(output),
+            cell_index=outcome.get("cell_index"),
+            ename=outcome.get("ename", ""),
+            evalue=outcome.get("evalue", ""),
+            source=outcome.get("source", ""),
+        )
+    return JobResult(notebook=path, path=output, seconds=seconds, parameters=values)
