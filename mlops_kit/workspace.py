@@ -172,12 +172,18 @@ class Workspace:
     # ----------------------------------------------------------------- mlflow
     @property
     def uses_local_mlflow(self) -> bool:
-        return self.tracking_uri_override is None
+        """True for the kit's own SQLite store, also when it came back via
+        ``MLFLOW_TRACKING_URI`` (which :meth:`activate` exports to child processes)."""
+        return self.tracking_uri_override in (None, self._local_tracking_uri)
+
+    @property
+    def _local_tracking_uri(self) -> str:
+        return f"sqlite:///{self.root / 'mlflow.db'}"
 
     @property
     def tracking_uri(self) -> str:
         """SQLite in the root by default; a shared server when configured."""
-        return self.tracking_uri_override or f"sqlite:///{self.root / 'mlflow.db'}"
+        return self.tracking_uri_override or self._local_tracking_uri
 
     @property
     def registry_uri(self) -> str:
@@ -196,6 +202,8 @@ class Workspace:
         os.environ["MLOPS_KIT_HOME"] = str(self.root)
         os.environ["MLOPS_KIT_USER"] = self.user
         os.environ["MLOPS_KIT_ENV"] = self.env
+        # progress bars for every artifact download drown notebook output
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         import mlflow  # local: importing mlflow costs ~1 s
 
         mlflow.set_tracking_uri(self.tracking_uri)

@@ -14,7 +14,10 @@ import click
               help="Run up to N parallel-safe notebooks of a module at once.")
 @click.option("--keep-going", is_flag=True, help="Do not stop at the first failure.")
 @click.option("--list", "list_only", is_flag=True, help="Show the notebooks, run nothing.")
-def command(only: tuple[str, ...], parallel: int, keep_going: bool, list_only: bool) -> None:
+@click.option("--root", type=click.Path(file_okay=False, exists=True), default=None,
+              help="Folder holding notebooks/ and solutions/ (default: the repo).")
+def command(only: tuple[str, ...], parallel: int, keep_going: bool, list_only: bool,
+            root: str | None) -> None:
     """Run the course end to end with papermill; executed copies go to the workspace."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -25,7 +28,7 @@ def command(only: tuple[str, ...], parallel: int, keep_going: bool, list_only: b
     from mlops_kit.workspace import get_workspace
 
     console = Console()
-    course = discover_course(only=only or None)
+    course = discover_course(root, only=only or None)
     if list_only:
         for nb in course:
             console.print(f"{nb.name}  [dim]({nb.kind})[/dim]")
@@ -46,7 +49,8 @@ def command(only: tuple[str, ...], parallel: int, keep_going: bool, list_only: b
                 bar.advance(task)
 
         results = run_course(only=only or None, parallel=parallel,
-                             stop_on_failure=not keep_going, progress=progress, workspace=ws)
+                             stop_on_failure=not keep_going, progress=progress, workspace=ws,
+                             root=root)
 
     table = Table(title="course run")
     for column in ("notebook", "status", "seconds"):

@@ -55,9 +55,12 @@ def _execute(spec: dict) -> dict:
             start_timeout=120,
         )
     except PapermillExecutionError as err:
+        # papermill puts an error banner cell on top of the saved copy; report
+        # the index in that copy, the one a person opens
+        cell_index, _ = locate_failure(spec["output_path"])
         return {
             "status": "failed",
-            "cell_index": err.cell_index,
+            "cell_index": err.cell_index if cell_index is None else cell_index,
             "ename": err.ename,
             "evalue": err.evalue,
             "source": err.source,

@@ -155,11 +155,24 @@ def _output_path(workspace: Workspace, notebook: Path) -> Path:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
+    """Kill the runner and its kernel (jupyter_client gives kernels their own group)."""
+    import psutil
+
+    try:
+        family = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        family = []
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:  # already gone
         pass
+    for child in family:
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
     proc.wait()
+    psutil.wait_procs(family, timeout=10)
 
 
 def _outcome(proc: subprocess.Popen, result_path: Path, stderr_path: Path, output: Path,

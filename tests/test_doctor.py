@@ -1,0 +1,46 @@
+"""``mlops-kit doctor``: real checks, and a failing one does not stop the rest."""
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from mlops_kit.cli import main
+from mlops_kit.doctor import CHECKS, run_checks
+from mlops_kit.workspace import Workspace
+
+
+def test_cheap_checks_pass_on_this_machine(workspace) -> None:
+    results = run_checks(workspace, only=["python", "java", "delta jars", "mlflow",
+                                          "papermill kernel"])
+    assert [r.name for r in results] == ["python", "java", "delta jars", "mlflow",
+                                         "papermill kernel"]
+    failed = [(r.name, r.detail) for r in results if not r.ok]
+    assert not failed
+    assert all(r.seconds >= 0 and r.fix == "" for r in results)
+    assert "Java 17" in results[1].detail or "Java 21" in results[1].detail
+
+
+def test_a_failing_check_reports_its_fix_and_the_others_still_run(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    unreachable = Workspace(root=tmp_path, user="tester",
+                            tracking_uri_override="http://127.0.0.1:9")  # discard port
+    results = run_checks(unreachable, only=["mlflow", "papermill kernel"])
+    mlflow_check, kernel_check = results
+    assert not mlflow_check.ok and "MLOPS_KIT_TRACKING_URI" in mlflow_check.fix
+    assert kernel_check.ok
+
+
+def test_every_check_names_a_fix() -> None:
+    assert all(fix for _, _, fix in CHECKS)
+
+
+@pytest.mark.spark
+def test_doctor_command_runs_spark_and_delta(spark, workspace) -> None:
+    """Reuses the test session; the table lists every check and the start-up time."""
+    result = CliRunner().invoke(main, ["doctor"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    for name in ("python", "java", "delta jars", "spark", "delta round trip", "mlflow"):
+        assert name in result.output
+    assert "Spark start-up:" in result.output and "all checks passed" in result.output
+    assert spark.range(1).count() == 1  # the caller's session is left running

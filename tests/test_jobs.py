@@ -1,0 +1,205 @@
+"""The job runner: parameters, notebook lookup, env export, failures, the course runner.
+
+Tests that execute a notebook start a real kernel (2-4 s each); the rest read
+notebooks only.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mlops_kit.exceptions import ConfigError, JobFailedError, NotFoundError
+from mlops_kit.jobs import discover_course, resolve_notebook, run_course, run_notebook
+from mlops_kit.jobs.course import _batches
+from mlops_kit.jobs.params import NotebookParameter, coerce_parameters, declared_parameters
+from mlops_kit.jobs.runner import job_environment
+from mlops_kit.workspace import Workspace
+
+HERE = Path(__file__).parent / "notebooks"
+DOUBLE, FAILS, SLEEPS = HERE / "double.ipynb", HERE / "fails.ipynb", HERE / "sleeps.ipynb"
+
+
+# ----------------------------------------------------------------- parameters
+def test_declared_parameters_read_types_from_annotation_and_defaults() -> None:
+    declared = declared_parameters(DOUBLE)
+    assert list(declared) == ["x", "scale", "loud", "label", "env"]
+    assert {n: p.type_name for n, p in declared.items()} == {
+        "x": "int", "scale": "float", "loud": "bool", "label": "str", "env": "str"}
+    assert declared["label"].default == "total"
+
+
+@pytest.mark.parametrize(("type_name", "raw", "expected"), [
+    ("int", "42", 42),
+    ("float", "0.25", 0.25),
+    ("float", 3, 3.0),
+    ("bool", "true", True),
+    ("bool", "No", False),
+    ("bool", "1", True),
+    ("str", "007", "007"),
+    (None, "[1, 2]", [1, 2]),
+    (None, "plain text", "plain text"),
+])
+def test_values_are_coerced_to_the_declared_type(type_name, raw, expected) -> None:
+    declared = {"p": NotebookParameter("p", type_name, None)}
+    value = coerce_parameters(declared, {"p": raw})["p"]
+    assert value == expected and type(value) is type(expected)
+
+
+@pytest.mark.parametrize(("type_name", "raw", "match"), [
+    ("int", "4.5", "'p' must be int. Got '4.5'"),
+    ("float", "abc", "'p' must be float"),
+    ("bool", "maybe", "Use true or false"),
+    ("int", True, "must be int"),
+    ("str", 3, r"must be str. Got 3 \(int\)"),
+])
+def test_bad_values_raise_config_error(type_name, raw, match) -> None:
+    with pytest.raises(ConfigError, match=match):
+        coerce_parameters({"p": NotebookParameter("p", type_name, None)}, {"p": raw})
+
+
+def test_unknown_parameter_lists_the_valid_names() -> None:
+    with pytest.raises(ConfigError, match=r"no parameter 'y'\. Valid names: x, scale, loud"):
+        run_notebook(DOUBLE, {"y": "1"})
+
+
+# ------------------------------------------------------------ notebook lookup
+def test_notebooks_resolve_by_name_with_or_without_suffix(tmp_path, monkeypatch) -> None:
+    (tmp_path / "jobs").mkdir()
+    shutil.copy(DOUBLE, tmp_path / "jobs" / "score_batch.ipynb")
+    monkeypatch.setenv("MLOPS_KIT_NOTEBOOKS", str(tmp_path))
+    expected = (tmp_path / "jobs" / "score_batch.ipynb").resolve()
+    assert resolve_notebook("jobs/score_batch") == expected
+    assert resolve_notebook("jobs/score_batch.ipynb") == expected
+    assert resolve_notebook(str(expected)) == expected
+    with pytest.raises(NotFoundError, match="Did you mean: jobs/score_batch"):
+        resolve_notebook("jobs/score_bach")
+
+
+def test_env_conflict_between_flag_and_parameter_is_refused() -> None:
+    with pytest.raises(ConfigError, match="Two envs were given"):
+        run_notebook(DOUBLE, {"env": "staging"}, env="prod")
+
+
+def test_bad_env_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="env must be one of dev, staging, prod. Got 'qa'"):
+        run_notebook(DOUBLE, env="qa")
+
+
+def test_kernel_environment_carries_the_workspace(tmp_path) -> None:
+    local = Workspace(root=tmp_path, user="ada", env="prod")
+    env = job_environment(local, {"MLFLOW_TRACKING_URI": local.tracking_uri, "PATH": "/bin"})
+    assert env["MLOPS_KIT_ENV"] == "prod" and env["MLOPS_KIT_USER"] == "ada"
+    assert env["MLOPS_KIT_HOME"] == str(tmp_path)
+    # the kernel re-derives the local store (and its artifact locations) from MLOPS_KIT_HOME
+    assert "MLFLOW_TRACKING_URI" not in env
+    shared = Workspace(root=tmp_path, user="ada", tracking_uri_override="http://mlflow:5000")
+    assert job_environment(shared, {})["MLOPS_KIT_TRACKING_URI"] == "http://mlflow:5000"
+
+
+# ------------------------------------------------------------------ execution
+def test_job_runs_with_coerced_parameters_in_the_requested_env(workspace) -> None:
+    """The notebook asserts MLOPS_KIT_ENV equals its injected ``env`` parameter."""
+    result = run_notebook("tests/notebooks/double", {"x": "21", "loud": "yes"}, env="prod")
+    assert result.ok and result.parameters == {"x": 21, "loud": True, "env": "prod"}
+    assert result.path.parent == workspace.with_env("prod").jobs_dir
+    assert result.path.name.startswith("double-")
+    executed = nbformat.read(result.path, as_version=4)
+    text = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    assert "total=42.0 env=prod loud=True cwd=notebooks" in text  # cwd = notebook's folder
+
+
+def test_failing_cell_is_reported_with_its_source(workspace) -> None:
+    with pytest.raises(JobFailedError) as info:
+        run_notebook(FAILS, {"threshold": "0.9"})
+    err = info.value
+    assert (err.ename, err.evalue) == ("ValueError", "score 0.1 is below 0.9")
+    assert "raise ValueError" in err.source
+    executed = nbformat.read(err.output_path, as_version=4)
+    assert executed.cells[err.cell_index].source == err.source
+    assert err.exit_code == 5
+
+
+def test_cell_timeout_fails_the_job_at_that_cell(workspace) -> None:
+    with pytest.raises(JobFailedError, match="ran longer than 2 s") as info:
+        run_notebook(SLEEPS, {"seconds": 30}, cell_timeout=2)
+    assert "time.sleep" in info.value.source
+
+
+def _kernels_of(home: Path) -> list:
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if "ipykernel_launcher" in " ".join(proc.info["cmdline"] or []) and \
+                    proc.environ().get("MLOPS_KIT_HOME") == str(home):
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_outer_timeout_kills_the_kernel(workspace) -> None:
+    with pytest.raises(JobFailedError, match="notebook ran longer than 6 s") as info:
+        run_notebook(SLEEPS, {"seconds": 60}, timeout=6)
+    assert info.value.cell_index == 3 and "time.sleep" in info.value.source
+    assert _kernels_of(workspace.root) == []
+
+
+# --------------------------------------------------------------------- course
+def _course_tree(root: Path, failing: str | None = None) -> None:
+    files = {
+        "notebooks/00-setup/01-welcome": DOUBLE,
+        "notebooks/01-experimentation/01-delta-lake": DOUBLE,
+        "notebooks/01-experimentation/02-feature-store": DOUBLE,
+        "solutions/01-experimentation/02L-feature-store-lab": DOUBLE,
+        "notebooks/jobs/train": DOUBLE,
+    }
+    for name, source in files.items():
+        target = root / f"{name}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(FAILS if name == failing else source, target)
+
+
+def test_course_order_mixes_demos_and_labs_and_skips_jobs(tmp_path) -> None:
+    _course_tree(tmp_path)
+    names = [(nb.name, nb.kind) for nb in discover_course(tmp_path)]
+    assert names == [
+        ("00-setup/01-welcome", "demo"),
+        ("01-experimentation/01-delta-lake", "demo"),
+        ("01-experimentation/02-feature-store", "demo"),
+        ("01-experimentation/02L-feature-store-lab", "lab"),
+    ]
+    assert [nb.name for nb in discover_course(tmp_path, only="feature-store")] == [
+        "01-experimentation/02-feature-store", "01-experimentation/02L-feature-store-lab"]
+    assert len(discover_course(tmp_path, only="01-*")) == 3
+    with pytest.raises(NotFoundError, match="No course notebook matches 'nothing'"):
+        discover_course(tmp_path, only="nothing")
+
+
+def test_parallel_batches_only_group_safe_notebooks_of_one_module(tmp_path) -> None:
+    _course_tree(tmp_path)
+    for name in ("01-delta-lake", "02-feature-store"):
+        path = tmp_path / "notebooks" / "01-experimentation" / f"{name}.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        nb.metadata["mlops_kit"] = {"parallel_safe": True}
+        nbformat.write(nb, path)
+    course = discover_course(tmp_path)
+    assert [len(b) for b in _batches(course, parallel=2)] == [1, 2, 1]
+    assert [len(b) for b in _batches(course, parallel=1)] == [1, 1, 1, 1]
+
+
+def test_run_course_stops_at_the_first_failure(tmp_path, workspace) -> None:
+    _course_tree(tmp_path, failing="notebooks/01-experimentation/01-delta-lake")
+    seen = []
+    results = run_course(root=tmp_path, only="0*-*/01-*", progress=lambda nb, r: seen.append(
+        (nb.name, None if r is None else r.status)))
+    assert [r.status for r in results] == ["ok", "failed"]
+    assert seen[-1] == ("01-experimentation/01-delta-lake", "failed")
+    failed = results[1]
+    assert failed.error.ename == "ValueError"
+    assert failed.path == workspace.jobs_dir / "course" / "01-experimentation" / "01-delta-lake.ipynb"
+    assert failed.path.exists()
