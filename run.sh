@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# The two entry points of the kit:
+#
+#   ./run.sh course   install what is missing, then run every demo and worked lab
+#   ./run.sh test     install what is missing, then the test suite, nbval, labs check
+#
+# Installs: .venv (Python 3.11) with the package and its dev extras, Java 17 when
+# it is missing (apt-get, as root), the Delta jars in ~/.m2, and for `test` the
+# Debian chromium the browser test drives. A second call skips every step that
+# is already done. Extra arguments go to `mlops-kit course` or to pytest.
+#
+#   ./run.sh --dry-run test   print what would be installed and run, change nothing
+set -euo pipefail
+
+cd "$(dirname "$0")"
+VENV=.venv
+STAMP=$VENV/.mlops-kit-installed
+PYTHON=${PYTHON:-python3.11}
+DRY_RUN=0
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+run() {
+    if [ "$DRY_RUN" = 1 ]; then printf '+ %s\n' "$*"; else "$@"; fi
+}
+is_root() { [ "$(id -u)" = 0 ]; }
+
+ensure_python() {
+    command -v "$PYTHON" >/dev/null 2>&1 \
+        || die "$PYTHON not found. Install Python 3.11 (e.g. apt-get install python3.11 python3.11-venv, or pyenv install 3.11), or set PYTHON=/path/to/python3.11."
+    if [ -x "$VENV/bin/python" ] \
+        && ! "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+        die "$VENV was made with another Python; remove it (rm -rf $VENV) and run again."
+    fi
+    if [ ! -x "$VENV/bin/python" ]; then
+        say "creating $VENV with $PYTHON"
+        run "$PYTHON" -m venv "$VENV"
+    fi
+}
+
+ensure_packages() {
+    if [ -f "$STAMP" ] && [ ! pyproject.toml -nt "$STAMP" ]; then
+        return
+    fi
+    say "installing mlops-kit and its dependencies into $VENV"
+    run "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    run "$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+    run touch "$STAMP"
+}
+
+java_ok() {
+    "$VENV/bin/python" -c 'from mlops_kit.java import find_java; find_java()' >/dev/null 2>&1
+}
+
+ensure_java() {
+    if [ "$DRY_RUN" = 1 ] && ! "$VENV/bin/python" -c 'import mlops_kit' 2>/dev/null; then
+        say "java check needs the package; skipped in a dry run"
+        return
+    fi
+    java_ok && return
+    if is_root && command -v apt-get >/dev/null 2>&1; then
+        say "installing Java 17 (Spark 4 needs Java 17 or 21)"
+        run apt-get update -qq
+        run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless
+        [ "$DRY_RUN" = 1 ] || java_ok || die "Java 17 was installed but is still not found; set JAVA_HOME."
+    else
+        die "Spark needs Java 17 or 21 and none was found. Install one (sudo apt-get install openjdk-17-jdk-headless, brew install openjdk@17, or conda install -c conda-forge openjdk=17) or set JAVA_HOME."
+    fi
+}
+
+ensure_delta_jars() {
+    # mlops-kit setup fetches io.delta:delta-spark with `mvn dependency:get` when mvn exists
+    say "preparing the workspace and the Delta jars"
+    run "$VENV/bin/mlops-kit" setup --no-data
+}
+
+ensure_browser() {
+    # Only the browser test (widgets in a real JupyterLab) needs it; without it that test
+    # skips and says why.
+    grep -rqs "mark.browser" tests/ || return 0
+    command -v chromium >/dev/null 2>&1 && return 0
+    if is_root && command -v apt-get >/dev/null 2>&1; then
+        say "installing Debian's chromium for the browser test"
+        run apt-get update -qq
+        run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+    else
+        say "chromium is missing and we are not root: the browser test will be skipped"
+    fi
+}
+
+run_course() {
+    run "$VENV/bin/mlops-kit" course "$@"
+}
+
+run_tests() {
+    if [ $# -gt 0 ]; then  # focused run: only what was asked
+        run "$VENV/bin/pytest" "$@"
+        return
+    fi
+    say "unit and notebook tests"
+    run "$VENV/bin/pytest" -n 2 --dist loadgroup -q
+    if [ -e tests/sanitize.cfg ] && [ -d notebooks ]; then
+        say "nbval on the demo notebooks"
+        # one kernel per notebook: loadfile keeps a notebook's cells on one worker
+        run env MLOPS_KIT_HOME="$PWD/.test-artifacts/nbval-kit" "$VENV/bin/pytest" -q \
+            -n 2 --dist loadfile --nbval-lax notebooks/ --nbval-sanitize-with tests/sanitize.cfg
+    fi
+    if "$VENV/bin/mlops-kit" labs build --help >/dev/null 2>&1 && [ -d solutions ]; then
+        say "labs/ is generated from solutions/ and up to date"
+        run "$VENV/bin/mlops-kit" labs build --check
+    fi
+}
+
+main() {
+    if [ "${1:-}" = "--dry-run" ]; then DRY_RUN=1; shift; fi
+    local what=${1:-}
+    [ $# -gt 0 ] && shift
+    case "$what" in
+        course|test) ;;
+        *) die "usage: ./run.sh [--dry-run] course|test [args...]" ;;
+    esac
+    ensure_python
+    ensure_packages
+    ensure_java
+    ensure_delta_jars
+    if [ "$what" = course ]; then
+        run_course "$@"
+    else
+        ensure_browser
+        run_tests "$@"
+    fi
+}
+
+main "$@"
