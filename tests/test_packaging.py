@@ -58,3 +58,23 @@ def test_every_module_all_is_honest(module_name: str) -> None:
     module = importlib.import_module(module_name)
     missing = [name for name in getattr(module, "__all__", []) if not hasattr(module, name)]
     assert not missing, f"{module_name}.__all__ names missing objects: {missing}"
+
+
+def _run_sh(*args: str):
+    import subprocess
+
+    return subprocess.run(["bash", str(REPO / "run.sh"), *args], capture_output=True,
+                          text=True, timeout=120, cwd=REPO)
+
+
+def test_run_sh_dry_run_passes_arguments_to_pytest() -> None:
+    """The script parses, finds python3.11 and the venv, and changes nothing in a dry run."""
+    result = _run_sh("--dry-run", "test", "-k", "nothing")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "+ .venv/bin/pytest -k nothing"
+    assert "+ .venv/bin/mlops-kit setup --no-data" in result.stdout
+
+
+def test_run_sh_refuses_an_unknown_command() -> None:
+    result = _run_sh("deploy")
+    assert result.returncode == 1 and "usage: ./run.sh" in result.stderr
