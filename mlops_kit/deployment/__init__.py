@@ -4,11 +4,17 @@ Real-time serving lives in :mod:`mlops_kit.serving` (no JVM there); this
 package is the Spark side: :mod:`.batch` scores a Delta table into another,
 :mod:`.streaming` does the same continuously with exactly-once restarts.
 """
-from mlops_kit.deployment.batch import model_input_columns, optimize_table, score_table
+from mlops_kit.deployment.batch import (
+    model_input_columns,
+    optimize_table,
+    resolve_model_uri,
+    score_table,
+)
 from mlops_kit.deployment.streaming import append_rows, start_scoring_stream
 
 __all__ = [
     "model_input_columns",
+    "resolve_model_uri",
     "optimize_table",
     "score_table",
     "append_rows",

@@ -9,18 +9,36 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
-from mlops_kit.exceptions import DataError
+from mlops_kit.exceptions import DataError, NotFoundError
 from mlops_kit.spark import get_spark
 from mlops_kit.workspace import Workspace, get_workspace
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import Column, DataFrame, SparkSession
 
-__all__ = ["model_input_columns", "prediction_udf", "score_table", "optimize_table"]
+__all__ = ["resolve_model_uri", "model_input_columns", "prediction_udf", "score_table", "optimize_table"]
 
 #: rows per Arrow batch handed to the model; bigger batches amortise the
 #: per-call overhead of pyfunc (schema checks, pandas) over more rows
 ARROW_BATCH_ROWS = 50_000
+
+
+def resolve_model_uri(name: str, alias: str) -> str:
+    """``models:/<name>@<alias>`` once it is checked that the alias exists.
+
+    Jobs call this first so a missing model fails at once with the fix, not
+    deep inside Spark when the first task tries to load it.
+    """
+    from mlops_kit.registry.promotion import current_alias_version
+
+    version = current_alias_version(name, alias)
+    if version is None:
+        raise NotFoundError(
+            f"The registered model {name!r} has no alias {alias!r} (or does not exist). "
+            "Train and promote one first, e.g. with the training job or "
+            "mlops_kit.registry.promotion.promote(name, version, alias, reason)."
+        )
+    return f"models:/{name}@{alias}"
 
 
 def model_input_columns(model_uri: str) -> list[str]:

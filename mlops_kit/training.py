@@ -1,0 +1,190 @@
+"""Train, log and register the course's price model in one call.
+
+Several lessons and jobs need "a registered price model" (batch and streaming
+scoring, monitoring, rollout, the training job of the deploy-code pattern).
+They all get it from :func:`train_price_model`, so the model they serve is
+trained the same way everywhere: a scikit-learn pipeline on the listings,
+logged with metrics, signature, input example and the data version it saw.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mlops_kit.exceptions import ConfigError, DataError
+from mlops_kit.workspace import Workspace, get_workspace
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+__all__ = ["NUMERIC_FEATURES", "CATEGORICAL_FEATURES", "TARGET", "price_pipeline",
+           "train_price_model", "TrainedModel"]
+
+NUMERIC_FEATURES = [
+    "accommodates", "bedrooms", "bathrooms", "beds", "minimum_nights",
+    "number_of_reviews", "review_scores_rating", "latitude", "longitude",
+]
+CATEGORICAL_FEATURES = ["neighbourhood", "room_type"]
+TARGET = "price"
+_KINDS = ("ridge", "forest")
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """What :func:`train_price_model` produced."""
+
+    run_id: str
+    model_uri: str
+    name: str | None
+    version: str | None
+    metrics: dict[str, float]
+
+    @property
+    def registered_uri(self) -> str:
+        """``models:/<name>/<version>`` (or the run's model URI if not registered)."""
+        return f"models:/{self.name}/{self.version}" if self.name else self.model_uri
+
+
+def price_pipeline(kind: str = "ridge", *, seed: int = 0):
+    """An unfitted pipeline: impute + scale numbers, one-hot categories, then a regressor.
+
+    ``ridge`` is small and fast (the default for serving lessons); ``forest``
+    is a random forest, the tree ensemble of the benchmarks.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    if kind not in _KINDS:
+        raise ConfigError(f"kind must be one of {_KINDS}. Got {kind!r} instead.")
+    prepare = ColumnTransformer(
+        [
+            ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), NUMERIC_FEATURES),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL_FEATURES),
+        ]
+    )
+    regressor = (
+        Ridge(alpha=1.0)
+        if kind == "ridge"
+        else RandomForestRegressor(n_estimators=50, max_depth=12, random_state=seed, n_jobs=1)
+    )
+    return Pipeline([("prepare", prepare), ("model", regressor)])
+
+
+def _split(data: "pd.DataFrame", seed: int):
+    from sklearn.model_selection import train_test_split
+
+    missing = [c for c in NUMERIC_FEATURES + CATEGORICAL_FEATURES + [TARGET] if c not in data.columns]
+    if missing:
+        raise DataError(f"The training data lacks the columns {missing}; it has {list(data.columns)}.")
+    X = data[NUMERIC_FEATURES + CATEGORICAL_FEATURES]
+    return train_test_split(X, data[TARGET], test_size=0.25, random_state=seed)
+
+
+def train_price_model(
+    data: "pd.DataFrame",
+    *,
+    kind: str = "ridge",
+    model_name: str | None = "price",
+    experiment: str = "price_training",
+    data_source: str | None = None,
+    data_version: int | None = None,
+    params: dict[str, Any] | None = None,
+    seed: int = 0,
+    workspace: Workspace | None = None,
+) -> TrainedModel:
+    """Fit the price pipeline, log it to MLflow and register it.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Listings with the feature columns and ``price``.
+    kind : {"ridge", "forest"}
+        Which regressor (see :func:`price_pipeline`).
+    model_name : str or None
+        Short name registered as ``<env>.<user>.<model_name>``; ``None`` logs
+        without registering.
+    data_source, data_version : optional
+        The Delta table and version the data came from, logged as params and
+        tags so the exact training set can be rebuilt.
+    params : dict, optional
+        Extra hyperparameters set on the pipeline (``{"model__alpha": 3.0}``).
+
+    Returns
+    -------
+    TrainedModel
+        Run id, model URI, registered name and version, holdout metrics.
+    """
+    import mlflow
+    import numpy as np
+    import pandas as pd
+    import skops.io
+    from mlflow.models import infer_signature
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+    ws = workspace or get_workspace()
+    X_train, X_test, y_train, y_test = _split(data, seed)
+    pipeline = price_pipeline(kind, seed=seed)
+    if params:
+        pipeline.set_params(**params)
+    pipeline.fit(X_train, y_train)
+    predicted = pipeline.predict(X_test)
+    metrics = {
+        "rmse": float(np.sqrt(mean_squared_error(y_test, predicted))),
+        "mae": float(mean_absolute_error(y_test, predicted)),
+        "r2": float(r2_score(y_test, predicted)),
+    }
+    registered = ws.model_name(model_name) if model_name else None
+    ws.set_experiment(experiment)
+    with mlflow.start_run(run_name=f"{kind}-price") as run:
+        mlflow.log_params({"kind": kind, "rows": len(data), "seed": seed, **(params or {})})
+        if data_source is not None:
+            mlflow.log_params({"data_source": data_source, "data_version": str(data_version)})
+        mlflow.log_metrics(metrics)
+        info = mlflow.sklearn.log_model(
+            pipeline,
+            name="model",
+            signature=infer_signature(X_train, pd.Series(predicted, name=TARGET)),
+            input_example=X_train.head(3),
+            registered_model_name=registered,
+            skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(pipeline)),
+        )
+    version = None
+    if registered:
+        version = str(info.registered_model_version)
+        mlflow.MlflowClient().update_model_version(
+            registered, version,
+            description=f"{kind} price model trained on {len(data)} listings; holdout RMSE {metrics['rmse']:.1f}.",
+        )
+    return TrainedModel(run.info.run_id, info.model_uri, registered, version, metrics)
+
+
+def ensure_champion(
+    model_name: str = "price",
+    *,
+    kind: str = "ridge",
+    rows: int = 2000,
+    workspace: Workspace | None = None,
+) -> str:
+    """Return ``models:/<name>@champion``, training and promoting a first model if none.
+
+    Lessons that *use* a model (scoring, serving, monitoring) call this so each
+    runs top to bottom on its own, whether or not earlier lessons ran.
+    """
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from mlops_kit.datasets import listings
+    from mlops_kit.registry.promotion import promote
+
+    ws = workspace or get_workspace()
+    name = ws.model_name(model_name)
+    try:
+        MlflowClient().get_model_version_by_alias(name, "champion")
+    except MlflowException:
+        trained = train_price_model(listings(rows), kind=kind, model_name=model_name, workspace=ws)
+        promote(name, trained.version, "champion", reason="first model, trained so the lesson has one")
+    return f"models:/{name}@champion"
