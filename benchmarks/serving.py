@@ -1,0 +1,211 @@
+"""Serving benchmark: the kit's endpoint against ``mlflow models serve``.
+
+The same registered model, served by both on 127.0.0.1 with one worker,
+measured in one run with the same httpx client (keep-alive) and the same
+load: single-row latency (p50/p99) sequentially, and throughput sequentially
+and with ``--clients`` concurrent clients. The in-process one-row predict time
+(``PyFuncModel.predict``, and the flavor's own predict underneath it) is the
+floor no server can beat. Ratios are printed last.
+
+Run (under the shared CPU lock)::
+
+    flock /tmp/mlops-kit-heavy.lock .venv/bin/python benchmarks/serving.py
+    .venv/bin/python benchmarks/serving.py --requests 200 --models ridge
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from pathlib import Path
+
+warnings.filterwarnings("ignore")
+
+
+def _register(ws, kind: str, rows: int) -> tuple[str, "object"]:
+    """Train ``kind`` on listings, register it with alias champion; return (uri, row)."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+    from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
+
+    from mlops_kit.models import FEATURES, TARGET, listings_frame, log_price_model, train_price_model
+
+    frame = listings_frame(rows, seed=42)
+    if kind == "ridge":
+        model = train_price_model(frame)
+    elif kind == "histgb":
+        model = HistGradientBoostingRegressor(max_iter=100, random_state=0)
+        model.fit(frame[FEATURES], frame[TARGET])
+    else:
+        model = RandomForestRegressor(n_estimators=100, max_depth=12, n_jobs=1,
+                                      random_state=0).fit(frame[FEATURES], frame[TARGET])
+    name = ws.model_name(f"bench_{kind}")
+    ws.set_experiment("serving_benchmark")
+    with mlflow.start_run(run_name=kind):
+        info = log_price_model(model, frame, registered_model_name=name)
+    MlflowClient().set_registered_model_alias(name, "champion", info.registered_model_version)
+    return f"models:/{name}@champion", frame[FEATURES].head(1)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def _floor_ms(model_uri: str, row, repeats: int) -> dict[str, float]:
+    import mlflow
+
+    pyfunc = mlflow.pyfunc.load_model(model_uri)
+    raw = pyfunc.get_raw_model()
+    out = {}
+    for label, fn in (("pyfunc.predict", pyfunc.predict), ("sklearn predict", raw.predict)):
+        fn(row)
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn(row)
+            times.append((time.perf_counter() - t0) * 1000)
+        out[label] = statistics.median(times)
+    return out
+
+
+def _start_mlflow(model_uri: str, port: int, log: Path) -> subprocess.Popen:
+    import httpx
+
+    mlflow_bin = Path(sys.executable).with_name("mlflow")
+    cmd = [str(mlflow_bin), "models", "serve", "-m", model_uri, "-w", "1",
+           "--env-manager", "local", "--host", "127.0.0.1", "-p", str(port)]
+    env = {**os.environ, "PATH": f"{mlflow_bin.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+                            start_new_session=True, env=env)  # it execs `uvicorn` by name
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"mlflow models serve exited:\n{log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ping", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("mlflow models serve did not answer /ping in 120 s")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+def _load(url: str, body: bytes, n: int, clients: int) -> dict[str, float]:
+    """``n`` requests split over ``clients`` threads, each with a keep-alive client."""
+    import httpx
+
+    headers = {"Content-Type": "application/json"}
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def worker(count: int) -> None:
+        mine = []
+        with httpx.Client(timeout=30) as client:
+            for _ in range(10):  # warm the connection and the model
+                client.post(url, content=body, headers=headers).raise_for_status()
+            for _ in range(count):
+                t0 = time.perf_counter()
+                client.post(url, content=body, headers=headers).raise_for_status()
+                mine.append((time.perf_counter() - t0) * 1000)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker, args=(n // clients,)) for _ in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    return {"p50": statistics.median(latencies), "p99": _percentile(latencies, 0.99),
+            "rps": len(latencies) / elapsed}
+
+
+def run(models: list[str], requests: int, clients: int, rows: int) -> list[str]:
+    import orjson
+
+    from mlops_kit.serving import Endpoint, free_port
+    from mlops_kit.workspace import Workspace
+
+    home = Path(tempfile.mkdtemp(prefix="serving-bench-"))
+    os.environ["MLOPS_KIT_HOME"] = str(home)
+    ws = Workspace.from_env(root=home, user="bench").activate()
+    ratios = []
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}; {requests} requests, {clients} concurrent clients\n")
+    for kind in models:
+        uri, row = _register(ws, kind, rows)
+        record = {k: (None if v != v else v) for k, v in row.iloc[0].to_dict().items()}
+        body = orjson.dumps({"dataframe_records": [record]})
+        floor = _floor_ms(uri, row, 200)
+        results = {}
+        kit = Endpoint(uri).start()
+        try:
+            results["kit"] = (_load(kit.invocations_url, body, requests, 1),
+                              _load(kit.invocations_url, body, requests, clients))
+        finally:
+            kit.stop()
+        port = free_port()
+        proc = _start_mlflow(uri, port, home / f"mlflow-{kind}.log")
+        try:
+            url = f"http://127.0.0.1:{port}/invocations"
+            results["mlflow"] = (_load(url, body, requests, 1), _load(url, body, requests, clients))
+        finally:
+            _stop(proc)
+        print(f"== {kind}: in-process one-row predict p50 (the floor): "
+              + ", ".join(f"{k} {v:.2f} ms" for k, v in floor.items()))
+        print(f"{'server':8} {'p50 ms':>8} {'p99 ms':>8} {'seq req/s':>10} "
+              f"{f'{clients} clients req/s':>18} {f'{clients}c p50 ms':>10}")
+        for name, (seq, conc) in results.items():
+            print(f"{name:8} {seq['p50']:8.2f} {seq['p99']:8.2f} {seq['rps']:10.0f} "
+                  f"{conc['rps']:18.0f} {conc['p50']:10.2f}")
+        print()
+        (kseq, kconc), (mseq, mconc) = results["kit"], results["mlflow"]
+        ratios.append(
+            f"{kind}: kit p50 - pyfunc floor = {kseq['p50'] - floor['pyfunc.predict']:+.2f} ms; "
+            f"throughput kit/mlflow sequential {kseq['rps'] / mseq['rps']:.1f}x, "
+            f"{clients} clients {kconc['rps'] / mconc['rps']:.1f}x; "
+            f"p50 mlflow/kit {mseq['p50'] / kseq['p50']:.1f}x"
+        )
+    return ratios
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["ridge", "histgb", "forest"],
+                        choices=["ridge", "histgb", "forest"])
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--rows", type=int, default=2000, help="training rows")
+    args = parser.parse_args()
+    ratios = run(args.models, args.requests, args.clients, args.rows)
+    print("ratios:")
+    for line in ratios:
+        print("  " + line)
+
+
+if __name__ == "__main__":
+    main()

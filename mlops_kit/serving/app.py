@@ -1,0 +1,250 @@
+"""The FastAPI app of the endpoint: MLflow-compatible ``/invocations`` and friends.
+
+Routes
+------
+``POST /invocations``  score rows (``dataframe_split``, ``dataframe_records``,
+                       ``instances``, ``inputs``); answers ``{"predictions": [...]}``
+``GET /ping``          200 once the model is loaded (liveness)
+``GET /health``        model, uptime, inference-log state, whether a JVM is loaded
+``GET /version``       model name, version, alias, run id
+``GET /metrics``       Prometheus text
+
+Speed: ``/invocations`` is a plain Starlette route (no dependency injection,
+no pydantic), reads the body once, parses it with orjson, validates it in
+plain Python (:mod:`.schema`) and calls the model's own predict function
+(:mod:`.model_loader`); there is no middleware. Anything wrong with a request
+is a 4xx with ``{"error_code", "message"}``; an unexpected failure inside the
+model is a 500 with the same shape, and the server keeps serving.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import time
+import uuid
+from typing import Any
+
+from mlops_kit.exceptions import InvalidRequestError
+from mlops_kit.serving.auth import check_bearer
+from mlops_kit.serving.inference_log import InferenceLog
+from mlops_kit.serving.metrics import Metrics
+from mlops_kit.serving.model_loader import ServedModel
+from mlops_kit.serving.schema import parse_payload
+
+__all__ = ["create_app", "DEFAULT_MAX_BODY_BYTES"]
+
+_log = logging.getLogger("mlops_kit.serving")
+
+#: requests with a larger body get 413 (configurable per app)
+DEFAULT_MAX_BODY_BYTES = 1 << 20
+#: batches larger than this are scored in a worker thread so /ping stays responsive
+THREAD_ROWS = 2000
+
+
+def _json_content_type(value: str | None) -> bool:
+    return bool(value) and value.split(";", 1)[0].strip().lower() == "application/json"
+
+
+async def _read_body(request: Any, limit: int) -> bytes:
+    """The body, refusing more than ``limit`` bytes before reading it all."""
+    length = request.headers.get("content-length")
+    too_big = InvalidRequestError(
+        f"The request body is larger than this endpoint's limit of {limit} bytes. "
+        "Send fewer rows per request (split the batch).",
+        status_code=413, error_code="PAYLOAD_TOO_LARGE",
+    )
+    if length is not None:
+        if not length.isdigit():
+            raise InvalidRequestError("The Content-Length header is not a number.")
+        if int(length) > limit:
+            raise too_big
+        return await request.body()
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_big
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _predictions_body(predictions: Any) -> Any:
+    """What ``mlflow models serve`` puts under ``predictions``."""
+    if hasattr(predictions, "columns") and hasattr(predictions, "to_dict"):
+        return predictions.to_dict(orient="records")
+    if hasattr(predictions, "to_numpy"):  # a Series
+        return predictions.to_numpy()
+    return predictions
+
+
+def create_app(
+    model: ServedModel,
+    *,
+    token: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    inference_log: InferenceLog | None = None,
+    feature_filler: Any = None,
+):
+    """Build the endpoint's ASGI app for a loaded model.
+
+    Parameters
+    ----------
+    model : ServedModel
+        From :func:`~mlops_kit.serving.model_loader.load_served_model`.
+    token : str, optional
+        Bearer token required on ``/invocations``, ``/version``, ``/metrics``.
+    max_body_bytes : int
+        Larger bodies get 413.
+    inference_log : InferenceLog, optional
+        Started on app start-up, flushed and stopped on shutdown.
+    feature_filler : object, optional
+        Has ``schema`` (what requests must carry) and ``fill(parsed)``; looks
+        up features the request leaves out (see :mod:`.features`).
+    """
+    import anyio.to_thread
+    import orjson
+    from fastapi import FastAPI
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    json_opts = orjson.OPT_SERIALIZE_NUMPY
+    expected_token = token.encode() if token else None
+    request_schema = feature_filler.schema if feature_filler is not None else model.schema
+    metrics = Metrics(
+        labels={"model": model.name, "version": model.version},
+        extra=(lambda: {"mlops_kit_inference_log_pending": inference_log.pending,
+                        "mlops_kit_inference_log_rows_written": inference_log.rows_written})
+        if inference_log is not None else None,
+    )
+    started = time.time()
+
+    def error_response(err: InvalidRequestError, path: str, t0: float) -> Response:
+        headers = {"WWW-Authenticate": "Bearer"} if err.status_code == 401 else None
+        metrics.observe(path, err.status_code, time.perf_counter() - t0)
+        return Response(orjson.dumps(err.to_dict()), err.status_code,
+                        headers=headers, media_type="application/json")
+
+    def json_response(body: Any, path: str, t0: float, **kwargs: Any) -> Response:
+        response = Response(orjson.dumps(body, option=json_opts),
+                            media_type="application/json", **kwargs)
+        metrics.observe(path, 200, time.perf_counter() - t0)
+        return response
+
+    async def invocations(request: Request) -> Response:
+        t0 = time.perf_counter()
+        arrived = time.time()
+        try:
+            if expected_token is not None:
+                check_bearer(request.headers.get("authorization"), expected_token)
+            if not _json_content_type(request.headers.get("content-type")):
+                raise InvalidRequestError(
+                    "The body must be JSON: send the header 'Content-Type: application/json'. "
+                    f"Got {request.headers.get('content-type') or 'no content type'!r}.",
+                    status_code=415, error_code="UNSUPPORTED_MEDIA_TYPE",
+                )
+            body = await _read_body(request, max_body_bytes)
+            try:
+                payload = orjson.loads(body)
+            except orjson.JSONDecodeError as err:
+                raise InvalidRequestError(
+                    f"The body is not valid JSON ({err}). Send e.g. "
+                    '{"dataframe_records": [{"col": 1.0}]}.',
+                    error_code="MALFORMED_REQUEST",
+                ) from None
+            parsed = parse_payload(payload, request_schema)
+            if feature_filler is not None:
+                parsed = feature_filler.fill(parsed)
+            try:
+                if parsed.n_rows > THREAD_ROWS:
+                    predictions = await anyio.to_thread.run_sync(model.predict, parsed)
+                else:
+                    predictions = model.predict(parsed)
+            except (ValueError, TypeError, KeyError) as err:
+                raise InvalidRequestError(
+                    f"The model rejected the input: {type(err).__name__}: {err}",
+                    error_code="MODEL_REJECTED_INPUT",
+                ) from None
+        except InvalidRequestError as err:
+            return error_response(err, "/invocations", t0)
+        except Exception as err:  # noqa: BLE001 - answer, log, keep serving
+            _log.exception("scoring failed")
+            failure = InvalidRequestError(
+                f"The model failed: {type(err).__name__}: {err}",
+                status_code=500, error_code="INTERNAL_ERROR",
+            )
+            return error_response(failure, "/invocations", t0)
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        response = Response(
+            orjson.dumps({"predictions": _predictions_body(predictions)}, option=json_opts),
+            media_type="application/json", headers={"x-request-id": request_id},
+        )
+        elapsed = time.perf_counter() - t0
+        metrics.observe("/invocations", 200, elapsed, rows=parsed.n_rows)
+        if inference_log is not None:
+            inference_log.record(request_id, arrived, parsed, predictions, elapsed * 1000.0)
+        return response
+
+    async def ping(request: Request) -> Response:
+        t0 = time.perf_counter()
+        metrics.observe("/ping", 200, time.perf_counter() - t0)
+        return Response(b"\n", media_type="application/json")
+
+    async def health(request: Request) -> Response:
+        t0 = time.perf_counter()
+        body = {
+            "status": "ok",
+            "model": f"{model.name}/{model.version}",
+            "uptime_seconds": round(time.time() - started, 3),
+            "pyspark_imported": "pyspark" in sys.modules,
+            "inference_log": None if inference_log is None else {
+                "path": str(inference_log.path),
+                "pending": inference_log.pending,
+                "rows_written": inference_log.rows_written,
+                "failed_writes": inference_log.failed_writes,
+            },
+        }
+        return json_response(body, "/health", t0)
+
+    def protected(path: str, render):
+        async def endpoint(request: Request) -> Response:
+            t0 = time.perf_counter()
+            try:
+                if expected_token is not None:
+                    check_bearer(request.headers.get("authorization"), expected_token)
+            except InvalidRequestError as err:
+                return error_response(err, path, t0)
+            return render(t0)
+        return endpoint
+
+    def version(t0: float) -> Response:
+        return json_response(model.describe(), "/version", t0)
+
+    def metrics_text(t0: float) -> Response:
+        metrics.observe("/metrics", 200, time.perf_counter() - t0)
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        if inference_log is not None:
+            inference_log.start()
+        try:
+            yield
+        finally:
+            if inference_log is not None:
+                inference_log.close()
+
+    app = FastAPI(
+        title=f"mlops-kit endpoint: {model.name}",
+        description="MLflow-compatible scoring endpoint.",
+        version=str(model.version),
+        lifespan=lifespan,
+    )
+    app.add_route("/invocations", invocations, methods=["POST"])
+    app.add_route("/ping", ping, methods=["GET"])
+    app.add_route("/health", health, methods=["GET"])
+    app.add_route("/version", protected("/version", version), methods=["GET"])
+    app.add_route("/metrics", protected("/metrics", metrics_text), methods=["GET"])
+    app.state.metrics = metrics
+    app.state.model = model
+    return app

@@ -1,0 +1,200 @@
+"""Start and stop the endpoint as a background process, from Python or a notebook.
+
+>>> with Endpoint("dev.ada.price@champion") as endpoint:   # doctest: +SKIP
+...     httpx.post(endpoint.invocations_url, json={"inputs": rows}).json()
+
+:meth:`Endpoint.start` picks a free port on 127.0.0.1, starts
+``python -m mlops_kit.serving`` with the active workspace's settings (the
+token travels in an environment variable, never on the command line), and
+returns once ``/ping`` answers. :meth:`Endpoint.stop` sends SIGTERM, which
+lets in-flight requests finish and flushes the inference log, and waits; a
+process that does not exit in time is killed. Endpoints still running when
+Python exits are stopped too.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import weakref
+from pathlib import Path
+from typing import Any
+
+from mlops_kit.exceptions import EnvironmentProblem
+from mlops_kit.serving.auth import TOKEN_ENV, validate_token
+
+__all__ = ["Endpoint", "free_port"]
+
+_RUNNING: "weakref.WeakSet[Endpoint]" = weakref.WeakSet()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+class Endpoint:
+    """The serving endpoint of one registered model, in a child process.
+
+    Parameters
+    ----------
+    model_uri : str
+        ``models:/NAME@ALIAS``, ``NAME@ALIAS`` or ``NAME/VERSION``.
+    port : int, optional
+        A free port is picked when not given.
+    token : str, optional
+        Require ``Authorization: Bearer <token>``.
+    log_table : str or None
+        Delta table of the inference log in the workspace (None: no log).
+    max_body_bytes : int, optional
+        Request body limit (413 above it); 1 MiB by default.
+    startup_timeout : float
+        Seconds to wait for ``/ping``.
+    """
+
+    def __init__(self, model_uri: str, port: int | None = None, token: str | None = None,
+                 *, log_table: str | None = "inference_log",
+                 max_body_bytes: int | None = None, fast_path: bool = True,
+                 startup_timeout: float = 60.0) -> None:
+        self.model_uri = model_uri
+        self.port = port
+        self.token = token
+        self.log_table = log_table
+        self.max_body_bytes = max_body_bytes
+        self.fast_path = fast_path
+        self.startup_timeout = startup_timeout
+        self.host = "127.0.0.1"
+        self.process: subprocess.Popen | None = None
+        self.log_path: Path | None = None
+
+    # ------------------------------------------------------------------ URLs
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def invocations_url(self) -> str:
+        return f"{self.url}/invocations"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers a client needs (the bearer token, when one is set)."""
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"Endpoint({self.model_uri!r}, url={self.url!r}, {state})"
+
+    # -------------------------------------------------------------- lifecycle
+    def _command(self) -> list[str]:
+        cmd = [sys.executable, "-m", "mlops_kit.serving", "--model", self.model_uri,
+               "--host", self.host, "--port", str(self.port),
+               "--log-table", self.log_table or ""]
+        if self.max_body_bytes:
+            cmd += ["--max-body-bytes", str(self.max_body_bytes)]
+        if not self.fast_path:
+            cmd.append("--no-fast-path")
+        return cmd
+
+    def start(self) -> "Endpoint":
+        """Start the process and wait until ``/ping`` answers."""
+        from mlops_kit.workspace import get_workspace
+
+        if self.running:
+            return self
+        validate_token(self.token)
+        self.port = self.port or free_port()
+        ws = get_workspace()
+        log_dir = ws.env_dir / "endpoints"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = log_dir / f"endpoint-{self.port}.log"
+        env = {**os.environ, "MLOPS_KIT_HOME": str(ws.root), "MLOPS_KIT_USER": ws.user,
+               "MLOPS_KIT_ENV": ws.env, "PYTHONUNBUFFERED": "1"}
+        env.pop(TOKEN_ENV, None)
+        if self.token:
+            env[TOKEN_ENV] = self.token
+        if ws.tracking_uri_override:
+            env["MLOPS_KIT_TRACKING_URI"] = ws.tracking_uri_override
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                self._command(), stdout=log, stderr=subprocess.STDOUT, env=env,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+        _RUNNING.add(self)
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        import httpx
+
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise EnvironmentProblem(
+                    f"The endpoint for {self.model_uri} exited with code "
+                    f"{self.process.returncode} before answering /ping. Its log:\n"
+                    f"{self.log_tail()}"
+                )
+            try:
+                if httpx.get(f"{self.url}/ping", timeout=1.0).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise EnvironmentProblem(
+            f"The endpoint for {self.model_uri} did not answer /ping within "
+            f"{self.startup_timeout:.0f} s. Its log:\n{self.log_tail()}"
+        )
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last lines the server printed (start-up errors land here)."""
+        if self.log_path is None or not self.log_path.exists():
+            return "(no log)"
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM (drain, flush the inference log, exit), then wait; kill if stuck.
+
+        Returns the exit code (None if it was not running).
+        """
+        process, self.process = self.process, None
+        _RUNNING.discard(self)
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+        return process.returncode
+
+    def __enter__(self) -> "Endpoint":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def __del__(self) -> None:  # pragma: no cover - last resort
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+
+
+@atexit.register
+def _stop_all() -> None:  # pragma: no cover - runs at interpreter exit
+    for endpoint in list(_RUNNING):
+        endpoint.stop(timeout=10)

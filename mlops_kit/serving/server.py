@@ -1,0 +1,139 @@
+"""Run the endpoint in this process with uvicorn: one worker, loopback by default.
+
+One worker per process on purpose: uvicorn with more than one worker loses
+TCP_NODELAY and adds ~40 ms to every keep-alive request. Scale out with more
+processes on more ports behind a proxy instead.
+
+Shutdown: uvicorn catches SIGTERM and SIGINT, stops accepting, lets in-flight
+requests finish, then runs the app's shutdown, which flushes the inference log.
+Only then does the process exit.
+
+``python -m mlops_kit.serving --model NAME@ALIAS --port 5001`` runs this; the
+token comes from ``$MLOPS_KIT_SERVING_TOKEN`` so it never shows in ``ps``.
+"""
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import sys
+from typing import Sequence
+
+from mlops_kit.exceptions import ConfigError
+from mlops_kit.serving.auth import token_from_env, validate_token
+
+__all__ = ["build_app", "serve", "check_host", "block_pyspark", "main"]
+
+#: HTTP parser and event loop; "auto" picks httptools/uvloop when installed
+HTTP_IMPL = os.environ.get("MLOPS_KIT_SERVING_HTTP", "auto")
+LOOP_IMPL = os.environ.get("MLOPS_KIT_SERVING_LOOP", "auto")
+
+
+def check_host(host: str, *, token: str | None, allow_remote: bool) -> None:
+    """Refuse to listen beyond loopback unless asked to AND protected by a token."""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if loopback:
+        return
+    if not allow_remote or not token:
+        raise ConfigError(
+            f"Binding the endpoint to {host!r} exposes the model beyond this machine. "
+            "Pass --allow-remote AND --token (or $MLOPS_KIT_SERVING_TOKEN), or bind "
+            "127.0.0.1."
+        )
+
+
+def build_app(model: str, *, token: str | None = None, max_body_bytes: int | None = None,
+              log_table: str | None = "inference_log", fast_path: bool = True):
+    """Load ``model`` from the active workspace's registry and build its app."""
+    from mlops_kit.serving.app import DEFAULT_MAX_BODY_BYTES, create_app
+    from mlops_kit.serving.features import feature_filler_for
+    from mlops_kit.serving.inference_log import InferenceLog
+    from mlops_kit.serving.model_loader import load_served_model
+    from mlops_kit.workspace import Workspace
+
+    ws = Workspace.from_env().activate()
+    served = load_served_model(model, fast_path=fast_path)
+    log = None
+    if log_table:
+        log = InferenceLog(ws.table_path(log_table), model_name=served.name,
+                           model_version=served.version, model_alias=served.alias)
+    return create_app(
+        served,
+        token=validate_token(token),
+        max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES,
+        inference_log=log,
+        feature_filler=feature_filler_for(served, ws),
+    )
+
+
+def serve(model: str, *, host: str = "127.0.0.1", port: int = 5001,
+          token: str | None = None, allow_remote: bool = False,
+          max_body_bytes: int | None = None, log_table: str | None = "inference_log",
+          fast_path: bool = True) -> None:
+    """Load the model and serve it until SIGTERM/SIGINT (blocking)."""
+    import uvicorn
+
+    check_host(host, token=token, allow_remote=allow_remote)
+    app = build_app(model, token=token, max_body_bytes=max_body_bytes,
+                    log_table=log_table, fast_path=fast_path)
+    config = uvicorn.Config(
+        app, host=host, port=port, workers=1, http=HTTP_IMPL, loop=LOOP_IMPL,
+        access_log=False, log_level="warning", lifespan="on",
+        timeout_graceful_shutdown=30, server_header=False,
+    )
+    server = uvicorn.Server(config)
+    logging.getLogger("mlops_kit.serving").info(
+        "serving %s on http://%s:%d", model, host, port)
+    print(f"mlops-kit endpoint: {model} on http://{host}:{port}", flush=True)
+    server.run()
+
+
+class _NoPyspark:
+    """Import hook: ``import pyspark`` fails in the serving process.
+
+    MLflow's type module probes ``import pyspark`` at import time; in the
+    endpoint that would load 100+ modules it never uses (no JVM starts, but
+    memory and start-up pay). Refusing the import makes MLflow take its
+    no-Spark branch.
+    """
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "pyspark" or name.startswith(("pyspark.", "py4j")):
+            raise ModuleNotFoundError(f"No module named {name!r} (not in the endpoint)",
+                                      name=name)
+        return None
+
+
+def block_pyspark() -> None:
+    """Make ``import pyspark`` fail in this process (the endpoint needs no JVM)."""
+    if not any(isinstance(f, _NoPyspark) for f in sys.meta_path):
+        sys.meta_path.insert(0, _NoPyspark())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m mlops_kit.serving``."""
+    block_pyspark()
+    parser = argparse.ArgumentParser(prog="python -m mlops_kit.serving")
+    parser.add_argument("--model", required=True, help="NAME@ALIAS or models:/NAME@ALIAS")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5001)
+    parser.add_argument("--allow-remote", action="store_true")
+    parser.add_argument("--max-body-bytes", type=int, default=None)
+    parser.add_argument("--log-table", default="inference_log",
+                        help="Delta table of the inference log ('' for none)")
+    parser.add_argument("--no-fast-path", action="store_true",
+                        help="always score through PyFuncModel.predict")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    serve(args.model, host=args.host, port=args.port, token=token_from_env(),
+          allow_remote=args.allow_remote, max_body_bytes=args.max_body_bytes,
+          log_table=args.log_table or None, fast_path=not args.no_fast_path)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
