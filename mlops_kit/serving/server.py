@@ -70,6 +70,24 @@ def build_app(model: str, *, token: str | None = None, max_body_bytes: int | Non
     )
 
 
+def _clean_exit_server_class():
+    import uvicorn
+
+    class CleanExitServer(uvicorn.Server):
+        """Exit 0 after a graceful shutdown on SIGTERM/SIGINT.
+
+        uvicorn re-raises the signal once it has shut down, so the process
+        dies "killed by SIGTERM" even though it drained and flushed; a
+        supervisor (or a test) then cannot tell a clean stop from a crash.
+        """
+
+        def handle_exit(self, sig, frame) -> None:
+            super().handle_exit(sig, frame)
+            getattr(self, "_captured_signals", []).clear()
+
+    return CleanExitServer
+
+
 def serve(model: str, *, host: str = "127.0.0.1", port: int = 5001,
           token: str | None = None, allow_remote: bool = False,
           max_body_bytes: int | None = None, log_table: str | None = "inference_log",
@@ -85,7 +103,7 @@ def serve(model: str, *, host: str = "127.0.0.1", port: int = 5001,
         access_log=False, log_level="warning", lifespan="on",
         timeout_graceful_shutdown=30, server_header=False,
     )
-    server = uvicorn.Server(config)
+    server = _clean_exit_server_class()(config)
     logging.getLogger("mlops_kit.serving").info(
         "serving %s on http://%s:%d", model, host, port)
     print(f"mlops-kit endpoint: {model} on http://{host}:{port}", flush=True)
