@@ -4,7 +4,8 @@ A generated lab replaces each solution with ``name = FILL_IN``. Any use of the
 placeholder (attribute access, a call, arithmetic, comparison, iteration,
 ``len``, ``bool``, conversion to ``str``/``int``/``float``, indexing, handing it
 to pandas or NumPy) raises :class:`~mlops_kit.exceptions.ExerciseError` naming
-the exercise to fill in, so an unfilled lab stops at its first exercise with the
+the exercise to fill in (probes for private and special names get a plain
+``AttributeError``, so tools that inspect objects keep working), so an unfilled lab stops at its first exercise with the
 kit's message instead of a library's traceback from deep inside pandas or
 Spark.
 
@@ -66,6 +67,8 @@ class FillIn:
         return "FILL_IN"
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # protocol probes (getattr(x, "__name__", None), IPython)
+            raise AttributeError(name)
         raise fill_in_error()
 
     __hash__ = object.__hash__  # usable as a dict key / in sets by identity
