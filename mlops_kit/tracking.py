@@ -13,7 +13,7 @@ three answers to any MLflow run:
 - :func:`reproduce_run` retrains from the run's logged params on the rebuilt
   data and compares the metric.
 
-:func:`price_features` and :func:`train_price_model` are the small, seeded
+:func:`price_features` and :func:`fit_price_model` are the small, seeded
 price model the lessons train on listings; :func:`reproduce_run` uses it unless
 given another training function.
 """
@@ -33,10 +33,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "DataVersion",
-    "TrainedModel",
+    "FittedModel",
     "Reproduction",
     "price_features",
-    "train_price_model",
+    "fit_price_model",
     "log_training_data",
     "training_data_version",
     "rebuild_training_data",
@@ -76,7 +76,7 @@ def price_features(listings: "pd.DataFrame", *, target: str = "price") -> tuple[
 
 
 @dataclass
-class TrainedModel:
+class FittedModel:
     """A fitted price model, its test metrics and the data it was scored on."""
 
     model: Any
@@ -110,7 +110,7 @@ def _build_estimator(params: Mapping[str, Any]) -> Any:
     )
 
 
-def train_price_model(listings: "pd.DataFrame", params: Mapping[str, Any] | None = None) -> TrainedModel:
+def fit_price_model(listings: "pd.DataFrame", params: Mapping[str, Any] | None = None) -> FittedModel:
     """Fit the lessons' price model on ``listings`` and score it on a held-out split.
 
     Parameters
@@ -124,7 +124,7 @@ def train_price_model(listings: "pd.DataFrame", params: Mapping[str, Any] | None
 
     Returns
     -------
-    TrainedModel
+    FittedModel
         ``metrics`` holds ``rmse``, ``mae`` and ``r2`` on the test split.
     """
     from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
@@ -142,7 +142,7 @@ def train_price_model(listings: "pd.DataFrame", params: Mapping[str, Any] | None
         "mae": float(mean_absolute_error(y_test, predicted)),
         "r2": float(r2_score(y_test, predicted)),
     }
-    return TrainedModel(model, metrics, X_train, X_test, y_test)
+    return FittedModel(model, metrics, X_train, X_test, y_test)
 
 
 # ----------------------------------------------------------- data lineage
@@ -374,7 +374,7 @@ def reproduce_run(
         :func:`log_training_data`.
     train : callable, optional
         ``train(listings_pdf, params) -> {metric: value}``. Default: the
-        lessons' :func:`train_price_model`.
+        lessons' :func:`fit_price_model`.
     metric : str
         The metric to compare.
 
@@ -395,7 +395,7 @@ def reproduce_run(
     data = training_data_version(run_id, context=context)
     pdf = rebuild_training_data(run_id, context=context).toPandas()
     if train is None:
-        metrics = train_price_model(pdf, params).metrics
+        metrics = fit_price_model(pdf, params).metrics
     else:
         metrics = train(pdf, params)
     if metric not in metrics:

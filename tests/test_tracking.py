@@ -14,7 +14,7 @@ from mlops_kit.tracking import (
     price_features,
     rebuild_training_data,
     reproduce_run,
-    train_price_model,
+    fit_price_model,
     training_data_version,
 )
 
@@ -40,14 +40,14 @@ def test_price_features_are_numeric_and_independent_of_row_order():
     pd.testing.assert_series_equal(y, y_shuffled)
 
 
-def test_train_price_model_is_deterministic_and_rejects_unknown_models():
+def test_fit_price_model_is_deterministic_and_rejects_unknown_models():
     pdf = listings(300, seed=3)
-    first = train_price_model(pdf, PARAMS).metrics
-    again = train_price_model(pdf, {k: str(v) for k, v in PARAMS.items()}).metrics
+    first = fit_price_model(pdf, PARAMS).metrics
+    again = fit_price_model(pdf, {k: str(v) for k, v in PARAMS.items()}).metrics
     assert first == again
     assert first["r2"] > 0.3
     with pytest.raises(ConfigError, match="'random_forest' or 'ridge'"):
-        train_price_model(pdf, {"model": "xgboost"})
+        fit_price_model(pdf, {"model": "xgboost"})
 
 
 def test_log_training_data_needs_an_active_run(workspace):
@@ -96,7 +96,7 @@ def test_training_data_version_of_a_run_without_inputs(workspace):
 
 
 def test_log_explanations_logs_values_plot_and_importance(workspace):
-    trained = train_price_model(listings(300, seed=4), PARAMS)
+    trained = fit_price_model(listings(300, seed=4), PARAMS)
     workspace.set_experiment("explain")
     with mlflow.start_run() as run:
         importance = log_explanations(trained.model, trained.X_test, max_rows=40)
@@ -115,7 +115,7 @@ def test_log_explanations_logs_values_plot_and_importance(workspace):
 
 def test_log_explanations_works_for_a_pipeline(workspace):
     """A scaler + ridge pipeline is explained through its predict function."""
-    trained = train_price_model(listings(200, seed=4), {"model": "ridge", "alpha": 1.0})
+    trained = fit_price_model(listings(200, seed=4), {"model": "ridge", "alpha": 1.0})
     workspace.set_experiment("explain")
     with mlflow.start_run():
         importance = log_explanations(trained.model, trained.X_test, max_rows=20)
@@ -125,7 +125,7 @@ def test_log_explanations_works_for_a_pipeline(workspace):
 def _train_and_log(spark, workspace, params) -> str:
     path = workspace.table_path("listings")
     df = spark.read.format("delta").load(str(path))
-    trained = train_price_model(df.toPandas(), params)
+    trained = fit_price_model(df.toPandas(), params)
     with mlflow.start_run() as run:
         mlflow.log_params(params)
         mlflow.log_metrics(trained.metrics)
@@ -146,7 +146,7 @@ def test_reproduce_run_gives_the_same_metric_after_the_table_changed(workspace, 
     assert result.data.version == 0
     assert "reproduced" in str(result)
 
-    drifted = reproduce_run(run_id, lambda pdf, p: {"rmse": 1.0 + train_price_model(pdf, p).metrics["rmse"]})
+    drifted = reproduce_run(run_id, lambda pdf, p: {"rmse": 1.0 + fit_price_model(pdf, p).metrics["rmse"]})
     assert not drifted.matches
     assert "NOT reproduced" in str(drifted)
     with pytest.raises(NotFoundError, match="no metric 'auc'"):

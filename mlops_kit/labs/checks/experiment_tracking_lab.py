@@ -1,0 +1,206 @@
+"""Checks of the experiment tracking lab (``solutions/01-experimentation/03L-...``).
+
+The lab runs a grid search over a random forest on the listings, one nested
+child run per candidate under one parent run, picks the best candidate and
+logs its model. Every check reads MLflow, not the notebook's variables, so an
+answer only passes if the runs really are in the tracking store:
+
+- ex1: the parent run has at least :data:`MIN_CHILDREN` children (tag
+  ``mlflow.parentRunId``), each with the grid's params and the metric, and no
+  two children tried the same candidate;
+- ex2: the chosen run is one of those children and has the best metric;
+- ex3: a model logged in the parent or the best run reloads, predicts one
+  value per test row, and scores what the best child logged.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from mlops_kit.labs import CheckResult, checker
+
+__all__ = ["LAB_ID", "METRIC", "PARAMS", "MIN_CHILDREN", "child_runs"]
+
+LAB_ID = "experiment-tracking-lab"
+#: the metric every child logs; lower is better
+METRIC = "rmse"
+#: the params every child logs
+PARAMS = ("n_estimators", "max_depth")
+MIN_CHILDREN = 4
+#: relative tolerance between the reloaded model's score and the logged metric
+TOLERANCE = 1e-6
+
+
+def _run(run_id: Any) -> tuple[Any, CheckResult | None]:
+    """The run ``run_id``, or a failed check saying why there is none."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    if not isinstance(run_id, str) or not run_id:
+        return None, CheckResult.fail(
+            f"expected a run id (a string), got {type(run_id).__name__}",
+            hint="use run.info.run_id of the run you opened with mlflow.start_run()",
+        )
+    try:
+        return MlflowClient().get_run(run_id), None
+    except MlflowException:
+        return None, CheckResult.fail(
+            f"there is no run with id {run_id!r} in the tracking store",
+            hint="use run.info.run_id of a run you logged in this workspace",
+        )
+
+
+def child_runs(parent_run_id: str) -> list[Any]:
+    """The runs nested under ``parent_run_id`` (tag ``mlflow.parentRunId``)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    parent = client.get_run(parent_run_id)
+    return client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'",
+        max_results=1000,
+    )
+
+
+def _name(run: Any) -> str:
+    return run.data.tags.get("mlflow.runName") or run.info.run_id
+
+
+@checker(LAB_ID, "ex1", title="A grid search as nested runs")
+def check_ex1(value: Any, **context: Any) -> CheckResult:
+    """``value``: the parent run's id."""
+    parent, problem = _run(value)
+    if problem:
+        return problem
+    if "mlflow.parentRunId" in parent.data.tags:
+        return CheckResult.fail(
+            "this run is itself a child run; give the id of the parent that holds the search",
+            hint="open the parent with mlflow.start_run() and keep its run.info.run_id",
+        )
+    children = child_runs(value)
+    if len(children) < MIN_CHILDREN:
+        return CheckResult.fail(
+            f"the parent run has {len(children)} child run(s); expected at least "
+            f"{MIN_CHILDREN}, one per grid candidate",
+            hint="inside the parent's `with` block, open each trial with "
+            "mlflow.start_run(nested=True)",
+        )
+    for child in children:
+        missing = [p for p in PARAMS if p not in child.data.params]
+        if missing:
+            return CheckResult.fail(
+                f"child run {_name(child)!r} did not log the param(s) {', '.join(missing)}",
+                hint=f"log the candidate's settings: mlflow.log_params({{...}}) with {', '.join(PARAMS)}",
+            )
+        if METRIC not in child.data.metrics:
+            return CheckResult.fail(
+                f"child run {_name(child)!r} logged no {METRIC!r} metric",
+                hint=f"mlflow.log_metric({METRIC!r}, ...) with the test RMSE of the candidate",
+            )
+    candidates = {tuple(child.data.params[p] for p in PARAMS) for child in children}
+    if len(candidates) < MIN_CHILDREN:
+        return CheckResult.fail(
+            f"the {len(children)} child runs tried only {len(candidates)} different "
+            f"combination(s) of {', '.join(PARAMS)}",
+            hint="loop over every candidate of the grid, one child run each",
+        )
+    return CheckResult.ok(
+        f"{len(children)} nested child runs, each with {', '.join(PARAMS)} and {METRIC}"
+    )
+
+
+@checker(LAB_ID, "ex2", title="Pick the best candidate")
+def check_ex2(value: Any, *, parent_run_id: str | None = None, **context: Any) -> CheckResult:
+    """``value``: the best child's run id; ``parent_run_id``: the search's parent."""
+    best, problem = _run(value)
+    if problem:
+        return problem
+    if parent_run_id is None:
+        return CheckResult.fail(
+            "the check needs the search's parent run",
+            hint='call lab.check("ex2", best_run_id, parent_run_id=parent_run_id)',
+        )
+    if best.data.tags.get("mlflow.parentRunId") != parent_run_id:
+        return CheckResult.fail(
+            f"run {_name(best)!r} is not a child of the search's parent run",
+            hint="pick among the runs whose tag mlflow.parentRunId is the parent's id",
+        )
+    scored = [c for c in child_runs(parent_run_id) if METRIC in c.data.metrics]
+    winner = min(scored, key=lambda run: run.data.metrics[METRIC])
+    chosen = best.data.metrics.get(METRIC, math.inf)
+    if chosen > winner.data.metrics[METRIC]:
+        return CheckResult.fail(
+            f"run {_name(best)!r} has {METRIC} {chosen:.4g}, but {_name(winner)!r} has a "
+            f"lower {METRIC} of {winner.data.metrics[METRIC]:.4g}",
+            hint=f'lower is better: order by "metrics.{METRIC} ASC" and take the first',
+        )
+    return CheckResult.ok(f"{_name(best)!r} has the lowest {METRIC} ({chosen:.4g})")
+
+
+def _score(model: Any, X_test: Any, y_test: Any) -> tuple[int, float]:
+    import numpy as np
+
+    predicted = np.asarray(model.predict(X_test)).reshape(-1)
+    truth = np.asarray(y_test, dtype=float).reshape(-1)
+    if len(predicted) != len(truth):
+        return len(predicted), math.nan
+    return len(predicted), float(np.sqrt(np.mean((predicted - truth) ** 2)))
+
+
+@checker(LAB_ID, "ex3", title="Log the best model and reload it")
+def check_ex3(
+    value: Any,
+    *,
+    parent_run_id: str | None = None,
+    best_run_id: str | None = None,
+    X_test: Any = None,
+    y_test: Any = None,
+    **context: Any,
+) -> CheckResult:
+    """``value``: the logged model's URI; context: both run ids and the test split."""
+    import mlflow
+
+    if None in (parent_run_id, best_run_id) or X_test is None or y_test is None:
+        return CheckResult.fail(
+            "the check needs the run ids and the test split",
+            hint='lab.check("ex3", model_uri, parent_run_id=..., best_run_id=..., '
+            "X_test=X_test, y_test=y_test)",
+        )
+    if not isinstance(value, str):
+        return CheckResult.fail(
+            f"expected a model URI (a string), got {type(value).__name__}",
+            hint="use model_info.model_uri of mlflow.sklearn.log_model(...)",
+        )
+    try:
+        info = mlflow.models.get_model_info(value)
+        model = mlflow.pyfunc.load_model(value)
+    except Exception as err:  # any failure to resolve or load is the learner's to fix
+        return CheckResult.fail(
+            f"the model at {value!r} could not be loaded ({type(err).__name__}: "
+            f"{str(err).splitlines()[0][:160]})",
+            hint="log it with mlflow.sklearn.log_model(..., skops_trusted_types="
+            "trusted_types(model)) and pass model_info.model_uri",
+        )
+    if info.run_id not in (parent_run_id, best_run_id):
+        return CheckResult.fail(
+            "the model was logged in another run than the search's parent or best child",
+            hint="log the model while the parent run (or the best child run) is active",
+        )
+    rows, rmse = _score(model, X_test, y_test)
+    if rows != len(X_test):
+        return CheckResult.fail(
+            f"the reloaded model returned {rows} predictions for {len(X_test)} test rows",
+            hint="the model should predict one price per row",
+        )
+    logged = _run(best_run_id)[0].data.metrics.get(METRIC)
+    if logged is None or not math.isclose(rmse, logged, rel_tol=TOLERANCE):
+        return CheckResult.fail(
+            f"the reloaded model scores {METRIC} {rmse:.4g} on the test set, but the best "
+            f"run logged {logged if logged is None else f'{logged:.4g}'}",
+            hint="refit the best candidate with exactly its params (and the same seed) "
+            "on the training split before logging it",
+        )
+    return CheckResult.ok(
+        f"the model reloads, predicts {rows} prices and reproduces {METRIC} {rmse:.4g}"
+    )

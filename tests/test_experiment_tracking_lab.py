@@ -1,0 +1,126 @@
+"""Checkers of the experiment tracking lab, against real MLflow runs: right and wrong answers."""
+from __future__ import annotations
+
+import mlflow
+import pytest
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.metrics import root_mean_squared_error
+from sklearn.model_selection import train_test_split
+
+from mlops_kit.datasets import listings
+from mlops_kit.labs.checks.experiment_tracking_lab import check_ex1, check_ex2, check_ex3
+from mlops_kit.models import trusted_types
+from mlops_kit.tracking import price_features
+
+GRID = [{"n_estimators": n, "max_depth": d} for n in (3, 6) for d in (2, 6)]
+SEED = 0
+
+
+@pytest.fixture(scope="module")
+def split():
+    X, y = price_features(listings(300, seed=SEED))
+    return train_test_split(X, y, test_size=0.2, random_state=SEED)
+
+
+def _fit(split, params):
+    X_train, X_test, y_train, y_test = split
+    model = RandomForestRegressor(**params, random_state=SEED, n_jobs=1).fit(X_train, y_train)
+    return model, root_mean_squared_error(y_test, model.predict(X_test))
+
+
+def _trial(split, candidate, *, nested: bool, log_metric: bool) -> None:
+    with mlflow.start_run(nested=nested):
+        mlflow.log_params(candidate)
+        if log_metric:
+            mlflow.log_metric("rmse", _fit(split, candidate)[1])
+
+
+def _search(split, *, nested=True, grid=GRID, log_metric=True) -> str:
+    """Log a grid search (children nested under the parent, or not); return the parent's id."""
+    with mlflow.start_run(run_name="grid-search") as parent:
+        for candidate in grid if nested else []:
+            _trial(split, candidate, nested=True, log_metric=log_metric)
+    for candidate in [] if nested else grid:  # the wrong way: top-level runs
+        _trial(split, candidate, nested=False, log_metric=log_metric)
+    return parent.info.run_id
+
+
+def _ranked(parent_run_id: str) -> list[str]:
+    runs = mlflow.search_runs(filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'",
+                              order_by=["metrics.rmse ASC"], search_all_experiments=True)
+    return list(runs["run_id"])
+
+
+def _log_model(split, run_id: str, params) -> str:
+    model, _ = _fit(split, params)
+    with mlflow.start_run(run_id=run_id):
+        info = mlflow.sklearn.log_model(model, name="model", skops_trusted_types=trusted_types(model))
+    return info.model_uri
+
+
+def _params(run_id: str) -> dict:
+    return {k: int(v) for k, v in mlflow.get_run(run_id).data.params.items()}
+
+
+def test_a_correct_answer_passes_every_check(workspace, split):
+    workspace.set_experiment("lab")
+    parent = _search(split)
+    best, *_ = _ranked(parent)
+    model_uri = _log_model(split, parent, _params(best))
+    context = {"parent_run_id": parent, "best_run_id": best, "X_test": split[1], "y_test": split[3]}
+
+    assert check_ex1(parent).passed, check_ex1(parent).message
+    assert check_ex2(best, parent_run_id=parent).passed
+    result = check_ex3(model_uri, **context)
+    assert result.passed, result.message
+
+
+def test_ex1_rejects_runs_that_are_not_nested(workspace, split):
+    workspace.set_experiment("lab")
+    parent = _search(split, nested=False)
+    result = check_ex1(parent)
+    assert not result.passed
+    assert "0 child run(s)" in result.message and "nested=True" in result.hint
+
+
+def test_ex1_rejects_children_without_the_metric_or_with_repeats(workspace, split):
+    workspace.set_experiment("lab")
+    no_metric = check_ex1(_search(split, log_metric=False))
+    assert not no_metric.passed and "logged no 'rmse' metric" in no_metric.message
+    repeated = check_ex1(_search(split, grid=[GRID[0]] * 4))
+    assert not repeated.passed and "only 1 different combination" in repeated.message
+
+
+def test_ex1_rejects_a_child_id_and_unknown_ids(workspace, split):
+    workspace.set_experiment("lab")
+    parent = _search(split)
+    assert "itself a child run" in check_ex1(_ranked(parent)[0]).message
+    assert "no run with id" in check_ex1("0" * 32).message
+    assert "expected a run id" in check_ex1(42).message
+
+
+def test_ex2_rejects_the_worst_candidate_and_runs_outside_the_search(workspace, split):
+    workspace.set_experiment("lab")
+    parent = _search(split)
+    ranked = _ranked(parent)
+    worst = check_ex2(ranked[-1], parent_run_id=parent)
+    assert not worst.passed and "lower rmse" in worst.message
+    outsider = check_ex2(parent, parent_run_id=parent)
+    assert not outsider.passed and "not a child" in outsider.message
+    assert "needs the search's parent" in check_ex2(ranked[0]).message
+
+
+def test_ex3_rejects_a_model_that_is_not_the_best_one(workspace, split):
+    workspace.set_experiment("lab")
+    parent = _search(split)
+    ranked = _ranked(parent)
+    context = {"parent_run_id": parent, "best_run_id": ranked[0], "X_test": split[1], "y_test": split[3]}
+    wrong = check_ex3(_log_model(split, parent, _params(ranked[-1])), **context)
+    assert not wrong.passed and "the best run logged" in wrong.message
+
+    with mlflow.start_run() as elsewhere:
+        pass
+    misplaced = check_ex3(_log_model(split, elsewhere.info.run_id, _params(ranked[0])), **context)
+    assert not misplaced.passed and "another run" in misplaced.message
+    missing = check_ex3(f"runs:/{parent}/no-such-model", **context)
+    assert not missing.passed and "could not be loaded" in missing.message
