@@ -107,6 +107,11 @@ def log_model(
     sample = training_set.load_df().drop(*training_set.labels).limit(_SAMPLE_ROWS).toPandas()
     columns = _input_columns(model, list(sample.columns))
     sample = sample[columns]
+    # A looked-up feature is null for a key with no feature row, and pandas
+    # turns an integer column with nulls into floats: declare them as doubles
+    # so scoring such rows passes MLflow's schema check.
+    looked_up = [c for c in columns if c in training_set.feature_columns and sample[c].dtype.kind in "iu"]
+    sample = sample.astype({c: "float64" for c in looked_up})
     if "signature" not in kwargs and hasattr(model, "predict"):
         try:
             kwargs["signature"] = infer_signature(sample, model.predict(sample))
@@ -147,11 +152,11 @@ def log_model(
     return info
 
 
-def read_feature_spec(model_uri: str) -> dict[str, Any]:
+def read_feature_spec(model_uri: str, *, model_info: Any = None) -> dict[str, Any]:
     """The feature spec stored with a model by :func:`log_model`."""
     from mlflow.models import get_model_info
 
-    metadata = get_model_info(model_uri).metadata or {}
+    metadata = (model_info or get_model_info(model_uri)).metadata or {}
     if SPEC_KEY not in metadata:
         raise DataError(
             f"The model {model_uri!r} has no feature spec: it was not logged with "
@@ -178,7 +183,10 @@ def score_batch(
     import mlflow.pyfunc
     from pyspark.sql import functions as F
 
-    spec = read_feature_spec(model_uri)
+    from mlflow.models import get_model_info
+
+    info = get_model_info(model_uri)
+    spec = read_feature_spec(model_uri, model_info=info)
     lookups = [FeatureLookup.from_dict(item) for item in spec["lookups"]]
     joined = join_lookups(client, df, lookups, skip_present=True)
     columns = spec["input_columns"]
@@ -193,4 +201,11 @@ def score_batch(
     predict = mlflow.pyfunc.spark_udf(
         client.spark, model_uri, result_type=result_type, env_manager="local"
     )
-    return joined.withColumn(prediction_col, predict(*[F.col(c) for c in columns]))
+    doubles = set()
+    if info.signature is not None and info.signature.inputs is not None:
+        doubles = {
+            spec_col.name for spec_col in info.signature.inputs.inputs
+            if str(getattr(spec_col, "type", "")).lower().endswith(("double", "float"))
+        }
+    inputs = [F.col(c).cast("double") if c in doubles else F.col(c) for c in columns]
+    return joined.withColumn(prediction_col, predict(*inputs))
