@@ -18,7 +18,6 @@ import argparse
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -76,43 +75,6 @@ def _floor_ms(model_uri: str, row, repeats: int) -> dict[str, float]:
     return out
 
 
-def _start_mlflow(model_uri: str, port: int, log: Path) -> subprocess.Popen:
-    import httpx
-
-    mlflow_bin = Path(sys.executable).with_name("mlflow")
-    cmd = [str(mlflow_bin), "models", "serve", "-m", model_uri, "-w", "1",
-           "--env-manager", "local", "--host", "127.0.0.1", "-p", str(port)]
-    env = {**os.environ, "PATH": f"{mlflow_bin.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-                            start_new_session=True, env=env)  # it execs `uvicorn` by name
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"mlflow models serve exited:\n{log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/ping", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("mlflow models serve did not answer /ping in 120 s")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    import signal
-
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(5)
-
-
 def _load(url: str, body: bytes, n: int, clients: int) -> dict[str, float]:
     """``n`` requests split over ``clients`` threads, each with a keep-alive client."""
     import httpx
@@ -147,7 +109,7 @@ def _load(url: str, body: bytes, n: int, clients: int) -> dict[str, float]:
 def run(models: list[str], requests: int, clients: int, rows: int) -> list[str]:
     import orjson
 
-    from mlops_kit.serving import Endpoint, free_port
+    from mlops_kit.serving import Endpoint, MlflowServe
     from mlops_kit.workspace import Workspace
 
     home = Path(tempfile.mkdtemp(prefix="serving-bench-"))
@@ -168,13 +130,9 @@ def run(models: list[str], requests: int, clients: int, rows: int) -> list[str]:
                               _load(kit.invocations_url, body, requests, clients))
         finally:
             kit.stop()
-        port = free_port()
-        proc = _start_mlflow(uri, port, home / f"mlflow-{kind}.log")
-        try:
-            url = f"http://127.0.0.1:{port}/invocations"
+        with MlflowServe(uri) as server:
+            url = server.invocations_url
             results["mlflow"] = (_load(url, body, requests, 1), _load(url, body, requests, clients))
-        finally:
-            _stop(proc)
         print(f"== {kind}: in-process one-row predict p50 (the floor): "
               + ", ".join(f"{k} {v:.2f} ms" for k, v in floor.items()))
         print(f"{'server':8} {'p50 ms':>8} {'p99 ms':>8} {'seq req/s':>10} "

@@ -11,6 +11,6 @@
 The serving process never imports pyspark: features come from the online
 store and the inference log is written with delta-rs.
 """
-from mlops_kit.serving.process import Endpoint, free_port
+from mlops_kit.serving.process import Endpoint, MlflowServe, free_port
 
-__all__ = ["Endpoint", "free_port"]
+__all__ = ["Endpoint", "MlflowServe", "free_port"]

@@ -27,7 +27,7 @@ from typing import Any
 from mlops_kit.exceptions import EnvironmentProblem
 from mlops_kit.serving.auth import TOKEN_ENV, validate_token
 
-__all__ = ["Endpoint", "free_port"]
+__all__ = ["Endpoint", "MlflowServe", "free_port"]
 
 _RUNNING: "weakref.WeakSet[Endpoint]" = weakref.WeakSet()
 
@@ -121,6 +121,7 @@ class Endpoint:
         self.log_path = log_dir / f"endpoint-{self.port}.log"
         env = {**os.environ, "MLOPS_KIT_HOME": str(ws.root), "MLOPS_KIT_USER": ws.user,
                "MLOPS_KIT_ENV": ws.env, "PYTHONUNBUFFERED": "1"}
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         env.pop(TOKEN_ENV, None)
         if self.token:
             env[TOKEN_ENV] = self.token
@@ -175,11 +176,11 @@ class Endpoint:
         if process is None:
             return None
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+            _signal_group(process, signal.SIGTERM)
             try:
                 process.wait(timeout)
             except subprocess.TimeoutExpired:
-                process.kill()
+                _signal_group(process, signal.SIGKILL)
                 process.wait(5)
         return process.returncode
 
@@ -192,6 +193,38 @@ class Endpoint:
     def __del__(self) -> None:  # pragma: no cover - last resort
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    """Signal the child's whole process group (it was started in its own session)."""
+    try:
+        os.killpg(process.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class MlflowServe(Endpoint):
+    """``mlflow models serve -w 1 --env-manager local`` on 127.0.0.1, for comparison.
+
+    The course's way to serve a model; same start/stop/context manager as
+    :class:`Endpoint` (no token, no inference log: MLflow's server has neither).
+
+    Examples
+    --------
+    >>> with MlflowServe("models:/dev.ada.price@champion") as server:  # doctest: +SKIP
+    ...     requests.post(server.invocations_url, json={"inputs": rows}).json()
+    """
+
+    def __init__(self, model_uri: str, port: int | None = None, *,
+                 startup_timeout: float = 120.0) -> None:
+        if not model_uri.startswith("models:/"):
+            model_uri = f"models:/{model_uri}"
+        super().__init__(model_uri, port, log_table=None, startup_timeout=startup_timeout)
+
+    def _command(self) -> list[str]:
+        return [str(Path(sys.executable).with_name("mlflow")), "models", "serve",
+                "-m", self.model_uri, "-w", "1", "--env-manager", "local",
+                "--host", self.host, "-p", str(self.port)]
 
 
 @atexit.register
