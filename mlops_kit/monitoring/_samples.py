@@ -73,8 +73,8 @@ class Sample:
         starts = np.empty(xs.size, dtype=bool)
         starts[0] = True
         np.not_equal(xs[1:], xs[:-1], out=starts[1:])
-        if starts.all():
-            return cls(xs.astype(np.float64, copy=False), np.ones(xs.size, dtype=np.int64), nulls)
+        if starts.all():   # no ties: counts are a zero-memory view of ones
+            return cls(xs.astype(np.float64, copy=False), _ones(xs.size), nulls)
         idx = np.flatnonzero(starts)
         counts = np.diff(np.append(idx, xs.size)).astype(np.int64)
         return cls(xs[idx].astype(np.float64), counts, nulls)
@@ -96,14 +96,34 @@ class Sample:
 
     # -- simple summaries -------------------------------------------------
     @property
+    def unit(self) -> bool:
+        """True when every value occurs once (no ties): ranks are positions."""
+        return self.counts.strides == (0,) or self.counts.size == 0
+
+    @property
     def n(self) -> int:
         """Number of non-null observations."""
-        return int(self.counts.sum())
+        return self.values.size if self.unit else int(self.counts.sum())
 
     @property
     def cumcounts(self) -> np.ndarray:
         """``cumcounts[i]`` = observations <= ``values[i]``."""
+        if self.unit:
+            return np.arange(1, self.values.size + 1, dtype=np.int64)
         return np.cumsum(self.counts)
+
+    def below(self, idx: np.ndarray) -> np.ndarray:
+        """Observations strictly below ``values[idx]`` (``idx`` may equal len)."""
+        if self.unit:
+            return idx
+        return np.concatenate([[0], self.cumcounts])[idx]
+
+    def compact(self, points: int = 2048) -> "Sample":
+        """A small sample with the same quantiles (every ``n / points``-th value), for plots."""
+        if self.values.size <= points:
+            return self
+        ranks = np.linspace(0, self.n - 1, points).astype(np.int64)
+        return Sample.from_counts(self.at_rank(ranks), np.full(points, 1), nulls=self.nulls, exact=False)
 
     def expand(self) -> np.ndarray:
         """The sorted raw observations (only sensible for small samples)."""
@@ -111,8 +131,10 @@ class Sample:
 
     def at_rank(self, ranks) -> np.ndarray:
         """Values of the order statistics with 0-based ``ranks``."""
-        cum = self.cumcounts
-        return self.values[np.searchsorted(cum, np.asarray(ranks), side="right")]
+        ranks = np.asarray(ranks)
+        if self.unit:
+            return self.values[ranks]
+        return self.values[np.searchsorted(self.cumcounts, ranks, side="right")]
 
     def quantile(self, q) -> np.ndarray:
         """Quantiles with numpy's default (linear) interpolation."""
@@ -130,18 +152,20 @@ class Sample:
         return float((a + b) / 2.0)
 
     def mean(self) -> float:
+        if self.unit:
+            return float(self.values.mean())
         return float(np.dot(self.values, self.counts) / self.n)
 
     def std(self, ddof: int = 1) -> float:
         dev = self.values - self.mean()
-        return float(np.sqrt(np.dot(dev * dev, self.counts) / (self.n - ddof)))
+        ss = np.dot(dev, dev) if self.unit else np.dot(dev * dev, self.counts)
+        return float(np.sqrt(ss / (self.n - ddof)))
 
     def count_below(self, edges, *, inclusive: bool = False) -> np.ndarray:
         """Observations ``< edge`` (or ``<= edge`` when ``inclusive``) per edge."""
         side = "right" if inclusive else "left"
         idx = np.searchsorted(self.values, np.asarray(edges, dtype=np.float64), side=side)
-        cum = np.concatenate([[0], self.cumcounts])
-        return cum[idx]
+        return self.below(idx)
 
     def histogram(self, edges: np.ndarray) -> np.ndarray:
         """Counts per bin exactly as :func:`numpy.histogram` with these ``edges``.
@@ -152,6 +176,10 @@ class Sample:
         below = self.count_below(edges)
         below[-1] = self.count_below(edges[-1:], inclusive=True)[0]
         return np.diff(below)
+
+
+def _ones(n: int) -> np.ndarray:
+    return np.broadcast_to(np.int64(1), (n,))
 
 
 @dataclass(frozen=True)
@@ -174,6 +202,5 @@ def cross(a: Sample, b: Sample) -> Cross:
     # distinct values: at most one of b equals v, so 'right' = 'left' + equal
     inside = np.minimum(idx_l, b.values.size - 1)
     idx_r = idx_l + ((idx_l < b.values.size) & (b.values[inside] == a.values))
-    cum0 = np.concatenate([[0], b.cumcounts])
     next_b = np.append(b.values, np.inf)[idx_r]
-    return Cross(cum0[idx_l], cum0[idx_r], next_b)
+    return Cross(b.below(idx_l), b.below(idx_r), next_b)

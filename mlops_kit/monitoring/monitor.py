@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -50,6 +50,7 @@ class ColumnProfile:
     nulls: int
     edges: np.ndarray | None = None  # Spark's binned path: inner bin edges ...
     reps: np.ndarray | None = None   # ... and each bin's representative value
+    summary: dict | None = None      # stats of the full column (set by compact())
 
     @property
     def n(self) -> int:
@@ -57,7 +58,15 @@ class ColumnProfile:
 
     @property
     def stats(self) -> dict[str, float]:
+        if self.summary is not None:
+            return self.summary
         return sample_stats(self.sample) if self.numeric else null_stats(self.n, self.nulls)
+
+    def compact(self) -> "ColumnProfile":
+        """Same summary stats, a ~2000-point sample: what a report keeps for its plots."""
+        if not self.numeric:
+            return self
+        return replace(self, sample=self.sample.compact(), summary=self.stats)
 
 
 def is_spark_frame(frame) -> bool:
@@ -202,8 +211,14 @@ class Monitor:
         """Test ``current`` against the reference; fire the alert hook if anything drifted."""
         if not hasattr(self, "reference_profile_"):
             self.fit()
-        current_profile = self._profile(current, self.columns_, like=self.reference_profile_)
-        results = self._results(self.reference_profile_, current_profile)
+        if is_spark_frame(current):
+            profiles = self._profile(current, self.columns_, like=self.reference_profile_)
+            get_current = profiles.__getitem__
+        else:   # one column at a time: peak memory is one column, not the frame
+            self._profile(current.iloc[:0], self.columns_)   # validates the columns
+            get_current = lambda name: profile_pandas(current, {name: self.columns_[name]})[name]  # noqa: E731
+        current_profile = {}
+        results = self._results(self.reference_profile_, get_current, current_profile)
         report = DriftReport(results, self.reference_profile_, current_profile, window=window,
                              backend="spark" if is_spark_frame(current) else "pandas")
         if self.alert is not None and report.drifted:
@@ -212,7 +227,9 @@ class Monitor:
             send_alert(self.alert, report.summary())
         return report
 
-    def _results(self, ref: dict[str, ColumnProfile], cur: dict[str, ColumnProfile]) -> pd.DataFrame:
+    def _results(self, ref: dict[str, ColumnProfile], get_current: Callable[[str], ColumnProfile],
+                 keep: dict[str, ColumnProfile]) -> pd.DataFrame:
+        """Test every column; ``keep`` receives the compacted current profiles."""
         tests, limits = self.tests_, self.thresholds_
         num_cols = [c for c, p in ref.items() if p.numeric]
         cat_cols = [c for c, p in ref.items() if not p.numeric]
@@ -220,7 +237,7 @@ class Monitor:
                       "chi2": len(cat_cols), "nulls": len(ref)}
         rows = []
         for name, r in ref.items():
-            c = cur[name]
+            c = get_current(name)
             chosen = [t for t in (NUMERIC_TESTS if r.numeric else CATEGORICAL_TESTS) if t in tests]
             if chosen and r.n and c.n:
                 comparison = (NumericComparison(r.sample, c.sample) if r.numeric
@@ -235,6 +252,7 @@ class Monitor:
                 res = null_test(r.nulls, r.n + r.nulls, c.nulls, c.n + c.nulls,
                                 alpha=self.alpha / bonferroni["nulls"], min_change=limits["nulls"])
                 rows.append(_row(name, r.kind, res))
+            keep[name] = c.compact()
         return pd.DataFrame(rows, columns=DriftReport.COLUMNS)
 
     def run_windows(self, current, time_col: str, freq: str = "D") -> WindowedDriftReport:

@@ -176,7 +176,7 @@ class NumericComparison:
             res = stats.mannwhitneyu(self.ref.expand(), self.cur.expand())
             return _p_result("mannwhitney", res.statistic, res.pvalue, alpha)
         # U of the reference: pairs (ref > cur) plus half the tied pairs
-        u1 = float(np.dot(rc, lt + le)) / 2.0
+        u1 = (float(lt.sum()) + float(le.sum())) / 2.0 if self.ref.unit else float(np.dot(rc, lt + le)) / 2.0
         big_u = max(u1, n1 * n2 - u1)
         tie_term = 0.0
         if has_ties:  # sum of t^3 - t over the distinct values of the pooled sample
@@ -196,12 +196,17 @@ class NumericComparison:
         samples = (self.ref, self.cur)
         sizes = np.array([s.n for s in samples], dtype=np.float64)
         total = sizes.sum()
-        absdev = [np.abs(s.values - s.median()) for s in samples]
-        zbars = np.array([np.dot(d, s.counts) / s.n for d, s in zip(absdev, samples)])
+        zbars, ss = np.empty(2), 0.0
+        for i, s in enumerate(samples):
+            d = s.values - s.median()
+            np.abs(d, out=d)
+            zbars[i] = d.mean() if s.unit else np.dot(d, s.counts) / s.n
+            d -= zbars[i]
+            ss += np.dot(d, d) if s.unit else np.dot(d * d, s.counts)
         zbar = np.dot(sizes, zbars) / total
         dfn, dfd = 1.0, total - 2.0
         numer = dfd * np.dot(sizes, (zbars - zbar) ** 2)
-        denom = dfn * sum(np.dot((d - zb) ** 2, s.counts) for d, zb, s in zip(absdev, zbars, samples))
+        denom = dfn * ss
         with np.errstate(divide="ignore", invalid="ignore"):
             w = numer / denom
         p = stats.f.sf(w, dfn, dfd) if np.isfinite(w) else math.nan
