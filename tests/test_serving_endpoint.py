@@ -226,3 +226,43 @@ def test_cli_serve_flushes_the_log_on_ctrl_c(served):
             proc.kill()
             proc.wait()
     assert len(DeltaTable(str(ws.table_path("cli_log"))).to_pandas()) == 2
+
+
+def test_a_model_with_a_feature_spec_is_scored_from_keys_via_the_online_store(tmp_path):
+    """Features missing from the request come from the SQLite online store (no Spark)."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+    from sklearn.linear_model import LinearRegression
+
+    from mlops_kit.features.online import SqliteOnlineStore
+
+    ws = Workspace.from_env(root=tmp_path / "kit", user="tester").activate()
+    X = pd.DataFrame({"f1": [1.0, 2.0, 3.0, 4.0], "f2": [0.5, 0.1, 0.7, 0.2]})
+    model = LinearRegression().fit(X, [3.0, 4.0, 8.0, 7.0])
+    spec = {"version": 1, "input_columns": ["f1", "f2"], "feature_columns": ["f1", "f2"],
+            "lookups": [{"table_name": "listing_features", "lookup_key": ["listing_id"],
+                         "feature_names": ["f1", "f2"], "rename_outputs": None,
+                         "timestamp_lookup_key": None, "lookback_window_seconds": None,
+                         "default_values": None}]}
+    name = ws.model_name("with_features")
+    ws.set_experiment("serving_features")
+    with mlflow.start_run():
+        info = mlflow.sklearn.log_model(
+            model, name="model", registered_model_name=name, metadata={"feature_spec": spec},
+            signature=mlflow.models.infer_signature(X, model.predict(X)))
+    MlflowClient().set_registered_model_alias(name, "champion", info.registered_model_version)
+    store = SqliteOnlineStore(ws.online_store_path)
+    store.write_table("listing_features", ["listing_id"],
+                      [("listing_id", "INTEGER"), ("f1", "REAL"), ("f2", "REAL")],
+                      [(7, 2.0, 0.1), (8, 4.0, 0.2)])
+    store.close()
+    with Endpoint(f"{name}@champion", log_table="features_log") as endpoint:
+        keys_only = httpx.post(endpoint.invocations_url,
+                               json={"dataframe_records": [{"listing_id": 8}, {"listing_id": 7}]})
+        override = httpx.post(endpoint.invocations_url,
+                              json={"inputs": {"listing_id": [7], "f1": [3.0]}})
+    assert keys_only.status_code == 200, keys_only.text
+    expected = model.predict(pd.DataFrame({"f1": [4.0, 2.0], "f2": [0.2, 0.1]}))
+    np.testing.assert_allclose(keys_only.json()["predictions"], expected, rtol=1e-12)
+    np.testing.assert_allclose(override.json()["predictions"],
+                               model.predict(pd.DataFrame({"f1": [3.0], "f2": [0.1]})))

@@ -68,7 +68,7 @@ class OnlineFeatureFiller:
         return self._stores[table]
 
     def fill(self, parsed: ParsedInput) -> ParsedInput:
-        """Look up every feature the request did not provide; keep model columns only."""
+        """Look up every feature the request did not provide."""
         columns = dict(parsed.columns)
         for lookup in self.lookups:
             table = lookup["table_name"]
@@ -93,7 +93,8 @@ class OnlineFeatureFiller:
                             None)
                 columns[out] = (_convert(Column(out, spec.type, False), values)
                                 if spec is not None else np.asarray(values, dtype=object))
-        names = self.model_schema.names or list(columns)
+        # model columns first, then the keys (kept for the inference log)
+        names = list(dict.fromkeys([*(self.model_schema.names or ()), *columns]))
         return ParsedInput({n: columns[n] for n in names if n in columns},
                            parsed.n_rows, parsed.params, provided=parsed.provided)
 

@@ -78,7 +78,7 @@ class ServedModel:
 
     def predict(self, parsed: ParsedInput) -> Any:
         """Score validated input; the flavor's function directly when safe."""
-        frame = parsed.to_frame()
+        frame = parsed.to_frame(self.schema.names or None)
         if self._predict_fn is None:
             return self.pyfunc.predict(frame, params=parsed.params)
         if self._takes_params:

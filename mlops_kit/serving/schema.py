@@ -99,11 +99,12 @@ class ParsedInput:
     #: the column names the request itself carried
     provided: frozenset[str] = frozenset()
 
-    def to_frame(self):
-        """The input as a pandas DataFrame (columns in schema order)."""
+    def to_frame(self, names: list[str] | None = None):
+        """The input as a pandas DataFrame (only ``names``, in that order, when given)."""
         import pandas as pd
 
-        return pd.DataFrame(self.columns, copy=False)
+        columns = self.columns if not names else {n: self.columns[n] for n in names}
+        return pd.DataFrame(columns, copy=False)
 
     def records(self) -> list[dict[str, Any]]:
         """One ``{column: value}`` dict per row, JSON-ready (NaN becomes None)."""
