@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from mlflow import MlflowClient
 
 __all__ = [
+    "register",
     "promote", "audit_trail", "archive", "copy_to_env", "current_alias_version", "ALIASES",
 ]
 
@@ -78,9 +79,48 @@ def current_alias_version(name: str, alias: str, *, client: "MlflowClient | None
     from mlflow.exceptions import MlflowException
 
     try:
-        return _client(client).get_model_version_by_alias(name, alias).version
+        return str(_client(client).get_model_version_by_alias(name, alias).version)
     except MlflowException:
         return None
+
+
+def register(
+    model_uri: str,
+    name: str,
+    *,
+    description: str,
+    tags: dict[str, str] | None = None,
+    client: "MlflowClient | None" = None,
+) -> Any:
+    """Register ``model_uri`` as a new version of ``name``, description included.
+
+    ``mlflow.register_model`` creates the version first and lets you describe
+    it afterwards; a webhook fires in between, so the validation job would see
+    a version without a description. This creates the registered model if
+    needed and the version *with* its description in one call.
+
+    Returns
+    -------
+    ModelVersion
+    """
+    from mlflow.exceptions import MlflowException
+
+    client = _client(client)
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(name)
+    run_id = model_id = None
+    if model_uri.startswith("runs:/"):
+        run_id = model_uri.split("/")[1]
+    else:
+        import mlflow
+
+        info = mlflow.models.get_model_info(model_uri)
+        run_id, model_id = info.run_id, info.model_id
+    return client.create_model_version(
+        name, model_uri, run_id=run_id, tags=tags, description=description, model_id=model_id
+    )
 
 
 def _append_audit(client: "MlflowClient", name: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -134,7 +174,7 @@ def promote(
     """
     client = _client(client)
     reason = _check_reason(reason)
-    version = _model_version(client, name, version).version
+    version = str(_model_version(client, name, version).version)
     previous = current_alias_version(name, alias, client=client)
     client.set_registered_model_alias(name, alias, version)
     event = {
@@ -167,7 +207,7 @@ def archive(
     return _append_audit(client, name, {
         "at": _now(), "actor": _actor(actor), "action": "archive",
         "alias": ",".join(model_version.aliases) or None,
-        "version": model_version.version, "from_version": None, "reason": reason,
+        "version": str(model_version.version), "from_version": None, "reason": reason,
     })
 
 
@@ -231,7 +271,7 @@ def copy_to_env(
         client.update_model_version(target_name, copied.version, source.description)
     _append_audit(client, target_name, {
         "at": _now(), "actor": _actor(actor), "action": "copy", "alias": None,
-        "version": copied.version, "from_version": f"{source_name}/{source.version}",
+        "version": str(copied.version), "from_version": f"{source_name}/{source.version}",
         "reason": reason,
     })
     if alias:

@@ -46,6 +46,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _ensure_free(port: int) -> None:
+    """Refuse a busy port up front: /health would answer from the other server."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            raise EnvironmentProblem(
+                f"Port {port} on 127.0.0.1 is already in use, so an mlflow server cannot "
+                "bind it. Pass another port, or none to get a free one."
+            ) from None
+
+
 def webhook_encryption_key(workspace: Workspace) -> str:
     """The Fernet key MLflow encrypts webhook secrets with; made once per workspace.
 
@@ -148,6 +160,7 @@ class TrackingServer:
         ws.root.mkdir(parents=True, exist_ok=True)
         (ws.root / "mlartifacts").mkdir(exist_ok=True)
         self.port = self.port or free_port()
+        _ensure_free(self.port)
         started = time.perf_counter()
         log = open(self.log_path, "ab")
         try:

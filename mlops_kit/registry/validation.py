@@ -276,7 +276,7 @@ def _champion_version(client: "MlflowClient", name: str, version: str) -> str | 
         champion = client.get_model_version_by_alias(name, "champion")
     except MlflowException:
         return None
-    return None if champion.version == str(version) else champion.version
+    return None if str(champion.version) == str(version) else str(champion.version)
 
 
 def validate_model_version(

@@ -24,7 +24,8 @@ this process) that
 The default action (:func:`validation_job_handler`) runs the job notebook
 ``jobs/validate_model`` on ``model_version.created``.
 """
-from __future__ import annotations
+# no `from __future__ import annotations`: FastAPI must see the real Request class
+# of the route defined inside build_app()
 
 import base64
 import hashlib
@@ -148,8 +149,16 @@ class DeliveryLog:
         return [{**dict(r), "payload": json.loads(r["payload"])} for r in found]
 
     def pending(self) -> list[dict]:
-        """Deliveries accepted but not finished (re-queued when a receiver starts)."""
-        return [r for r in self.rows() if r["status"] in ("queued", "running")]
+        """Deliveries accepted but never started (re-queued when a receiver starts).
+
+        One that was ``running`` when its receiver died is marked ``interrupted``
+        and not re-run: the job may have half-written its tags; re-run it by hand.
+        """
+        rows = self.rows()
+        for row in rows:
+            if row["status"] == "running":
+                self.update(row["delivery_id"], "interrupted", "the receiver stopped mid-run")
+        return [r for r in rows if r["status"] == "queued"]
 
 
 # ---------------------------------------------------------------- receiver
@@ -344,12 +353,15 @@ class WebhookReceiver:
         return pd.DataFrame(rows, columns=["delivery_id", "event", "model", "version",
                                            "status", "detail"])
 
-    def wait_for(self, event: str, *, timeout: float = 120.0, **data: str) -> dict:
+    def wait_for(self, event: str, *, timeout: float = 120.0, delivery_id: str | None = None,
+                 **data: str) -> dict:
         """Block until a delivery of ``event`` whose data matches ``data`` is finished."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for row in self.log.rows():
                 found = row["payload"].get("data", {})
+                if delivery_id is not None and row["delivery_id"] != delivery_id:
+                    continue
                 if row["event"] == event and all(str(found.get(k)) == str(v) for k, v in data.items()):
                     if row["status"] in ("done", "failed", "ignored"):
                         return row

@@ -1,0 +1,51 @@
+"""``mlops-kit mlflow-server start|stop|status``: the local tracking server.
+
+Registry webhooks need a running ``mlflow server``; this keeps one per
+workspace alive between commands (pid file in the workspace root). In a
+notebook or test, prefer the context manager
+:class:`mlops_kit.registry.server.TrackingServer`.
+"""
+from __future__ import annotations
+
+import click
+
+
+@click.group("mlflow-server")
+def command() -> None:
+    """Run the MLflow tracking server the registry webhooks need."""
+
+
+@command.command("start")
+@click.option("--port", type=int, default=None, help="Port on 127.0.0.1 (default: a free one).")
+def start(port: int | None) -> None:
+    """Start the server in the background and wait until it answers /health."""
+    from mlops_kit.registry.server import start_detached
+    from mlops_kit.workspace import get_workspace
+
+    info = start_detached(get_workspace(), port=port)
+    if info.get("already_running"):
+        click.echo(f"already running: {info['url']} (pid {info['pid']})")
+        return
+    click.echo(f"started: {info['url']} (pid {info['pid']}, ready in {info['startup_seconds']} s)")
+    click.echo(f"use it:  export MLFLOW_TRACKING_URI={info['url']}")
+
+
+@command.command("stop")
+def stop() -> None:
+    """Stop the server started with ``start`` (its whole process group)."""
+    from mlops_kit.registry.server import stop_detached
+
+    info = stop_detached()
+    click.echo(f"stopped: {info['url']} (pid {info['pid']})")
+
+
+@command.command("status")
+def status() -> None:
+    """Say whether a server runs for this workspace; exit 1 if not."""
+    from mlops_kit.registry.server import read_pid_file
+
+    info = read_pid_file()
+    if info is None:
+        click.echo("not running")
+        raise SystemExit(1)
+    click.echo(f"running: {info['url']} (pid {info['pid']})")
