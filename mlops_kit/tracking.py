@@ -263,10 +263,25 @@ def _explain(model: Any, X: "pd.DataFrame", background: "pd.DataFrame") -> Any:
         raise EnvironmentProblem(
             "Logging explanations needs shap. Install it: pip install shap"
         ) from err
-    try:  # trees and linear models get their exact, fast explainers
-        explainer = shap.Explainer(model, background)
-    except Exception:  # pipelines and other models: explain the predict function
-        explainer = shap.Explainer(model.predict, background)
+    # Tree ensembles: exact path-dependent SHAP from the trees' own statistics
+    # (with a background sample the additivity check fails on deep forests).
+    # Linear models: their exact explainer. Anything else (pipelines): the
+    # model-agnostic explainer of the predict function, slower.
+    factories = (
+        lambda: shap.TreeExplainer(model),
+        lambda: shap.Explainer(model, background),
+        lambda: shap.Explainer(model.predict, background),
+    )
+    for make in factories[:-1]:
+        try:
+            explainer = make()
+            break
+        except Exception:  # shap signals "not my kind of model" with various errors
+            continue
+    else:
+        explainer = factories[-1]()
+    if isinstance(explainer, (shap.explainers.Permutation, shap.explainers.Exact)):
+        return explainer(X, silent=True)  # no progress bar in the notebook
     return explainer(X)
 
 
