@@ -1,0 +1,203 @@
+"""Named pipelines: ordered job notebooks run one after the other.
+
+A pipeline is what a scheduler starts: ``mlops-kit pipeline run training
+--env prod`` from cron, CI or by hand. Each step is a job notebook with fixed
+parameters; the steps run in order through :func:`~mlops_kit.jobs.run_notebook`
+(papermill, one kernel per step), all in the same env, and the first failing
+step stops the pipeline: later steps need its output, and a half-finished
+pipeline must not look green.
+
+================  =============================================================
+pipeline          steps
+================  =============================================================
+``etl``           ``jobs/etl``: datasets -> the env's Delta tables
+``featurization`` ``jobs/featurize``: listings -> feature table (MERGE)
+``training``      ``jobs/train``: train, register, validate, ``challenger``
+``scoring``       ``jobs/score_batch``: champion -> predictions table
+``monitoring``    ``jobs/monitor``: inference log vs training data; retrain on drift
+``all``           every step above, in that order
+================  =============================================================
+
+Parameters given on the command line (``-p rows 500``) go to every step whose
+notebook declares that name; a name no step declares is an error, so a typo
+fails at once instead of running with defaults.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from mlops_kit.exceptions import ConfigError, JobFailedError, NotFoundError
+from mlops_kit.jobs.params import declared_parameters
+from mlops_kit.jobs.runner import JobResult, resolve_notebook, run_notebook
+from mlops_kit.workspace import Workspace, get_workspace
+
+__all__ = ["Step", "Pipeline", "PipelineFailedError", "PIPELINES", "register_pipeline",
+           "get_pipeline", "run_pipeline"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One job notebook of a pipeline, with the parameters it always gets."""
+
+    notebook: str
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        shown = " ".join(f"-p {k} {v}" for k, v in self.parameters.items())
+        return f"{self.notebook} {shown}".strip()
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A named, ordered list of :class:`Step`."""
+
+    name: str
+    steps: tuple[Step, ...]
+    description: str = ""
+
+
+class PipelineFailedError(JobFailedError):
+    """A step of a pipeline failed; says which step, and what the job said.
+
+    Carries the step's :class:`JobFailedError` fields plus ``pipeline``,
+    ``step_index`` (1-based) and ``results`` (the steps that ran, the failed
+    one last).
+    """
+
+    def __init__(self, pipeline: str, step_index: int, steps: int, error: JobFailedError,
+                 results: list[JobResult]) -> None:
+        super().__init__(error.notebook, error.output_path, error.cell_index, error.ename,
+                         error.evalue, error.source)
+        self.pipeline = pipeline
+        self.step_index = step_index
+        self.steps = steps
+        self.results = results
+
+    def __str__(self) -> str:
+        return (f"pipeline {self.pipeline!r} stopped at step {self.step_index}/{self.steps} "
+                f"({self.notebook}): {super().__str__()}")
+
+
+PIPELINES: dict[str, Pipeline] = {}
+
+
+def register_pipeline(name: str, steps: list[Step | str], description: str = "") -> Pipeline:
+    """Add (or replace) a named pipeline; a step may be given as a notebook name."""
+    if not steps:
+        raise ConfigError(f"The pipeline {name!r} needs at least one step.")
+    pipeline = Pipeline(name, tuple(s if isinstance(s, Step) else Step(s) for s in steps),
+                        description)
+    PIPELINES[name] = pipeline
+    return pipeline
+
+
+def get_pipeline(name: str) -> Pipeline:
+    """The pipeline called ``name``.
+
+    Raises
+    ------
+    NotFoundError
+        No such pipeline; the message lists the known ones.
+    """
+    try:
+        return PIPELINES[name]
+    except KeyError:
+        raise NotFoundError(
+            f"No pipeline named {name!r}. Known pipelines: {', '.join(PIPELINES)}. "
+            "Run `mlops-kit pipeline list` to see their steps."
+        ) from None
+
+
+def _route(pipeline: Pipeline, given: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per step: its fixed parameters plus the given ones its notebook declares."""
+    routed, used = [], set()
+    for step in pipeline.steps:
+        declared = declared_parameters(resolve_notebook(step.notebook))
+        mine = {k: v for k, v in given.items() if k in declared and k != "env"}
+        used.update(mine)
+        routed.append({**step.parameters, **mine})
+    unknown = sorted(set(given) - used - {"env"})
+    if unknown:
+        raise ConfigError(
+            f"No step of the pipeline {pipeline.name!r} has the parameter(s) "
+            f"{', '.join(map(repr, unknown))}. Steps: {', '.join(s.notebook for s in pipeline.steps)}; "
+            "see `mlops-kit job list` for each notebook's parameters."
+        )
+    return routed
+
+
+def run_pipeline(
+    pipeline: str | Pipeline,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    env: str | None = None,
+    workspace: Workspace | None = None,
+    progress: Callable[[int, Step, JobResult | None], None] | None = None,
+    **run_options: Any,
+) -> list[JobResult]:
+    """Run the steps of ``pipeline`` in order, in one env; stop at the first failure.
+
+    Parameters
+    ----------
+    pipeline : str or Pipeline
+        A name from :data:`PIPELINES` or a :class:`Pipeline`.
+    parameters : mapping, optional
+        Given to every step whose notebook declares the name.
+    env : {"dev", "staging", "prod"}, optional
+        Default: the workspace's env.
+    progress : callable, optional
+        ``progress(i, step, None)`` before step ``i`` (1-based) and
+        ``progress(i, step, result)`` after it succeeded.
+    **run_options
+        Passed to :func:`~mlops_kit.jobs.run_notebook` (``timeout``, ``cell_timeout``, ...).
+
+    Returns
+    -------
+    list of JobResult
+        One per step.
+
+    Raises
+    ------
+    NotFoundError
+        Unknown pipeline or notebook.
+    ConfigError
+        A bad env, or a parameter no step declares.
+    PipelineFailedError
+        A step failed: which one, the failing cell, and the executed copy.
+    """
+    pipe = pipeline if isinstance(pipeline, Pipeline) else get_pipeline(pipeline)
+    ws = workspace or get_workspace()
+    if env is not None:
+        ws = ws.with_env(env)  # validates the env name before any step runs
+    routed = _route(pipe, dict(parameters or {}))
+    results: list[JobResult] = []
+    for index, (step, values) in enumerate(zip(pipe.steps, routed), start=1):
+        if progress:
+            progress(index, step, None)
+        started = time.perf_counter()
+        try:
+            result = run_notebook(step.notebook, values, workspace=ws, **run_options)
+        except JobFailedError as err:
+            failed = JobResult(resolve_notebook(step.notebook), err.output_path,
+                               time.perf_counter() - started, values, status="failed", error=err)
+            raise PipelineFailedError(pipe.name, index, len(pipe.steps), err,
+                                      results + [failed]) from None
+        results.append(result)
+        if progress:
+            progress(index, step, result)
+    return results
+
+
+_ETL = Step("jobs/etl")
+_FEATURIZE = Step("jobs/featurize")
+_TRAIN = Step("jobs/train")
+_SCORE = Step("jobs/score_batch")
+_MONITOR = Step("jobs/monitor")
+register_pipeline("etl", [_ETL], "datasets -> the env's Delta tables")
+register_pipeline("featurization", [_FEATURIZE], "listings -> listing_features (MERGE)")
+register_pipeline("training", [_TRAIN], "train, register, validate, set challenger")
+register_pipeline("scoring", [_SCORE], "champion -> price_predictions (batch)")
+register_pipeline("monitoring", [_MONITOR], "inference log vs training data; retrain on drift")
+register_pipeline("all", [_ETL, _FEATURIZE, _TRAIN, _SCORE, _MONITOR], "the whole loop, in order")
