@@ -55,12 +55,13 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="online-bench-"))
     ws = Workspace.from_env(root=root, user="bench").activate()
     fs = FeatureStoreClient(ws)
+    spark = fs.spark  # start the session before building column expressions
     from pyspark.sql import functions as F
 
     columns = [F.col("id").alias("listing_id")] + [
         (F.rand(seed=i) * 100).alias(f"f{i:02d}") for i in range(FEATURES)
     ]
-    df = fs.spark.range(args.keys).select(*columns)
+    df = spark.range(args.keys).select(*columns)
     fs.create_table("bench", "listing_id", df=df)
     started = time.perf_counter()
     published = fs.publish_table("bench")
