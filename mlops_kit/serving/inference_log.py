@@ -103,7 +103,14 @@ class InferenceLog:
     def start(self) -> "InferenceLog":
         """Start the writer thread (imports pyarrow and deltalake once, here)."""
         import deltalake  # noqa: F401  - fail at start-up, not on the first flush
-        import pyarrow  # noqa: F401
+        import numpy as np
+
+        from mlops_kit.serving.schema import ParsedInput
+
+        # the first conversion loads Arrow's timezone and type machinery (~0.3 s
+        # holding the GIL): pay it here, not in the middle of serving
+        self._to_arrow([("warm-up", time.time(), ParsedInput({"x": np.zeros(1)}, 1),
+                         np.zeros(1), 0.0, 200)])
 
         if self._thread is None:
             self._thread = threading.Thread(
