@@ -7,6 +7,7 @@ previous predictions in place, never half a table.
 """
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Sequence
 
 from mlops_kit.exceptions import DataError, NotFoundError
@@ -18,8 +19,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["resolve_model_uri", "model_input_columns", "prediction_udf", "score_table", "optimize_table"]
 
-#: rows per Arrow batch handed to the model; bigger batches amortise the
-#: per-call overhead of pyfunc (schema checks, pandas) over more rows
+#: rows per Arrow batch handed to the model (Spark's default is 10,000); bigger
+#: batches amortise the per-call overhead of pyfunc (schema checks, pandas)
+#: over more rows. ``MLOPS_KIT_ARROW_BATCH_ROWS`` overrides it.
 ARROW_BATCH_ROWS = 50_000
 
 
@@ -72,7 +74,8 @@ def prediction_udf(
     import mlflow.pyfunc
 
     spark = spark or get_spark()
-    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH_ROWS))
+    rows = os.environ.get("MLOPS_KIT_ARROW_BATCH_ROWS", str(ARROW_BATCH_ROWS))
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", rows)
     return mlflow.pyfunc.spark_udf(spark, model_uri, result_type=result_type, env_manager="local")
 
 
