@@ -41,6 +41,10 @@ def expected_rolling(events, listing_ids) -> dict[tuple[int, dt.date], float]:
     return out
 
 
+def _day(value: Any) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
 def _is_spark_df(value: Any) -> bool:
     return hasattr(value, "schema") and hasattr(value, "collect")
 
@@ -72,7 +76,7 @@ def check_ex1(value: Any, *, events=None, **context: Any) -> CheckResult:
         return CheckResult.ok("keys, timeseries column and feature are right")
     sample = sorted(events["listing_id"].unique())[:5]
     expected = expected_rolling(events, sample)
-    got = {(r["listing_id"], r["event_date"] if isinstance(r["event_date"], dt.date) and not isinstance(r["event_date"], dt.datetime) else r["event_date"].date()): r[FEATURE]
+    got = {(r["listing_id"], _day(r["event_date"])): r[FEATURE]
            for r in rows.filter(rows.listing_id.isin([int(s) for s in sample])).collect()}
     for key, value_ in expected.items():
         if key not in got or got[key] is None or abs(got[key] - value_) > TOLERANCE:
