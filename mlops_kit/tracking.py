@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
@@ -209,9 +210,11 @@ def log_training_data(
             f"No Delta table {table_name!r} at {path}. Write the table before logging it "
             "as training data."
         )
-    dataset = mlflow.data.from_spark(
-        df, path=str(path), version=str(version), name=f"{table_name}@v{version}"
-    )
+    with warnings.catch_warnings():  # its hint about integer columns concerns model inputs
+        warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
+        dataset = mlflow.data.from_spark(
+            df, path=str(path), version=str(version), name=f"{table_name}@v{version}"
+        )
     mlflow.log_input(dataset, context=context)
     mlflow.set_tags({"training_data.table": table_name, "training_data.version": str(version)})
     return dataset
