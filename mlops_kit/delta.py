@@ -156,7 +156,7 @@ def _not_found(name_or_path: Any, path: str) -> NotFoundError:
 def _schema_diff(table: "StructType", data: "StructType") -> dict[str, list[str]]:
     table_types = {f.name.lower(): (f.name, f.dataType.simpleString()) for f in table}
     data_types = {f.name.lower(): (f.name, f.dataType.simpleString()) for f in data}
-    return {
+    return {  # each list empty when the schemas agree
         "new_in_data": [f"{data_types[k][0]} ({data_types[k][1]})"
                         for k in data_types if k not in table_types],
         "missing_in_data": [table_types[k][0] for k in table_types if k not in data_types],
@@ -167,11 +167,11 @@ def _schema_diff(table: "StructType", data: "StructType") -> dict[str, list[str]
 
 
 def _is_schema_error(err: Exception) -> bool:
-    condition = ""
-    if hasattr(err, "getCondition"):
-        condition = err.getCondition() or ""
-    text = f"{condition} {err}".upper()
-    return any(key in text for key in _SCHEMA_CONDITIONS) or "SCHEMA MISMATCH" in text
+    """Delta's error condition (or, failing that, the first line) says "schema"."""
+    condition = (err.getCondition() or "") if hasattr(err, "getCondition") else ""
+    lines = str(err).splitlines()
+    headline = f"{condition} {lines[0] if lines else ''}".upper()
+    return any(key in headline for key in _SCHEMA_CONDITIONS) or "FAILED TO MERGE" in headline
 
 
 def _mismatch(name_or_path: Any, path: str, mode: str, table: "StructType",
@@ -191,7 +191,7 @@ def _mismatch(name_or_path: Any, path: str, mode: str, table: "StructType",
         fix = "pass merge_schema=True to add the new columns to the table (schema evolution)"
     err = SchemaMismatchError(
         f"Cannot {'append to' if mode == 'append' else 'overwrite'} the Delta table {_label(name_or_path)!r}: the data's schema "
-        f"differs from the table's ({'; '.join(parts) or 'field details differ'}). "
+        f"differs from the table's ({'; '.join(parts)}). "
         f"The table stays at version {version}. Fix: {fix}."
     )
     err.differences = diff
@@ -251,6 +251,8 @@ def write_table(
         if not (_is_schema_error(err) and table_exists(path)):
             raise
         table_schema = df.sparkSession.read.format("delta").load(path).schema
+        if not any(_schema_diff(table_schema, df.schema).values()):
+            raise  # the columns match: some other failure, keep Spark's own error
         raise _mismatch(name_or_path, path, mode, table_schema, df.schema,
                         table_version(path)) from None
     return table_version(path)

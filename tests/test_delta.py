@@ -143,3 +143,19 @@ def test_tables_are_real_delta_readable_by_delta_rs(two_versions, workspace):
     rs_history = {h["version"]: h["operation"] for h in latest.history()}
     spark_history = delta.history(two_versions).set_index("version")["operation"].to_dict()
     assert rs_history == spark_history == {0: "WRITE", 1: "WRITE"}
+
+
+@pytest.mark.spark
+def test_a_failing_write_keeps_its_own_error_and_commits_nothing(two_versions):
+    """Only real schema differences become SchemaMismatchError, even if 'schema' is said."""
+    from pyspark.sql import functions as F
+
+    @F.udf("double")
+    def implausible(price):
+        raise ValueError("schema check: implausible price")
+
+    bad = delta.read_table(two_versions).withColumn("price", implausible("price"))
+    with pytest.raises(Exception, match="implausible price") as info:
+        delta.write_table(bad, two_versions)
+    assert not isinstance(info.value, SchemaMismatchError)
+    assert delta.table_version(two_versions) == 1
