@@ -257,6 +257,8 @@ def check_latency(model: Any, row: "pd.DataFrame", budget_ms: float,
 
 def _failure(name: str, err: Exception) -> CheckOutcome:
     text = str(err).strip()
+    if "Error:" in text:  # MLflow schema errors print the whole frame before the reason
+        text = text.rsplit("Error:", 1)[1].strip()
     message = text.splitlines()[0] if text else type(err).__name__
     return CheckOutcome(name, False, f"{type(err).__name__}: {message}")
 
