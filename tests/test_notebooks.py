@@ -53,3 +53,29 @@ def test_lab_stops_at_its_first_exercise(path: Path, tmp_path: Path) -> None:
     assert run.error.ename == "ExerciseError", run.error.describe()
     assert "Exercise 1:" in run.error.evalue and "FILL_IN" in run.error.evalue, run.error.describe()
 
+
+
+def _nbval(tmp_path: Path, printed: str, stored: str) -> int:
+    """Run nbval (lax, with our sanitizer) on a one-cell notebook; return pytest's exit code."""
+    import subprocess
+    import sys
+
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    cell = new_code_cell(f"print({printed!r})", outputs=[new_output("stream", name="stdout", text=stored + "\n")])
+    cell.metadata["tags"] = ["nbval-check-output"]
+    path = tmp_path / "compared.ipynb"
+    nbformat.write(new_notebook(cells=[cell], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}), str(path))
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval-lax",
+         "--nbval-sanitize-with", str(REPO / "tests" / "sanitize.cfg"), str(path)],
+        cwd=tmp_path, capture_output=True, text=True,
+    ).returncode
+
+
+def test_nbval_compares_tagged_outputs_after_sanitizing(tmp_path: Path) -> None:
+    """A tagged cell whose output changed fails nbval; paths and run ids are sanitized away."""
+    assert _nbval(tmp_path, "rows: 3", "rows: 4") != 0
+    assert _nbval(tmp_path, "run 0123456789abcdef0123456789abcdef in /tmp/x/y",
+                  "run fedcba9876543210fedcba9876543210 in /tmp/other") == 0
