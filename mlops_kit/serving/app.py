@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import time
 import uuid
@@ -40,13 +41,31 @@ _log = logging.getLogger("mlops_kit.serving")
 DEFAULT_MAX_BODY_BYTES = 1 << 20
 #: batches larger than this are scored in a worker thread so /ping stays responsive
 THREAD_ROWS = 2000
+#: seconds a client gets to send its whole body; a slow or stalled sender
+#: (slow-loris) gets 408 and the connection is closed, instead of holding it forever
+DEFAULT_BODY_TIMEOUT = float(os.environ.get("MLOPS_KIT_SERVING_BODY_TIMEOUT", "10"))
 
 
 def _json_content_type(value: str | None) -> bool:
     return bool(value) and value.split(";", 1)[0].strip().lower() == "application/json"
 
 
-async def _read_body(request: Any, limit: int) -> bytes:
+async def _read_body(request: Any, limit: int, timeout: float = DEFAULT_BODY_TIMEOUT) -> bytes:
+    """The body within ``timeout`` seconds, refusing more than ``limit`` bytes."""
+    import anyio
+
+    try:
+        with anyio.fail_after(timeout):
+            return await _read_limited(request, limit)
+    except TimeoutError:
+        raise InvalidRequestError(
+            f"The request body did not arrive within {timeout:g} s. Send the whole body "
+            "at once (and a Content-Length that matches it).",
+            status_code=408, error_code="REQUEST_TIMEOUT",
+        ) from None
+
+
+async def _read_limited(request: Any, limit: int) -> bytes:
     """The body, refusing more than ``limit`` bytes before reading it all."""
     length = request.headers.get("content-length")
     too_big = InvalidRequestError(
@@ -85,6 +104,7 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     inference_log: InferenceLog | None = None,
     feature_filler: Any = None,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
 ):
     """Build the endpoint's ASGI app for a loaded model.
 
@@ -101,6 +121,9 @@ def create_app(
     feature_filler : object, optional
         Has ``schema`` (what requests must carry) and ``fill(parsed)``; looks
         up features the request leaves out (see :mod:`.features`).
+    body_timeout : float
+        Seconds to receive the whole body; slower senders get 408 and a closed
+        connection (``$MLOPS_KIT_SERVING_BODY_TIMEOUT``, 10 s by default).
     """
     import anyio.to_thread
     import orjson
@@ -121,6 +144,8 @@ def create_app(
 
     def error_response(err: InvalidRequestError, path: str, t0: float) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if err.status_code == 401 else None
+        if err.status_code == 408:  # the rest of the body may still come: drop the connection
+            headers = {"Connection": "close"}
         metrics.observe(path, err.status_code, time.perf_counter() - t0)
         return Response(orjson.dumps(err.to_dict()), err.status_code,
                         headers=headers, media_type="application/json")
@@ -143,7 +168,7 @@ def create_app(
                     f"Got {request.headers.get('content-type') or 'no content type'!r}.",
                     status_code=415, error_code="UNSUPPORTED_MEDIA_TYPE",
                 )
-            body = await _read_body(request, max_body_bytes)
+            body = await _read_body(request, max_body_bytes, body_timeout)
             try:
                 payload = orjson.loads(body)
             except orjson.JSONDecodeError as err:
