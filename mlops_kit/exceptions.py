@@ -9,6 +9,7 @@ working for callers who do not know the kit::
     ├── EnvironmentProblem (RuntimeError) Java, jars, a service that is missing
     ├── DataError (ValueError)            data that does not fit a table or schema
     │   ├── SchemaMismatchError           an append whose columns do not match
+    │   ├── WriteConflictError            a write that kept losing to concurrent writers
     │   └── InvalidRequestError           a request a server rejects (4xx + JSON)
     ├── NotFoundError (LookupError)       table, notebook, model, exercise unknown
     ├── JobFailedError (RuntimeError)     a notebook job whose cell raised
@@ -26,6 +27,7 @@ __all__ = [
     "EnvironmentProblem",
     "DataError",
     "SchemaMismatchError",
+    "WriteConflictError",
     "InvalidRequestError",
     "NotFoundError",
     "JobFailedError",
@@ -59,6 +61,10 @@ class DataError(MlopsKitError, ValueError):
 
 class SchemaMismatchError(DataError):
     """An append or merge whose schema does not match the table's."""
+
+
+class WriteConflictError(DataError):
+    """A table write that kept conflicting with concurrent writers; nothing was committed."""
 
 
 class InvalidRequestError(DataError):

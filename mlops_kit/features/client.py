@@ -23,7 +23,13 @@ from __future__ import annotations
 import shutil
 from typing import TYPE_CHECKING, Any, Sequence
 
-from mlops_kit.exceptions import ConfigError, DataError, NotFoundError, SchemaMismatchError
+from mlops_kit.exceptions import (
+    ConfigError,
+    DataError,
+    NotFoundError,
+    SchemaMismatchError,
+    WriteConflictError,
+)
 from mlops_kit.features import online as online_stores
 from mlops_kit.features.lookup import FeatureLookup, TrainingSet, _as_list, join_lookups
 from mlops_kit.features.metadata import FeatureTable, MetadataStore, utc_now
@@ -33,6 +39,48 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
 
 __all__ = ["FeatureStoreClient"]
+
+#: attempts of one write when another writer committed first (Delta's optimistic concurrency)
+WRITE_ATTEMPTS = 5
+
+
+def _with_conflict_retry(commit: Any, name: str, attempts: int = WRITE_ATTEMPTS) -> None:
+    """Run ``commit``; on a Delta write conflict wait a little and run it again.
+
+    Two writers of one table both read version N; the second to commit finds
+    N+1 there and Delta raises a ``Concurrent*Exception`` instead of
+    overwriting it. A MERGE is idempotent for the same source rows, so
+    re-running it against the new version loses nothing. After ``attempts``
+    conflicts the write is reported, never dropped.
+    """
+    import random
+    import time
+
+    from delta.exceptions import (
+        ConcurrentAppendException,
+        ConcurrentDeleteDeleteException,
+        ConcurrentDeleteReadException,
+        ConcurrentTransactionException,
+        ConcurrentWriteException,
+        MetadataChangedException,
+        ProtocolChangedException,
+    )
+
+    conflicts = (ConcurrentAppendException, ConcurrentDeleteDeleteException,
+                 ConcurrentDeleteReadException, ConcurrentTransactionException,
+                 ConcurrentWriteException, MetadataChangedException, ProtocolChangedException)
+    for attempt in range(1, attempts + 1):
+        try:
+            commit()
+            return
+        except conflicts as err:
+            if attempt == attempts:
+                raise WriteConflictError(
+                    f"The write to {name!r} conflicted with other writers {attempts} times "
+                    f"({type(err).__name__}); nothing of it was committed. Retry the write, "
+                    "or write to this table from one job at a time."
+                ) from err
+            time.sleep(random.uniform(0.05, 0.2) * 2 ** attempt)
 
 
 class FeatureStoreClient:
@@ -238,6 +286,8 @@ class FeatureStoreClient:
         ------
         DataError, SchemaMismatchError
             Keys missing, null, duplicated, or of another type; nothing is written.
+        WriteConflictError
+            Other writers kept committing first; retried :data:`WRITE_ATTEMPTS` times.
         """
         from delta.tables import DeltaTable
 
@@ -249,16 +299,20 @@ class FeatureStoreClient:
         self._validate(name, data, table.primary_keys, table.timeseries_column)
         self._check_types(table, data, current)
         if mode == "overwrite":
-            (data.write.format("delta").mode("overwrite")
-             .option("overwriteSchema", "true").save(table.path))
+            def commit() -> None:
+                (data.write.format("delta").mode("overwrite")
+                 .option("overwriteSchema", "true").save(table.path))
         else:
             condition = " AND ".join(f"t.`{k}` = s.`{k}`" for k in table.key_columns)
-            (DeltaTable.forPath(self.spark, table.path).alias("t")
-             .merge(data.alias("s"), condition)
-             .whenMatchedUpdateAll()
-             .whenNotMatchedInsertAll()
-             .withSchemaEvolution()
-             .execute())
+
+            def commit() -> None:
+                (DeltaTable.forPath(self.spark, table.path).alias("t")
+                 .merge(data.alias("s"), condition)
+                 .whenMatchedUpdateAll()
+                 .whenNotMatchedInsertAll()
+                 .withSchemaEvolution()
+                 .execute())
+        _with_conflict_retry(commit, name)
         return self._refresh(table)
 
     def read_table(self, name: str, as_of_version: int | None = None) -> "DataFrame":

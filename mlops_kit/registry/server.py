@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -30,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-from mlops_kit.exceptions import EnvironmentProblem, NotFoundError
+from mlops_kit.exceptions import ConfigError, EnvironmentProblem, NotFoundError
 from mlops_kit.workspace import Workspace, get_workspace
 
 __all__ = ["TrackingServer", "free_port", "webhook_encryption_key", "read_pid_file"]
@@ -102,6 +103,10 @@ class TrackingServer:
         Port to bind; a free one by default.
     start_timeout : float
         Seconds to wait for ``/health``.
+    basic_auth : bool
+        Run MLflow's ``basic-auth`` app (needs ``mlflow[auth]``): every request
+        needs a user and password. The admin password comes from
+        ``$MLFLOW_AUTH_ADMIN_PASSWORD`` (12+ characters), never from code.
 
     Examples
     --------
@@ -116,8 +121,10 @@ class TrackingServer:
         *,
         port: int | None = None,
         start_timeout: float = DEFAULT_START_TIMEOUT,
+        basic_auth: bool = False,
     ) -> None:
         self.workspace = workspace
+        self.basic_auth = basic_auth
         self.port = port
         self.start_timeout = start_timeout
         self.process: subprocess.Popen | None = None
@@ -150,7 +157,26 @@ class TrackingServer:
             "--backend-store-uri", f"sqlite:///{ws.root / 'mlflow.db'}",
             "--no-serve-artifacts",
             "--default-artifact-root", artifacts.as_uri(),
+            *(["--app-name", "basic-auth"] if self.basic_auth else []),
         ]  # fmt: skip
+
+    def _env(self, ws: Workspace) -> dict[str, str]:
+        env = _server_env(ws)
+        if not self.basic_auth:
+            return env
+        try:
+            import flask_wtf  # noqa: F401 - what mlflow[auth] adds
+        except ImportError:
+            raise EnvironmentProblem(
+                "basic_auth=True needs MLflow's auth extra: pip install 'mlflow[auth]'."
+            ) from None
+        if len(env.get("MLFLOW_AUTH_ADMIN_PASSWORD", "")) < 12:
+            raise ConfigError(
+                "basic_auth=True needs the admin password in $MLFLOW_AUTH_ADMIN_PASSWORD "
+                "(12 or more characters); it is never taken from code or arguments."
+            )
+        env.setdefault("MLFLOW_FLASK_SERVER_SECRET_KEY", secrets.token_hex(32))
+        return env
 
     def start(self) -> "TrackingServer":
         """Start the server and block until ``/health`` answers (or raise)."""
@@ -169,7 +195,7 @@ class TrackingServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env=_server_env(ws),
+                env=self._env(ws),
                 cwd=ws.root,
                 start_new_session=True,  # own process group: stop() kills workers too
             )
