@@ -72,6 +72,8 @@ def test_job_killed_mid_write_leaves_the_previous_version_and_a_rerun_completes(
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(src) for src in WRITER_CELLS]
     nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    nb.metadata["language_info"] = {"name": "python"}
     notebook = tmp_path / "write_table.ipynb"
     nbformat.write(nb, notebook)
     table, marker = tmp_path / "out_table", tmp_path / "kernel.pid"

@@ -56,6 +56,7 @@ def _with_conflict_retry(commit: Any, name: str, attempts: int = WRITE_ATTEMPTS)
     import random
     import time
 
+    import delta.exceptions.captured  # noqa: F401 - maps Delta's Java conflicts to these classes
     from delta.exceptions import (
         ConcurrentAppendException,
         ConcurrentDeleteDeleteException,
