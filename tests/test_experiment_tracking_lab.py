@@ -12,6 +12,10 @@ from mlops_kit.labs.checks.experiment_tracking_lab import check_ex1, check_ex2, 
 from mlops_kit.models import trusted_types
 from mlops_kit.tracking import price_features
 
+#: exercises whose checker these tests feed a right and a wrong answer
+COVERS_EXERCISES = [('experiment-tracking-lab', 'ex1'), ('experiment-tracking-lab', 'ex2'), ('experiment-tracking-lab', 'ex3')]
+
+
 GRID = [{"n_estimators": n, "max_depth": d} for n in (3, 6) for d in (2, 6)]
 SEED = 0
 

@@ -9,6 +9,10 @@ from mlops_kit import datasets
 from mlops_kit.features import FeatureLookup, FeatureStoreClient
 from mlops_kit.labs import registry
 
+#: exercises whose checker these tests feed a right and a wrong answer
+COVERS_EXERCISES = [('feature-store-lab', 'ex1'), ('feature-store-lab', 'ex2')]
+
+
 pytestmark = pytest.mark.spark
 LAB = "feature-store-lab"
 

@@ -5,6 +5,10 @@ import pytest
 
 from mlops_kit.labs import Lab
 
+#: exercises whose checker these tests feed a right and a wrong answer
+COVERS_EXERCISES = [('batch', 'ex1'), ('batch', 'ex2'), ('batch', 'ex3')]
+
+
 pytestmark = pytest.mark.spark
 
 

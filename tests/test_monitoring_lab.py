@@ -8,6 +8,10 @@ from mlops_kit.datasets import ice_cream_windows
 from mlops_kit.labs.checks.monitoring_lab import check_ex1, check_ex2, check_ex3, check_ex4
 from mlops_kit.monitoring import Monitor
 
+#: exercises whose checker these tests feed a right and a wrong answer
+COVERS_EXERCISES = [('monitoring-lab', 'ex1'), ('monitoring-lab', 'ex2'), ('monitoring-lab', 'ex3'), ('monitoring-lab', 'ex4')]
+
+
 NUMERIC = ["temperature", "humidity", "price_per_cone"]
 
 
