@@ -221,6 +221,7 @@ def test_blue_green_switch_and_rollback_fail_no_request(kit):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)
 def test_rolling_update_of_three_processes_fails_no_request(kit):
     from mlops_kit.rollout.fleet import Fleet
 

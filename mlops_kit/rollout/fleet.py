@@ -47,7 +47,7 @@ class Fleet:
         self._in_flight: dict[int, int] = {}
         self._lock = threading.Lock()
         self._turn = itertools.count()
-        self._client = None
+        self._clients: list = []
 
     def start(self) -> "Fleet":
         import httpx
@@ -56,7 +56,7 @@ class Fleet:
                           for _ in range(self.size)]
         self._live = list(range(self.size))
         self._in_flight = dict.fromkeys(self._live, 0)
-        self._client = httpx.Client(timeout=30)
+        self._clients = [httpx.Client(timeout=30) for _ in self.endpoints]
         return self
 
     def stop(self) -> None:
@@ -64,7 +64,7 @@ class Fleet:
             endpoint.stop()
         if self._client is not None:
             self._client.close()
-            self._client = None
+            self._clients: list = []
 
     def __enter__(self) -> "Fleet":
         return self.start()
@@ -88,7 +88,7 @@ class Fleet:
         """Send one ``/invocations`` request to the next instance in rotation."""
         index = self._acquire()
         try:
-            return self._client.post(self.endpoints[index].invocations_url, json=payload)
+            return self._clients[index].post(self.endpoints[index].invocations_url, json=payload)
         finally:
             with self._lock:
                 self._in_flight[index] -= 1
@@ -103,15 +103,20 @@ class Fleet:
     def rolling_update(self, model_uri: str, *, drain_timeout: float = 30.0,
                        on_step: Callable[[int, Endpoint], None] | None = None) -> None:
         """Move every instance to ``model_uri``, one at a time, never failing a request."""
+        import httpx
+
         for index, old in enumerate(self.endpoints):
             with self._lock:
                 self._live.remove(index)
             deadline = time.monotonic() + drain_timeout
             while self._in_flight[index] and time.monotonic() < deadline:
                 time.sleep(0.01)
+            # close our keep-alive connections to it, so its shutdown has nothing to wait for
+            self._clients[index].close()
             old.stop()
             new = Endpoint(model_uri, port=old.port, log_table=self.log_table).start()
             self.endpoints[index] = new
+            self._clients[index] = httpx.Client(timeout=30)
             with self._lock:
                 self._live.append(index)
             if on_step is not None:
