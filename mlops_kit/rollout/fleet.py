@@ -62,9 +62,9 @@ class Fleet:
     def stop(self) -> None:
         for endpoint in self.endpoints:
             endpoint.stop()
-        if self._client is not None:
-            self._client.close()
-            self._clients: list = []
+        for client in self._clients:
+            client.close()
+        self._clients = []
 
     def __enter__(self) -> "Fleet":
         return self.start()
