@@ -74,6 +74,10 @@ def test_validation_job_with_the_server_down_fails_clearly_sets_nothing_and_reru
     assert f"127.0.0.1:{port}" in failed.value.evalue or "Connection refused" in failed.value.evalue, \
         failed.value
 
+    # back up (on a new port: the old one may linger in TIME_WAIT), same database
+    port = free_port()
+    job["workspace"] = ws = Workspace(root=ws.root, user="tester",
+                                      tracking_uri_override=f"http://127.0.0.1:{port}")
     with TrackingServer(ws, port=port) as server:
         client = MlflowClient(server.url, registry_uri=server.url)
         untouched = client.get_model_version(name, version)
