@@ -65,6 +65,7 @@ def _nbval(tmp_path: Path, printed: str, stored: str) -> int:
 
     cell = new_code_cell(f"print({printed!r})", outputs=[new_output("stream", name="stdout", text=stored + "\n")])
     cell.metadata["tags"] = ["nbval-check-output"]
+    cell.execution_count = 1  # nbval refuses stored outputs of a cell that never ran
     path = tmp_path / "compared.ipynb"
     nbformat.write(new_notebook(cells=[cell], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}), str(path))
     return subprocess.run(

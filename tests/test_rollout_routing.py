@@ -250,3 +250,7 @@ def test_lab_checkers_accept_the_solution_and_reject_wrong_answers():
     assert not check_ex2({"p_value": result.p_value / 2, "lift": result.lift_rel}, frame=frame).passed
     assert not check_ex1("maybe", endpoint_url="http://127.0.0.1:9", max_error_rate=0.01,
                          max_p99_ms=100).passed
+
+
+#: exercises whose checker these tests feed a right and a wrong answer
+COVERS_EXERCISES = [("rollout", "ex1"), ("rollout", "ex2")]
