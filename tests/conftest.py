@@ -16,8 +16,12 @@ _PREFIXES = ("MLFLOW_", "MLOPS_KIT_")
 def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Clear kit/MLflow settings and point the workspace at ``tmp_path``.
 
-    Nothing a test does can reach the user's real workspace or another test's.
+    Nothing a test does can reach the user's real workspace or another test's:
+    the environment is restored whole afterwards, so what ``Workspace.activate()``
+    exported (``MLOPS_KIT_ENV``, ``MLFLOW_TRACKING_URI``, ...) cannot leak into the
+    next test or into a module-scoped fixture built between two tests.
     """
+    saved = dict(os.environ)
     for key in list(os.environ):
         if key.startswith(_PREFIXES):
             monkeypatch.delenv(key, raising=False)
@@ -26,6 +30,8 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     use_workspace(None)
     yield
     use_workspace(None)
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture

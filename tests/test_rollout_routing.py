@@ -172,6 +172,9 @@ def test_canary_promotes_a_good_challenger_and_rolls_back_a_broken_one(kit):
             time.sleep(0.6)   # the endpoint follows the alias move
             decisions = run_canary(endpoint, path, policy, traffic=traffic, audit=audit)
             assert decisions[-1].action == "rollback"
+            deadline = time.monotonic() + 15  # the endpoint polls its config: give a busy machine time
+            while endpoint.rollout()["deployments"]["challenger"]["weight"] != 0 and time.monotonic() < deadline:
+                time.sleep(0.2)
             assert endpoint.rollout()["deployments"]["challenger"]["weight"] == 0
             answers = [http.post("/invocations", json=_record(rows, i)) for i in range(40)]
             assert {r.status_code for r in answers} == {200}
