@@ -12,26 +12,46 @@ REPO = Path(__file__).resolve().parents[1]
 _PREFIXES = ("MLFLOW_", "MLOPS_KIT_")
 
 
+# Settings that choose a workspace, a store or a run: a test never inherits them.
+_WORKSPACE_SETTINGS = {
+    "MLOPS_KIT_HOME", "MLOPS_KIT_USER", "MLOPS_KIT_ENV", "MLOPS_KIT_TRACKING_URI",
+    "MLOPS_KIT_REGISTRY_URI", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI",
+    "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID",
+}
+# The other kit/MLflow settings this test process started with (e.g. a Spark master).
+_PRISTINE = {k: v for k, v in os.environ.items()
+             if k.startswith(_PREFIXES) and k not in _WORKSPACE_SETTINGS}
+
+
+def _restore_pristine_settings() -> None:
+    for key in [k for k in os.environ if k.startswith(_PREFIXES)]:
+        del os.environ[key]
+    os.environ.update(_PRISTINE)
+
+
 @pytest.fixture(autouse=True)
-def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def isolated_environment(tmp_path: Path) -> None:
     """Clear kit/MLflow settings and point the workspace at ``tmp_path``.
 
-    Nothing a test does can reach the user's real workspace or another test's:
-    the environment is restored whole afterwards, so what ``Workspace.activate()``
-    exported (``MLOPS_KIT_ENV``, ``MLFLOW_TRACKING_URI``, ...) cannot leak into the
-    next test or into a module-scoped fixture built between two tests.
+    Nothing a test does can reach the user's real workspace or another test's.
+    Afterwards the environment is restored, and the kit/MLflow settings go back to
+    those the process *started* with, not those seen when the test began: a
+    module-scoped fixture activates its workspace before the test, and restoring
+    that snapshot would hand its ``MLFLOW_TRACKING_URI`` to the next module's
+    fixture (which then registers into the wrong store). (``monkeypatch`` is not
+    used for this: its undo would put that snapshot back.)
     """
     saved = dict(os.environ)
-    for key in list(os.environ):
-        if key.startswith(_PREFIXES):
-            monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("MLOPS_KIT_HOME", str(tmp_path / "kit"))
-    monkeypatch.setenv("MLOPS_KIT_USER", "tester")
+    for key in [k for k in os.environ if k.startswith(_PREFIXES)]:
+        del os.environ[key]
+    os.environ["MLOPS_KIT_HOME"] = str(tmp_path / "kit")
+    os.environ["MLOPS_KIT_USER"] = "tester"
     use_workspace(None)
     yield
     use_workspace(None)
     os.environ.clear()
     os.environ.update(saved)
+    _restore_pristine_settings()
 
 
 @pytest.fixture
