@@ -10,15 +10,21 @@ Where it points comes from the workspace (``MLOPS_KIT_SPARK_MASTER``):
 - ``sc://host:15002``: a Spark Connect server (which must have Delta itself).
 
 Any ``spark.*`` setting can be added with ``MLOPS_KIT_SPARK_CONF`` as
-``key=value;key=value``.
+``key=value;key=value``, and ``MLOPS_KIT_LOG4J`` names another log4j2 file.
+
+The local JVM writes its own stderr (start-up notices, log4j errors) to
+``<workspace>/logs/spark-driver.log`` rather than into the first notebook cell
+that starts Spark: errors reach Python as exceptions anyway.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
 from importlib import resources
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
 
 from mlops_kit.exceptions import ConfigError, EnvironmentProblem
 from mlops_kit.java import ensure_delta_jars, find_java
@@ -40,7 +46,8 @@ def spark_conf(workspace: Workspace) -> dict[str, str]:
     partitions instead of 50, since on two cores every extra task is pure
     scheduling overhead.
     """
-    log4j = resources.files("mlops_kit") / "resources" / "log4j2.properties"
+    log4j = os.environ.get("MLOPS_KIT_LOG4J") or (
+        resources.files("mlops_kit") / "resources" / "log4j2.properties")
     java_opts = f"-Dlog4j2.configurationFile=file:{log4j}"
     conf = {
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -73,6 +80,39 @@ def spark_conf(workspace: Workspace) -> dict[str, str]:
     return conf
 
 
+def driver_log_path(workspace: Workspace) -> Path:
+    """Where the local Spark JVM's stderr goes (see the module docstring)."""
+    return workspace.root / "logs" / "spark-driver.log"
+
+
+@contextlib.contextmanager
+def _child_stderr_to(path: Path) -> Iterator[None]:
+    """Point file descriptor 2 at ``path`` while a child process is started.
+
+    PySpark starts the JVM with this process's stderr; in a notebook kernel that
+    descriptor is captured into the cell's output. A child keeps the descriptor it
+    was given, so swapping it only for the start sends the JVM's whole life to
+    the log file and leaves Python's own stderr untouched afterwards.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(path, "ab") as log:
+            os.dup2(log.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _log_tail(path: Path, lines: int = 5) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
 def _classic_session(workspace: Workspace, app_name: str) -> "SparkSession":
     from pyspark.sql import SparkSession
 
@@ -91,12 +131,17 @@ def _classic_session(workspace: Workspace, app_name: str) -> "SparkSession":
         from delta import configure_spark_with_delta_pip
 
         builder = configure_spark_with_delta_pip(builder)
+    log = driver_log_path(workspace)
     try:
-        return builder.getOrCreate()
-    except Exception as err:  # the JVM failed to start: say why in one line
+        with _child_stderr_to(log):
+            return builder.getOrCreate()
+    except Exception as err:  # the JVM failed to start: say why in a few lines
+        first_line = (str(err).splitlines() or [""])[0]
+        tail = _log_tail(log)
         raise EnvironmentProblem(
-            f"Spark did not start ({type(err).__name__}: {str(err).splitlines()[0]}). "
+            f"Spark did not start ({type(err).__name__}: {first_line}). "
             "Run `mlops-kit doctor` to see which part is missing."
+            + (f"\nLast lines of {log}:\n{tail}" if tail else "")
         ) from err
 
 

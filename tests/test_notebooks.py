@@ -34,7 +34,20 @@ def _skip_if_standalone_unsupported(path: Path) -> None:
 def test_demo_notebook_runs(path: Path, tmp_path: Path) -> None:
     """Demos and job notebooks run top to bottom with their default parameters."""
     _skip_if_standalone_unsupported(path)
-    run_notebook(path, env={"MLOPS_KIT_HOME": str(tmp_path / "kit")})
+    run = run_notebook(path, env={"MLOPS_KIT_HOME": str(tmp_path / "kit")})
+    _assert_no_jvm_noise(run.notebook)
+
+
+# What a JVM prints on start-up belongs in the driver log, not in a lesson's cells.
+JVM_NOISE = ("Using incubator modules", "Setting default log level", "WARN NativeCodeLoader")
+
+
+def _assert_no_jvm_noise(nb) -> None:
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            text = output.get("text", "")
+            noise = [line for line in JVM_NOISE if line in text]
+            assert not noise, f"cell {index} printed {noise}: {text[:300]!r}"
 
 
 @pytest.mark.parametrize("path", _collect("solutions"))

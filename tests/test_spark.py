@@ -37,3 +37,17 @@ def test_session_is_reused_and_has_delta(spark) -> None:
     assert spark.conf.get("spark.sql.extensions") == "io.delta.sql.DeltaSparkSessionExtension"
     assert spark.conf.get("spark.sql.catalog.spark_catalog").endswith("DeltaCatalog")
     assert spark.conf.get("spark.sql.shuffle.partitions") == "2"
+
+
+def test_child_stderr_goes_to_the_log_and_python_keeps_its_own(tmp_path, capfd) -> None:
+    """What the JVM prints lands in the driver log; this process's stderr is restored."""
+    import subprocess
+
+    from mlops_kit.spark import _child_stderr_to
+
+    log = tmp_path / "logs" / "driver.log"
+    with _child_stderr_to(log):
+        subprocess.run(["sh", "-c", "echo 'from the child' >&2"], check=True)
+    subprocess.run(["sh", "-c", "echo 'after the start' >&2"], check=True)
+    assert log.read_text() == "from the child\n"
+    assert "after the start" in capfd.readouterr().err
