@@ -15,6 +15,7 @@ Usage: python benchmarks/batch.py [--rows 1000000] [--trees 50]
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 
@@ -67,6 +68,8 @@ def main() -> None:
     from mlops_kit.spark import get_spark
     from mlops_kit.workspace import Workspace
 
+    # a throughput run: let the JVM's optimising compiler work (lessons start C1-only)
+    os.environ.setdefault("MLOPS_KIT_SPARK_FULL_JIT", "1")
     ws = Workspace.from_env(root=tempfile.mkdtemp(prefix="bench-batch-"), user="bench").activate()
     ws.set_experiment("batch_benchmark")
     frame = _data(args.rows)

@@ -27,6 +27,9 @@ from typing import TYPE_CHECKING, Any
 import mlflow.pyfunc  # noqa: F401  (PythonModel base class; this module is lesson-only)
 from mlflow.pyfunc import PythonModel
 
+from mlops_kit._price_model import (
+    NUMERIC_FEATURES, TARGET, numeric_steps, regressor, require_columns,
+)
 from mlops_kit.exceptions import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -47,12 +50,9 @@ __all__ = [
     "predict_in_fresh_process",
 ]
 
-#: raw listing columns the price models are trained on
-FEATURES: list[str] = [
-    "accommodates", "bedrooms", "bathrooms", "beds", "minimum_nights",
-    "number_of_reviews", "review_scores_rating", "latitude", "longitude",
-]
-TARGET = "price"
+#: raw listing columns the price models are trained on (the numeric ones:
+#: :class:`PreprocessedPriceModel` does arithmetic on every column)
+FEATURES: list[str] = list(NUMERIC_FEATURES)
 
 
 def listings_frame(n: int = 2000, seed: int = 42) -> "pd.DataFrame":
@@ -64,22 +64,17 @@ def listings_frame(n: int = 2000, seed: int = 42) -> "pd.DataFrame":
 
 
 def train_price_model(frame: "pd.DataFrame", *, alpha: float = 1.0, features: list[str] | None = None):
-    """Impute, scale, Ridge on ``features`` (a linear pipeline: skops loads it safely)."""
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import Ridge
+    """Impute, scale, Ridge on ``features`` (a linear pipeline: skops loads it safely).
+
+    Fitted on every row: this lesson is about logging and loading models, and
+    the registry lessons that use it score it on data of their own.
+    """
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     columns = features or FEATURES
-    missing = [c for c in columns + [TARGET] if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"The training frame lacks columns {missing}. Expected {columns + [TARGET]}; "
-            f"got {list(frame.columns)}. Build it with listings_frame()."
-        )
-    pipeline = make_pipeline(
-        SimpleImputer(strategy="median"), StandardScaler(), Ridge(alpha=alpha)
-    )
+    require_columns(frame, columns + [TARGET], what="training frame",
+                    hint="Build it with listings_frame().")
+    pipeline = make_pipeline(*numeric_steps(), regressor("ridge", alpha=alpha))
     return pipeline.fit(frame[columns], frame[TARGET])
 
 

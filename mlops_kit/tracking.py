@@ -22,9 +22,10 @@ from __future__ import annotations
 import ast
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from mlops_kit._price_model import CATEGORICAL_FEATURES, TARGET, FittedModel, fit_on_holdout, regressor
 from mlops_kit.exceptions import ConfigError, DataError, EnvironmentProblem, NotFoundError
 from mlops_kit.workspace import Workspace, get_workspace
 
@@ -47,12 +48,11 @@ __all__ = [
 ]
 
 #: columns that describe a listing but are not features of its price
-_NOT_FEATURES = ("id", "price", "latitude", "longitude")
-_CATEGORICAL = ("neighbourhood", "room_type")
+_NOT_FEATURES = ("id", TARGET, "latitude", "longitude")
 
 
 # --------------------------------------------------------------- the model
-def price_features(listings: "pd.DataFrame", *, target: str = "price") -> tuple["pd.DataFrame", "pd.Series"]:
+def price_features(listings: "pd.DataFrame", *, target: str = TARGET) -> tuple["pd.DataFrame", "pd.Series"]:
     """Turn listings into a numeric feature matrix ``X`` and the target ``y``.
 
     Rows are sorted by ``id`` first: a table's row order is not part of its
@@ -70,42 +70,29 @@ def price_features(listings: "pd.DataFrame", *, target: str = "price") -> tuple[
     frame = listings.sort_values("id") if "id" in listings.columns else listings
     frame = frame.reset_index(drop=True)
     X = frame.drop(columns=[c for c in _NOT_FEATURES if c in frame.columns])
-    X = pd.get_dummies(X, columns=[c for c in _CATEGORICAL if c in X.columns], dtype=float)
+    X = pd.get_dummies(X, columns=[c for c in CATEGORICAL_FEATURES if c in X.columns], dtype=float)
     X = X.astype(float).fillna(0.0)
     X.columns = [str(c).replace(" ", "_").replace("/", "_") for c in X.columns]
     return X, frame[target].astype(float)
 
 
-@dataclass
-class FittedModel:
-    """A fitted price model, its test metrics and the data it was scored on."""
-
-    model: Any
-    metrics: dict[str, float]
-    X_train: "pd.DataFrame" = field(repr=False)
-    X_test: "pd.DataFrame" = field(repr=False)
-    y_test: "pd.Series" = field(repr=False)
-
-
 def _build_estimator(params: Mapping[str, Any]) -> Any:
+    """The unfitted model ``params`` describe (values may be strings, as MLflow logs them)."""
     kind = str(params.get("model", "random_forest"))
-    seed = int(params.get("seed", 42))
     if kind == "random_forest":
-        from sklearn.ensemble import RandomForestRegressor
-
         depth = params.get("max_depth")
-        return RandomForestRegressor(
+        return regressor(
+            "forest",
             n_estimators=int(params.get("n_estimators", 50)),
             max_depth=None if depth in (None, "None") else int(depth),
-            random_state=seed,
-            n_jobs=1,
+            seed=int(params.get("seed", 42)),
         )
-    if kind == "ridge":
-        from sklearn.linear_model import Ridge
+    if kind == "ridge":  # counts and 0/1 columns on one scale, so the penalty treats them alike
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        return make_pipeline(StandardScaler(), Ridge(alpha=float(params.get("alpha", 1.0))))
+        alpha = float(params.get("alpha", 1.0))
+        return make_pipeline(StandardScaler(), regressor("ridge", alpha=alpha))
     raise ConfigError(
         f"The price model must be 'random_forest' or 'ridge'. Got model={kind!r} instead."
     )
@@ -128,22 +115,11 @@ def fit_price_model(listings: "pd.DataFrame", params: Mapping[str, Any] | None =
     FittedModel
         ``metrics`` holds ``rmse``, ``mae`` and ``r2`` on the test split.
     """
-    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
-    from sklearn.model_selection import train_test_split
-
     params = dict(params or {})
     X, y = price_features(listings)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=float(params.get("test_size", 0.2)), random_state=int(params.get("seed", 42))
-    )
-    model = _build_estimator(params).fit(X_train, y_train)
-    predicted = model.predict(X_test)
-    metrics = {
-        "rmse": float(math.sqrt(mean_squared_error(y_test, predicted))),
-        "mae": float(mean_absolute_error(y_test, predicted)),
-        "r2": float(r2_score(y_test, predicted)),
-    }
-    return FittedModel(model, metrics, X_train, X_test, y_test)
+    return fit_on_holdout(_build_estimator(params), X, y,
+                          test_size=float(params.get("test_size", 0.2)),
+                          seed=int(params.get("seed", 42)))
 
 
 # ----------------------------------------------------------- data lineage

@@ -11,7 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlops_kit.exceptions import ConfigError, DataError
+from mlops_kit._price_model import (
+    CATEGORICAL_FEATURES,
+    NUMERIC_FEATURES,
+    TARGET,
+    fit_on_holdout,
+    numeric_steps,
+    regressor,
+    require_columns,
+)
 from mlops_kit.workspace import Workspace, get_workspace
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -20,13 +28,10 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["NUMERIC_FEATURES", "CATEGORICAL_FEATURES", "TARGET", "price_pipeline",
            "train_price_model", "TrainedModel"]
 
-NUMERIC_FEATURES = [
-    "accommodates", "bedrooms", "bathrooms", "beds", "minimum_nights",
-    "number_of_reviews", "review_scores_rating", "latitude", "longitude",
-]
-CATEGORICAL_FEATURES = ["neighbourhood", "room_type"]
-TARGET = "price"
-_KINDS = ("ridge", "forest")
+#: the served model's input columns
+_FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
+#: share of the rows held out to score the model on
+_TEST_SIZE = 0.25
 
 
 @dataclass(frozen=True)
@@ -52,36 +57,17 @@ def price_pipeline(kind: str = "ridge", *, seed: int = 0):
     is a random forest, the tree ensemble of the benchmarks.
     """
     from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import RandomForestRegressor
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import Ridge
     from sklearn.pipeline import Pipeline, make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from sklearn.preprocessing import OneHotEncoder
 
-    if kind not in _KINDS:
-        raise ConfigError(f"kind must be one of {_KINDS}. Got {kind!r} instead.")
+    model = regressor(kind, alpha=1.0, n_estimators=50, max_depth=12, seed=seed)
     prepare = ColumnTransformer(
         [
-            ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), NUMERIC_FEATURES),
+            ("num", make_pipeline(*numeric_steps()), NUMERIC_FEATURES),
             ("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL_FEATURES),
         ]
     )
-    regressor = (
-        Ridge(alpha=1.0)
-        if kind == "ridge"
-        else RandomForestRegressor(n_estimators=50, max_depth=12, random_state=seed, n_jobs=1)
-    )
-    return Pipeline([("prepare", prepare), ("model", regressor)])
-
-
-def _split(data: "pd.DataFrame", seed: int):
-    from sklearn.model_selection import train_test_split
-
-    missing = [c for c in NUMERIC_FEATURES + CATEGORICAL_FEATURES + [TARGET] if c not in data.columns]
-    if missing:
-        raise DataError(f"The training data lacks the columns {missing}; it has {list(data.columns)}.")
-    X = data[NUMERIC_FEATURES + CATEGORICAL_FEATURES]
-    return train_test_split(X, data[TARGET], test_size=0.25, random_state=seed)
+    return Pipeline([("prepare", prepare), ("model", model)])
 
 
 def train_price_model(
@@ -119,24 +105,18 @@ def train_price_model(
         Run id, model URI, registered name and version, holdout metrics.
     """
     import mlflow
-    import numpy as np
     import pandas as pd
-    import skops.io
     from mlflow.models import infer_signature
-    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+    from mlops_kit.models import trusted_types
 
     ws = workspace or get_workspace()
-    X_train, X_test, y_train, y_test = _split(data, seed)
+    require_columns(data, _FEATURES + [TARGET])
     pipeline = price_pipeline(kind, seed=seed)
     if params:
         pipeline.set_params(**params)
-    pipeline.fit(X_train, y_train)
-    predicted = pipeline.predict(X_test)
-    metrics = {
-        "rmse": float(np.sqrt(mean_squared_error(y_test, predicted))),
-        "mae": float(mean_absolute_error(y_test, predicted)),
-        "r2": float(r2_score(y_test, predicted)),
-    }
+    fitted = fit_on_holdout(pipeline, data[_FEATURES], data[TARGET], test_size=_TEST_SIZE, seed=seed)
+    metrics = fitted.metrics
     registered = ws.model_name(model_name) if model_name else None
     ws.set_experiment(experiment)
     with mlflow.start_run(run_name=f"{kind}-price") as run:
@@ -147,10 +127,12 @@ def train_price_model(
         info = mlflow.sklearn.log_model(
             pipeline,
             name="model",
-            signature=infer_signature(X_train, pd.Series(predicted, name=TARGET)),
-            input_example=X_train.head(3),
+            signature=infer_signature(
+                fitted.X_train, pd.Series(pipeline.predict(fitted.X_test), name=TARGET)
+            ),
+            input_example=fitted.X_train.head(3),
             registered_model_name=registered,
-            skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(pipeline)),
+            skops_trusted_types=trusted_types(pipeline),
         )
     version = None
     if registered:

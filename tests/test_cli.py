@@ -93,6 +93,9 @@ def test_course_summary_and_failure(tmp_path, workspace) -> None:
     assert "00-setup/01-welcome" in result.output and "ok" in result.output
     assert "failed" in result.output and "1 notebook(s) not run" in result.output
     assert "raise ValueError" in result.output
+    # not a terminal (a scheduler's log): one line per notebook as it ends
+    assert "[1/3] 00-setup/01-welcome ok" in result.output
+    assert "[2/3] 01-experimentation/01-x FAILED" in result.output
 
 
 def test_reset_removes_this_env_only(workspace) -> None:

@@ -39,7 +39,8 @@ def test_demo_notebook_runs(path: Path, tmp_path: Path) -> None:
 
 
 # What a JVM prints on start-up belongs in the driver log, not in a lesson's cells.
-JVM_NOISE = ("Using incubator modules", "Setting default log level", "WARN NativeCodeLoader")
+JVM_NOISE = ("Using incubator modules", "Setting default log level", "WARN NativeCodeLoader",
+             "files and directories in a total of")
 
 
 def _assert_no_jvm_noise(nb) -> None:

@@ -89,6 +89,32 @@ def test_worse_than_champion_fails(workspace, data):
     assert checks["metrics"].passed
 
 
+def test_champion_with_other_inputs_is_scored_on_its_own_columns(workspace, data):
+    """A version that adds features is compared on the same rows, not crashed into."""
+    train, holdout = data
+    fewer = [c for c in models.FEATURES if c not in ("latitude", "longitude")]
+    champion = _register(workspace, train, features=fewer)
+    promote(champion.name, champion.version, "champion", "fewer features")
+    challenger = _register(workspace, train)
+    report = validate_model_version(challenger.name, challenger.version, holdout)
+    checks = _by_name(report)
+    assert [c.name for c in report.checks] == list(CHECKS)
+    assert "vs champion v1" in checks["champion"].reason
+
+
+def test_champion_needing_a_missing_column_fails_the_comparison_only(workspace, data):
+    train, holdout = data
+    renamed = train.rename(columns={"bedrooms": "rooms"})
+    champion = _register(workspace, renamed,
+                         features=["rooms" if c == "bedrooms" else c for c in models.FEATURES])
+    promote(champion.name, champion.version, "champion", "an older interface")
+    challenger = _register(workspace, train)
+    checks = _by_name(validate_model_version(challenger.name, challenger.version, holdout))
+    assert not checks["champion"].passed
+    assert "needs the columns ['rooms']" in checks["champion"].reason
+    assert checks["metrics"].passed and checks["signature"].passed and checks["latency"].passed
+
+
 def test_tag_value_is_short_and_says_why():
     outcome = CheckOutcome("metrics", False, "x" * 2000)
     assert outcome.tag_value.startswith("failed: ") and len(outcome.tag_value) < 500

@@ -29,6 +29,15 @@ def test_defaults_are_tuned_for_a_small_machine(tmp_path) -> None:
     assert conf["spark.sql.shuffle.partitions"] == "2"
     assert conf["spark.ui.enabled"] == "false"
     assert conf["spark.driver.bindAddress"] == "127.0.0.1"
+    assert conf["spark.driver.extraJavaOptions"].startswith("-XX:TieredStopAtLevel=1 ")
+
+
+def test_full_jit_for_clusters_and_when_asked(tmp_path, monkeypatch) -> None:
+    cluster = Workspace(root=tmp_path, user="t", spark_master="spark://head:7077")
+    assert "TieredStopAtLevel" not in spark_conf(cluster)["spark.driver.extraJavaOptions"]
+    monkeypatch.setenv("MLOPS_KIT_SPARK_FULL_JIT", "1")
+    local = Workspace(root=tmp_path, user="t")
+    assert "TieredStopAtLevel" not in spark_conf(local)["spark.executor.extraJavaOptions"]
 
 
 @pytest.mark.spark
@@ -39,15 +48,17 @@ def test_session_is_reused_and_has_delta(spark) -> None:
     assert spark.conf.get("spark.sql.shuffle.partitions") == "2"
 
 
-def test_child_stderr_goes_to_the_log_and_python_keeps_its_own(tmp_path, capfd) -> None:
-    """What the JVM prints lands in the driver log; this process's stderr is restored."""
+def test_child_output_goes_to_the_log_and_python_keeps_its_own(tmp_path, capfd) -> None:
+    """What the JVM prints lands in the driver log; this process's outputs are restored."""
     import subprocess
 
-    from mlops_kit.spark import _child_stderr_to
+    from mlops_kit.spark import _child_output_to
 
     log = tmp_path / "logs" / "driver.log"
-    with _child_stderr_to(log):
-        subprocess.run(["sh", "-c", "echo 'from the child' >&2"], check=True)
-    subprocess.run(["sh", "-c", "echo 'after the start' >&2"], check=True)
-    assert log.read_text() == "from the child\n"
-    assert "after the start" in capfd.readouterr().err
+    with _child_output_to(log):
+        subprocess.run(["sh", "-c", "echo 'child err' >&2; echo 'child out'"], check=True)
+    subprocess.run(["sh", "-c", "echo 'after err' >&2; echo 'after out'"], check=True)
+    assert log.read_text() == "child err\nchild out\n"
+    captured = capfd.readouterr()
+    assert "after out" in captured.out and "after err" in captured.err
+    assert "child" not in captured.out + captured.err

@@ -45,8 +45,12 @@ def command(only: tuple[str, ...], parallel: int, keep_going: bool, list_only: b
         def progress(nb, result) -> None:
             if result is None:
                 bar.update(task, description=nb.name)
-            else:
-                bar.advance(task)
+                return
+            bar.advance(task)
+            if not console.is_terminal:  # a scheduler's log sees no live bar: one line each
+                done = int(bar.tasks[0].completed)
+                state = "ok" if result.ok else "FAILED"
+                console.print(f"[{done}/{len(course)}] {nb.name} {state} {result.seconds:.1f} s")
 
         results = run_course(only=only or None, parallel=parallel,
                              stop_on_failure=not keep_going, progress=progress, workspace=ws,

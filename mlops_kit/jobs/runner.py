@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
+from mlops_kit._processes import signal_group
 from mlops_kit.exceptions import ConfigError, JobFailedError, NotFoundError
 from mlops_kit.jobs._execute import locate_failure
 from mlops_kit.jobs.params import coerce_parameters, declared_parameters
@@ -162,10 +163,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
         family = psutil.Process(proc.pid).children(recursive=True)
     except psutil.NoSuchProcess:
         family = []
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:  # already gone
-        pass
+    signal_group(proc.pid, signal.SIGKILL)  # no grace: the run is over
     for child in family:
         try:
             child.kill()

@@ -24,13 +24,14 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from mlops_kit._processes import (
+    LOOPBACK, free_port, port_is_free, stop_child, stop_group, wait_until_ready,
+)
 from mlops_kit.exceptions import ConfigError, EnvironmentProblem, NotFoundError
 from mlops_kit.workspace import Workspace, get_workspace
 
@@ -39,24 +40,8 @@ __all__ = ["TrackingServer", "free_port", "webhook_encryption_key", "read_pid_fi
 #: seconds to wait for ``/health`` before giving up
 DEFAULT_START_TIMEOUT = 120.0
 
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _ensure_free(port: int) -> None:
-    """Refuse a busy port up front: /health would answer from the other server."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            raise EnvironmentProblem(
-                f"Port {port} on 127.0.0.1 is already in use, so an mlflow server cannot "
-                "bind it. Pass another port, or none to get a free one."
-            ) from None
+#: SIGTERM the process group led by a pid, SIGKILL what is left (``stop_detached``)
+kill_group = stop_group
 
 
 def webhook_encryption_key(workspace: Workspace) -> str:
@@ -135,7 +120,7 @@ class TrackingServer:
         """The tracking URI clients use, ``http://127.0.0.1:<port>``."""
         if self.port is None:
             raise EnvironmentProblem("The tracking server has no port yet: call start() first.")
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{LOOPBACK}:{self.port}"
 
     @property
     def log_path(self) -> Path:
@@ -151,7 +136,7 @@ class TrackingServer:
         artifacts = ws.root / "mlartifacts"
         return [
             sys.executable, "-m", "mlflow", "server",
-            "--host", "127.0.0.1",
+            "--host", LOOPBACK,
             "--port", str(self.port),
             "--workers", "1",
             "--backend-store-uri", f"sqlite:///{ws.root / 'mlflow.db'}",
@@ -186,7 +171,11 @@ class TrackingServer:
         ws.root.mkdir(parents=True, exist_ok=True)
         (ws.root / "mlartifacts").mkdir(exist_ok=True)
         self.port = self.port or free_port()
-        _ensure_free(self.port)
+        if not port_is_free(self.port):  # else /health would answer from the other server
+            raise EnvironmentProblem(
+                f"Port {self.port} on {LOOPBACK} is already in use, so an mlflow server "
+                "cannot bind it. Pass another port, or none to get a free one."
+            )
         started = time.perf_counter()
         log = open(self.log_path, "ab")
         try:
@@ -213,11 +202,7 @@ class TrackingServer:
         """Terminate the process group; kill it if it does not leave in ``timeout``."""
         if self.process is None:
             return
-        kill_group(self.process.pid, timeout)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL already sent
-            pass
+        stop_child(self.process, timeout)
         self.process = None
 
     def __enter__(self) -> "TrackingServer":
@@ -235,61 +220,8 @@ def wait_healthy(
     url: str, timeout: float, *, process: subprocess.Popen | None = None, log: Path | None = None
 ) -> None:
     """Poll ``<url>/health`` until it answers 200; raise with the log tail if not."""
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise EnvironmentProblem(
-                f"mlflow server exited with code {process.returncode} before it was ready. "
-                f"Last lines of its log:\n{_tail(log)}"
-            )
-        try:
-            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    raise EnvironmentProblem(
-        f"mlflow server at {url} did not answer /health within {timeout:.0f} s. "
-        f"Last lines of its log:\n{_tail(log)}"
-    )
-
-
-def kill_group(pid: int, timeout: float = 10.0) -> None:
-    """SIGTERM the process group led by ``pid``, then SIGKILL what is left."""
-    import psutil
-
-    try:
-        pgid = os.getpgid(pid)
-    except ProcessLookupError:
-        return
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not any(_in_group(p, pgid) for p in psutil.process_iter(["pid"])):
-            return
-        time.sleep(0.1)
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-def _in_group(proc, pgid: int) -> bool:
-    try:
-        return os.getpgid(proc.pid) == pgid and proc.status() != "zombie"
-    except (ProcessLookupError, PermissionError, Exception):
-        return False
-
-
-def _tail(log: Path | None, lines: int = 15) -> str:
-    if log is None or not log.exists():
-        return "(no log)"
-    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    wait_until_ready(f"{url}/health", timeout, name="The mlflow server", process=process,
+                     log=log, interval=0.25)
 
 
 # ------------------------------------------------------------ pid-file control

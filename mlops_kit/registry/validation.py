@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from mlops_kit.exceptions import ConfigError
+from mlops_kit.exceptions import ConfigError, DataError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -195,6 +195,29 @@ def _evaluate(model_uri: str, holdout: "pd.DataFrame", target: str) -> Any:
     )
 
 
+def _evaluate_champion(model_uri: str, version: str, holdout: "pd.DataFrame",
+                       target: str) -> Any:
+    """The champion's metrics on the same holdout rows, given the inputs *it* declares.
+
+    A new version may take other inputs than the champion it is compared with
+    (a feature was added); each model is scored on its own columns of the same
+    rows. A champion needing a column the holdout lacks cannot be compared.
+    """
+    import mlflow
+
+    signature = mlflow.models.get_model_info(model_uri).signature
+    columns = list(signature.inputs.input_names()) if signature is not None else None
+    if columns:
+        missing = [c for c in columns if c not in holdout.columns]
+        if missing:
+            raise DataError(
+                f"champion v{version} needs the columns {missing}, which this table lacks: "
+                "the two versions cannot be compared on the same rows"
+            )
+        holdout = holdout[[*columns, target]]
+    return _evaluate(model_uri, holdout, target)
+
+
 def check_metrics(result: Any, thresholds: Thresholds) -> CheckOutcome:
     """Holdout RMSE and R² meet the absolute thresholds (``MetricThreshold``)."""
     import mlflow
@@ -347,11 +370,16 @@ def validate_model_version(
     if result is not None:
         report.checks.append(_guarded("metrics", lambda: check_metrics(result, thresholds)))
         champion = _champion_version(client, name, version)
-        if champion is not None:
-            champion_result = _evaluate(f"models:/{name}/{champion}", holdout, target)
-        report.checks.append(_guarded(
-            "champion", lambda: check_champion(result, champion_result, champion, thresholds)
-        ))
+        try:
+            if champion is not None:
+                champion_result = _evaluate_champion(
+                    f"models:/{name}/{champion}", champion, holdout, target)
+        except Exception as err:  # the comparison fails, with the reason; the job goes on
+            report.checks.append(_failure("champion", err))
+        else:
+            report.checks.append(_guarded(
+                "champion", lambda: check_champion(result, champion_result, champion, thresholds)
+            ))
     row = holdout[features].head(1)
     report.checks.append(_guarded(
         "latency", lambda: check_latency(model, row, thresholds.latency_budget_ms)

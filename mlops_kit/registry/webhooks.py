@@ -299,7 +299,7 @@ class WebhookReceiver:
         """Serve in a background thread; re-queue deliveries a previous run left."""
         import uvicorn
 
-        from mlops_kit.registry.server import free_port
+        from mlops_kit._processes import free_port
 
         if self._server is not None:
             return self

@@ -15,28 +15,18 @@ from __future__ import annotations
 
 import atexit
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 import weakref
 from pathlib import Path
 from typing import Any
 
-from mlops_kit.exceptions import EnvironmentProblem
+from mlops_kit._processes import LOOPBACK, free_port, log_tail, stop_child, wait_until_ready
 from mlops_kit.serving.auth import TOKEN_ENV, validate_token
 
 __all__ = ["Endpoint", "MlflowServe", "free_port"]
 
 _RUNNING: "weakref.WeakSet[Endpoint]" = weakref.WeakSet()
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 class Endpoint:
@@ -69,7 +59,7 @@ class Endpoint:
         self.max_body_bytes = max_body_bytes
         self.fast_path = fast_path
         self.startup_timeout = startup_timeout
-        self.host = "127.0.0.1"
+        self.host = LOOPBACK
         self.process: subprocess.Popen | None = None
         self.log_path: Path | None = None
 
@@ -133,38 +123,18 @@ class Endpoint:
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )
         _RUNNING.add(self)
-        self._wait_ready()
+        try:
+            wait_until_ready(f"{self.url}/ping", self.startup_timeout, process=self.process,
+                             name=f"The endpoint for {self.model_uri}", log=self.log_path,
+                             log_lines=30)
+        except BaseException:  # no half-started endpoint is left behind
+            self.stop()
+            raise
         return self
-
-    def _wait_ready(self) -> None:
-        import httpx
-
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise EnvironmentProblem(
-                    f"The endpoint for {self.model_uri} exited with code "
-                    f"{self.process.returncode} before answering /ping. Its log:\n"
-                    f"{self.log_tail()}"
-                )
-            try:
-                if httpx.get(f"{self.url}/ping", timeout=1.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise EnvironmentProblem(
-            f"The endpoint for {self.model_uri} did not answer /ping within "
-            f"{self.startup_timeout:.0f} s. Its log:\n{self.log_tail()}"
-        )
 
     def log_tail(self, lines: int = 30) -> str:
         """The last lines the server printed (start-up errors land here)."""
-        if self.log_path is None or not self.log_path.exists():
-            return "(no log)"
-        text = self.log_path.read_text(errors="replace").splitlines()
-        return "\n".join(text[-lines:])
+        return log_tail(self.log_path, lines)
 
     def stop(self, timeout: float = 30.0) -> int | None:
         """SIGTERM (drain, flush the inference log, exit), then wait; kill if stuck.
@@ -175,14 +145,7 @@ class Endpoint:
         _RUNNING.discard(self)
         if process is None:
             return None
-        if process.poll() is None:
-            _signal_group(process, signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                _signal_group(process, signal.SIGKILL)
-                process.wait(5)
-        return process.returncode
+        return stop_child(process, timeout)
 
     def __enter__(self) -> "Endpoint":
         return self.start()
@@ -193,14 +156,6 @@ class Endpoint:
     def __del__(self) -> None:  # pragma: no cover - last resort
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
-
-
-def _signal_group(process: subprocess.Popen, sig: int) -> None:
-    """Signal the child's whole process group (it was started in its own session)."""
-    try:
-        os.killpg(process.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 class MlflowServe(Endpoint):

@@ -1,0 +1,141 @@
+"""The building blocks every lesson's listing-price model is made of.
+
+Three lessons train a price model, each exposing what it teaches:
+
+- :func:`mlops_kit.training.train_price_model`, the model the deployment and
+  production lessons serve: numbers and categories, logged and registered;
+- :func:`mlops_kit.models.train_price_model`, the MLflow-models lesson's
+  numeric Ridge pipeline that skops loads safely;
+- :func:`mlops_kit.tracking.fit_price_model`, the experiment-tracking
+  lesson's seeded model on one-hot features, which a run must reproduce
+  exactly from its logged params.
+
+Their pipelines differ on purpose, so each keeps its own; the columns, the
+numeric preparation, the regressors, the holdout split and the metrics are
+defined here once, so "the price model" means the same thing in every lesson.
+Nothing heavy is imported until a function is called.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mlops_kit.exceptions import ConfigError, DataError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+__all__ = [
+    "NUMERIC_FEATURES",
+    "CATEGORICAL_FEATURES",
+    "TARGET",
+    "REGRESSORS",
+    "require_columns",
+    "numeric_steps",
+    "regressor",
+    "regression_metrics",
+    "FittedModel",
+    "fit_on_holdout",
+]
+
+#: numeric listing columns the price models are trained on
+NUMERIC_FEATURES: list[str] = [
+    "accommodates", "bedrooms", "bathrooms", "beds", "minimum_nights",
+    "number_of_reviews", "review_scores_rating", "latitude", "longitude",
+]
+#: categorical listing columns (one-hot encoded by the models that use them)
+CATEGORICAL_FEATURES: list[str] = ["neighbourhood", "room_type"]
+TARGET = "price"
+#: the kinds :func:`regressor` builds
+REGRESSORS = ("ridge", "forest")
+
+
+def require_columns(frame: "pd.DataFrame", columns: list[str], *, what: str = "training data",
+                    hint: str = "") -> None:
+    """Raise :class:`DataError` naming the ``columns`` that ``frame`` lacks.
+
+    Checked up front: scikit-learn's own error for a missing column names
+    neither the frame's columns nor how to build a complete one.
+    """
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"The {what} lacks the columns {missing}: it needs {columns} and has "
+            f"{list(frame.columns)}.{' ' + hint if hint else ''}"
+        )
+
+
+def numeric_steps() -> list[Any]:
+    """Median imputation, then standard scaling: how numeric features are prepared.
+
+    A list rather than a pipeline, so a model can end it with its regressor
+    in one flat pipeline (whose step names are its parameter names, like
+    ``ridge__alpha``) or wrap it as a branch of a column transformer.
+    """
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import StandardScaler
+
+    return [SimpleImputer(strategy="median"), StandardScaler()]
+
+
+def regressor(kind: str = "ridge", *, alpha: float = 1.0, n_estimators: int = 50,
+              max_depth: int | None = None, seed: int = 0) -> Any:
+    """An unfitted regressor: ``ridge`` (linear, fast, small) or ``forest`` (random forest).
+
+    ``alpha`` applies to ridge; ``n_estimators``, ``max_depth`` and ``seed``
+    to the forest, which uses one core: the course machines have two, and
+    lessons train while Spark or a server runs beside them.
+    """
+    if kind == "ridge":
+        from sklearn.linear_model import Ridge
+
+        return Ridge(alpha=alpha)
+    if kind == "forest":
+        from sklearn.ensemble import RandomForestRegressor
+
+        return RandomForestRegressor(n_estimators=n_estimators, max_depth=max_depth,
+                                     random_state=seed, n_jobs=1)
+    raise ConfigError(f"kind must be one of {REGRESSORS}. Got {kind!r} instead.")
+
+
+def regression_metrics(actual: Any, predicted: Any) -> dict[str, float]:
+    """``rmse``, ``mae`` and ``r2`` of ``predicted`` against ``actual``, as plain floats.
+
+    Plain floats, so they log to MLflow and compare across runs as they are.
+    """
+    import numpy as np
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+    return {
+        "rmse": float(np.sqrt(mean_squared_error(actual, predicted))),
+        "mae": float(mean_absolute_error(actual, predicted)),
+        "r2": float(r2_score(actual, predicted)),
+    }
+
+
+@dataclass
+class FittedModel:
+    """A fitted price model, its test metrics and the data it was scored on."""
+
+    model: Any
+    metrics: dict[str, float]
+    X_train: "pd.DataFrame" = field(repr=False)
+    X_test: "pd.DataFrame" = field(repr=False)
+    y_test: "pd.Series" = field(repr=False)
+
+
+def fit_on_holdout(estimator: Any, X: "pd.DataFrame", y: "pd.Series", *, test_size: float,
+                   seed: int) -> FittedModel:
+    """Split ``X``/``y`` (seeded), fit ``estimator`` on the training part, score the rest.
+
+    The split depends only on ``seed``, ``test_size`` and the row order, so
+    the same params on the same data give the same metrics: what lets a run
+    be reproduced and two models be compared on the same rows.
+    """
+    from sklearn.model_selection import train_test_split
+
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=test_size,
+                                                        random_state=seed)
+    model = estimator.fit(X_train, y_train)
+    metrics = regression_metrics(y_test, model.predict(X_test))
+    return FittedModel(model, metrics, X_train, X_test, y_test)
