@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 import os
 import socket
 import subprocess
@@ -23,6 +24,7 @@ from mlops_kit.serving import auth
 from mlops_kit.workspace import Workspace
 
 BODY_TIMEOUT = 2.0
+HEADER_TIMEOUT = 1.5
 #: growth of the server's resident memory allowed over the whole fuzz run
 # the first requests warm caches (pydantic, numpy, Arrow for the log): a leak of
 # the fuzz run would grow far past this
@@ -31,14 +33,17 @@ RSS_BOUND = 80 * 2**20
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    """(workspace, model uri, endpoint: token, 8 KiB body limit, 2 s body timeout)."""
+    """(workspace, model uri, endpoint: token, 8 KiB body limit, 2 s body and 1.5 s header timeouts)."""
     ws = Workspace.from_env(root=tmp_path_factory.mktemp("kit"), user="tester").activate()
     uri = _register(ws)
-    os.environ["MLOPS_KIT_SERVING_BODY_TIMEOUT"] = str(BODY_TIMEOUT)
+    timeouts = {"MLOPS_KIT_SERVING_BODY_TIMEOUT": str(BODY_TIMEOUT),
+                "MLOPS_KIT_SERVING_HEADER_TIMEOUT": str(HEADER_TIMEOUT)}
+    os.environ.update(timeouts)
     try:
         endpoint = Endpoint(uri, token=TOKEN, max_body_bytes=8192, log_table="fuzz_log").start()
     finally:
-        del os.environ["MLOPS_KIT_SERVING_BODY_TIMEOUT"]
+        for name in timeouts:
+            del os.environ[name]
     yield ws, uri, endpoint
     assert endpoint.stop() == 0
 
@@ -134,6 +139,93 @@ def test_a_stalled_partial_body_is_cut_off_and_others_are_served(served, client)
     assert received.startswith(b"HTTP/1.1 408"), received[:200]
     assert BODY_TIMEOUT - 0.5 < waited < BODY_TIMEOUT + 3
     assert client.post("/invocations", json={"inputs": ROWS}).status_code == 200
+
+
+def _read_until_closed(sock: socket.socket) -> bytes:
+    received = b""
+    while chunk := sock.recv(4096):
+        received += chunk
+    return received
+
+
+def test_stalled_headers_are_cut_off_and_others_are_served(served, client):
+    """Header slow-loris: 50 connections stall inside their headers. 408 and EOF each."""
+    endpoint = served[2]
+    stalled = [socket.create_connection(("127.0.0.1", endpoint.port), timeout=10)
+               for _ in range(50)]
+    try:
+        for sock in stalled:
+            sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\n")
+        started = time.monotonic()
+        for _ in range(5):
+            assert client.post("/invocations", json={"inputs": ROWS}).status_code == 200
+        received = [_read_until_closed(sock) for sock in stalled]
+        waited = time.monotonic() - started
+    finally:
+        for sock in stalled:
+            sock.close()
+    assert all(r.startswith(b"HTTP/1.1 408 ") for r in received), received[0][:200]
+    assert set(json.loads(received[0].partition(b"\r\n\r\n")[2])) == {"error_code", "message"}
+    assert HEADER_TIMEOUT - 0.5 < waited < HEADER_TIMEOUT + 3
+    assert client.get("/ping").status_code == 200
+
+
+def _run_cases(operation, mode, examples: int, call) -> None:
+    """``call(case, mode)`` on ``examples`` cases schemathesis generates for ``operation``."""
+    @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def run(case) -> None:
+        call(case, mode)
+
+    run()
+
+
+def test_schema_driven_fuzzing_conforms_to_the_openapi_document(served):
+    """schemathesis, from the endpoint's own /openapi.json: no 5xx, documented answers only."""
+    import requests
+    import schemathesis
+    from schemathesis import GenerationMode
+    from schemathesis.checks import (content_type_conformance, not_a_server_error,
+                                     response_schema_conformance, status_code_conformance)
+
+    endpoint = served[2]
+    assert httpx.get(f"{endpoint.url}/openapi.json").status_code == 401  # names the model
+    schema = schemathesis.openapi.from_url(f"{endpoint.url}/openapi.json",
+                                           headers=endpoint.headers, timeout=10)
+    checks = [not_a_server_error, status_code_conformance, content_type_conformance,
+              response_schema_conformance]
+    statuses: dict[tuple[str, str, int], int] = {}
+    budget = {GenerationMode.POSITIVE: 200, GenerationMode.NEGATIVE: 150}
+
+    with requests.Session() as session:
+        def call(case, mode) -> None:
+            response = case.call_and_validate(base_url=endpoint.url, session=session,
+                                              headers=endpoint.headers, checks=checks, timeout=10)
+            key = (case.operation.label, mode.value, response.status_code)
+            statuses[key] = statuses.get(key, 0) + 1
+            if mode is GenerationMode.POSITIVE and response.status_code != 200:
+                # what the document calls valid is scored, except what JSON Schema cannot
+                # say: columns of equal length (columnar form), a body within the limit
+                assert (response.status_code == 413 or "different lengths"
+                        in response.json()["message"]), (case.body, response.text)
+
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            if operation.method == "post":
+                for mode, examples in budget.items():
+                    _run_cases(operation, mode, examples, call)
+            else:  # the GET routes take nothing to vary (or break) but headers
+                _run_cases(operation, GenerationMode.POSITIVE, 5, call)
+
+    assert endpoint.running and httpx.get(f"{endpoint.url}/ping").status_code == 200
+    positive = {code: n for (label, mode, code), n in statuses.items()
+                if label == "POST /invocations" and mode == "positive"}
+    negative = {code: n for (label, mode, code), n in statuses.items()
+                if label == "POST /invocations" and mode == "negative"}
+    assert positive.get(200, 0) >= sum(positive.values()) // 2, positive
+    assert negative.get(400, 0) > 0, negative
+    assert sum(positive.values()) + sum(negative.values()) >= 300, statuses
 
 
 def test_bearer_token_is_compared_in_constant_time(monkeypatch):

@@ -11,6 +11,7 @@ from mlops_kit.exceptions import ConfigError, InvalidRequestError
 from mlops_kit.serving.auth import check_bearer, validate_token
 from mlops_kit.serving.metrics import Metrics
 from mlops_kit.serving.model_loader import parse_model_uri
+from mlops_kit.serving.openapi import endpoint_openapi, request_body_schema
 from mlops_kit.serving.schema import Column, InputSchema, parse_payload
 from mlops_kit.serving.server import check_host
 
@@ -81,6 +82,14 @@ def test_without_a_signature_any_columns_pass_through():
     assert parsed.columns["b"].dtype == object
 
 
+@pytest.mark.parametrize("values", [[{"a": [1]}, {"a": [1, 2]}], [[1], [1, 2]], [[1], [2]]])
+def test_without_a_signature_nested_values_stay_one_object_per_row(values):
+    """Ragged or nested values (numpy cannot make them a 1-D array) are not a 500."""
+    parsed = parse_payload({"dataframe_records": [{"x": v} for v in values]}, InputSchema(None))
+    assert parsed.columns["x"].shape == (2,) and parsed.columns["x"].tolist() == values
+    assert parsed.to_frame()["x"].tolist() == values
+
+
 def test_bearer_check_accepts_the_token_and_refuses_anything_else():
     token = b"a-long-enough-secret-token"
     check_bearer("Bearer a-long-enough-secret-token", token)
@@ -140,3 +149,61 @@ def test_cli_refuses_a_public_host_without_token():
     result = CliRunner().invoke(main, ["serve", "--model", "price@champion", "--host", "0.0.0.0"])
     assert result.exit_code == 2
     assert "--allow-remote AND --token" in result.output
+
+
+def _body_errors(schema: InputSchema, payload) -> list[str]:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(request_body_schema(schema))
+    return [e.message for e in validator.iter_errors(payload)]
+
+
+@pytest.mark.parametrize("payload", [
+    {"dataframe_records": ROWS},
+    {"dataframe_split": {"columns": list(ROWS[0]), "data": [list(r.values()) for r in ROWS]}},
+    {"instances": ROWS, "params": {"alpha": 1}},
+    {"inputs": {k: [r[k] for r in ROWS] for k in ROWS[0]}},
+    {"inputs": [{"x": 1.0, "n": 2, "city": "SF", "flag": True}]},  # optional column left out
+])
+def test_openapi_body_schema_takes_what_the_parser_takes(payload):
+    assert _body_errors(SCHEMA, payload) == []
+    assert parse_payload(payload, SCHEMA).n_rows >= 1
+
+
+@pytest.mark.parametrize("payload", [
+    [1, 2],
+    {"rows": ROWS},
+    {"inputs": ROWS, "instances": ROWS},
+    {"dataframe_records": []},
+    {"dataframe_records": [{"x": 1.0, "n": 1, "flag": True}]},                    # no city
+    {"dataframe_records": [{**ROWS[0], "extra": 1}]},                              # unknown column
+    {"dataframe_records": [{**ROWS[0], "n": "2"}]},                                # long as string
+    {"dataframe_records": [{**ROWS[0], "n": 2**63}]},                              # beyond int64
+    {"dataframe_records": [{**ROWS[0], "city": None}]},                            # required string
+    {"dataframe_split": {"columns": ["x"], "data": [[1.0]]}},
+    {"inputs": ROWS, "params": [1]},
+])
+def test_openapi_body_schema_refuses_what_the_parser_refuses(payload):
+    assert _body_errors(SCHEMA, payload)
+    with pytest.raises(InvalidRequestError):
+        parse_payload(payload, SCHEMA)
+
+
+def test_openapi_document_describes_invocations_errors_and_the_token():
+    def document(token_required: bool) -> dict:
+        return endpoint_openapi(title="t", version="3", description="d", schema=SCHEMA,
+                                token_required=token_required, max_body_bytes=1024)
+
+    with_token, without = document(True), document(False)
+    post = with_token["paths"]["/invocations"]["post"]
+    assert set(post["responses"]) == {"200", "400", "401", "408", "413", "415", "500"}
+    error = {"$ref": "#/components/schemas/Error"}
+    assert all(r["content"]["application/json"]["schema"] == error
+               for code, r in post["responses"].items() if code != "200")
+    assert with_token["components"]["schemas"]["Error"]["required"] == ["error_code", "message"]
+    assert post["security"] == [{"bearer": []}]
+    assert "401" not in without["paths"]["/invocations"]["post"]["responses"]
+    assert "securitySchemes" not in without["components"]
+    formats = post["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+    assert [f["title"] for f in formats] == ["dataframe_split", "dataframe_records",
+                                             "instances", "inputs"]

@@ -8,6 +8,8 @@ Routes
 ``GET /health``        model, uptime, inference-log state, whether a JVM is loaded
 ``GET /version``       model name, version, alias, run id
 ``GET /metrics``       Prometheus text
+``GET /openapi.json``  OpenAPI document (:mod:`.openapi`), with the token when one is set
+``GET /docs``          Swagger UI over it (only without a token: a browser cannot send one)
 
 Speed: ``/invocations`` is a plain Starlette route (no dependency injection,
 no pydantic), reads the body once, parses it with orjson, validates it in
@@ -19,6 +21,7 @@ model is a 500 with the same shape, and the server keeps serving.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -31,6 +34,7 @@ from mlops_kit.serving.auth import check_bearer
 from mlops_kit.serving.inference_log import InferenceLog
 from mlops_kit.serving.metrics import Metrics
 from mlops_kit.serving.model_loader import ServedModel
+from mlops_kit.serving.openapi import endpoint_openapi
 from mlops_kit.serving.schema import parse_payload
 
 __all__ = ["create_app", "DEFAULT_MAX_BODY_BYTES"]
@@ -249,6 +253,21 @@ def create_app(
         metrics.observe("/metrics", 200, time.perf_counter() - t0)
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
+    @functools.cache
+    def openapi() -> dict[str, Any]:
+        return endpoint_openapi(
+            title=app.title, version=app.version, description=app.description,
+            schema=request_schema, token_required=expected_token is not None,
+            max_body_bytes=max_body_bytes)
+
+    def openapi_json(t0: float) -> Response:
+        return json_response(openapi(), "/openapi.json", t0)
+
+    async def swagger_ui(request: Request) -> Response:
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=app.title)
+
     @contextlib.asynccontextmanager
     async def lifespan(app):
         if inference_log is not None:
@@ -264,12 +283,18 @@ def create_app(
         description="MLflow-compatible scoring endpoint.",
         version=str(model.version),
         lifespan=lifespan,
+        # FastAPI's own document would be empty (no FastAPI routes) and public
+        openapi_url=None, docs_url=None, redoc_url=None,
     )
+    app.openapi = openapi  # what FastAPI tooling calls
     app.add_route("/invocations", invocations, methods=["POST"])
     app.add_route("/ping", ping, methods=["GET"])
     app.add_route("/health", health, methods=["GET"])
     app.add_route("/version", protected("/version", version), methods=["GET"])
     app.add_route("/metrics", protected("/metrics", metrics_text), methods=["GET"])
+    app.add_route("/openapi.json", protected("/openapi.json", openapi_json), methods=["GET"])
+    if expected_token is None:
+        app.add_route("/docs", swagger_ui, methods=["GET"])
     app.state.metrics = metrics
     app.state.model = model
     return app

@@ -9,6 +9,21 @@ requests finish, then runs the app's shutdown) :meth:`InferenceLog.close`
 drains the queue and writes the last batch, so nothing answered with a 200 is
 missing from the table.
 
+Upkeep: at two commits a second the table gathers small files, and delta-rs
+lists the whole ``_delta_log`` folder on every commit, so without care each
+append gets slower and the process bigger the longer the endpoint runs. The
+writer therefore keeps one :class:`deltalake.DeltaTable` handle (no reload per
+commit), and every ``maintain_every`` commits it compacts the small files
+(``optimize.compact``, into files of at most ``compact_target_bytes``),
+writes a checkpoint, and deletes commit files older than the table's
+``delta.logRetentionDuration`` (:data:`LOG_TABLE_PROPERTIES`, set when the
+table is created or first opened). The transaction log then holds at most
+that retention's worth of commits, and time travel on the log reaches back
+that far; the rows themselves are never deleted. Files compacted away stay
+on disk until a ``VACUUM``. In the endpoint process,
+:func:`tame_delta_allocator` keeps delta-rs's allocator from hoarding the
+memory those maintenances free.
+
 One row per scored row (a batch request of 10 rows gives 10 rows sharing a
 ``request_id``), so monitoring reads features and predictions with
 ``from_json`` without exploding arrays:
@@ -31,13 +46,14 @@ status            int32                       HTTP status (200)
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["InferenceLog", "LOG_COLUMNS"]
+__all__ = ["InferenceLog", "LOG_COLUMNS", "LOG_TABLE_PROPERTIES", "tame_delta_allocator"]
 
 _log = logging.getLogger("mlops_kit.serving")
 
@@ -46,7 +62,36 @@ LOG_COLUMNS: tuple[str, ...] = (
     "inputs", "prediction", "latency_ms", "status",
 )
 
+#: Delta properties of a log table. Commit files older than the log retention are
+#: deleted at each maintenance, which bounds the ``_delta_log`` folder every commit
+#: lists; files compacted away drop out of checkpoints after the deleted-file
+#: retention, which bounds what each checkpoint rewrites (Delta's defaults, 30 and
+#: 7 days, let both grow with every commit for weeks)
+LOG_TABLE_PROPERTIES: dict[str, str] = {
+    "delta.logRetentionDuration": "interval 5 minutes",
+    "delta.deletedFileRetentionDuration": "interval 1 hour",
+}
+
+#: jemalloc options for delta-rs in a long-running writer (:func:`tame_delta_allocator`)
+DELTA_ALLOCATOR_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0"
+
 _STOP = object()
+
+
+def tame_delta_allocator() -> None:
+    """Make delta-rs hand freed memory back to the OS at once; call before importing deltalake.
+
+    delta-rs allocates through its own jemalloc, which keeps freed pages in
+    per-thread arenas for reuse and purges an arena only when it is used
+    again. Compaction and checkpoints run on whichever runtime thread is free,
+    so arenas that held one maintenance's buffers can sit full while their
+    thread idles: a writer that appended and compacted 8000 commits (about an
+    hour of steady traffic) grew from 225 to 266 MiB, none of it reachable,
+    and with these options stayed at 194-200 MiB, for slightly more CPU on the
+    writer thread (within the noise of a shared machine). jemalloc reads ``$_RJEM_MALLOC_CONF`` once, when delta-rs
+    first allocates; a value already set is left alone.
+    """
+    os.environ.setdefault("_RJEM_MALLOC_CONF", DELTA_ALLOCATOR_CONF)
 
 
 class InferenceLog:
@@ -63,6 +108,14 @@ class InferenceLog:
         Longest time a row waits in memory before it is written.
     max_rows : int
         Rows that trigger a write before ``flush_seconds`` is up.
+    maintain_every : int
+        Commits between two maintenances (compact, checkpoint, drop expired
+        commit files); 0 turns maintenance off.
+    compact_target_bytes : int
+        Size compaction aims at; files this big are left alone, so one
+        maintenance rewrites at most about this much, however long the log.
+    table_properties : dict
+        Delta properties the table gets (:data:`LOG_TABLE_PROPERTIES`).
     """
 
     def __init__(
@@ -74,6 +127,9 @@ class InferenceLog:
         model_alias: str | None = None,
         flush_seconds: float = 0.5,
         max_rows: int = 500,
+        maintain_every: int = 100,
+        compact_target_bytes: int = 4 << 20,
+        table_properties: dict[str, str] | None = None,
     ) -> None:
         self.path = Path(path)
         self.model_name = model_name
@@ -81,9 +137,15 @@ class InferenceLog:
         self.model_alias = model_alias
         self.flush_seconds = flush_seconds
         self.max_rows = max_rows
+        self.maintain_every = maintain_every
+        self.compact_target_bytes = compact_target_bytes
+        self.table_properties = dict(LOG_TABLE_PROPERTIES if table_properties is None
+                                     else table_properties)
         self.rows_written = 0
         self.commits = 0
         self.failed_writes = 0
+        self.maintenances = 0
+        self._table = None  # deltalake.DeltaTable, opened on the first write
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._pending = 0
         self._thread: threading.Thread | None = None
@@ -169,18 +231,69 @@ class InferenceLog:
         if not batch:
             return True
         try:
-            from deltalake import write_deltalake
-
             table = self._to_arrow(batch)
-            write_deltalake(str(self.path), table, mode="append")
+            self._append(table)
         except Exception:  # noqa: BLE001 - the log must never take the endpoint down
             self.failed_writes += 1
+            self._table = None  # reopen: the handle may be what failed
             _log.exception("inference log: appending %d requests to %s failed; will retry",
                            len(batch), self.path)
             return False
         self.rows_written += table.num_rows
         self.commits += 1
+        if self.maintain_every and self.commits % self.maintain_every == 0:
+            self.maintain()
         return True
+
+    def _append(self, data) -> None:
+        """One append commit, through the kept handle (opened or created on first use)."""
+        from deltalake import DeltaTable, PostCommitHookProperties, write_deltalake
+        from deltalake.exceptions import TableNotFoundError
+
+        if self._table is None:
+            try:
+                self._table = DeltaTable(str(self.path))
+            except TableNotFoundError:
+                write_deltalake(str(self.path), data, mode="append",
+                                configuration=self.table_properties)
+                self._table = DeltaTable(str(self.path))
+                return
+            self._set_missing_properties()
+        if not self.maintain_every:
+            # a kept handle gets slower and bigger with every commit unless maintain()
+            # reopens it: open the table afresh, with delta-rs's own checkpoint hooks
+            write_deltalake(str(self.path), data, mode="append")
+            return
+        # checkpoints and log clean-up happen in maintain(), at a known rhythm
+        write_deltalake(self._table, data, mode="append",
+                        post_commithook_properties=PostCommitHookProperties(
+                            create_checkpoint=False, cleanup_expired_logs=False))
+
+    def _set_missing_properties(self) -> None:
+        """Give a table made elsewhere (or by an older version) the log's properties."""
+        current = self._table.metadata().configuration
+        missing = {k: v for k, v in self.table_properties.items() if k not in current}
+        if missing:
+            self._table.alter.set_table_properties(missing)
+
+    def maintain(self) -> None:
+        """Compact small files, checkpoint, drop expired commit files; reopen the handle.
+
+        Runs on the writer thread every ``maintain_every`` commits (rows wait
+        in the queue meanwhile). A failure is logged and the next maintenance
+        tries again; appends go on either way.
+        """
+        table, self._table = self._table, None
+        if table is None:
+            return
+        try:
+            table.optimize.compact(target_size=self.compact_target_bytes)
+            table.create_checkpoint()
+            table.cleanup_metadata()
+        except Exception:  # noqa: BLE001 - upkeep must never stop the log
+            _log.exception("inference log: maintenance of %s failed; will retry", self.path)
+            return
+        self.maintenances += 1
 
     def _to_arrow(self, batch: list[tuple]):
         import orjson

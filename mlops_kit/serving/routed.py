@@ -32,7 +32,7 @@ from typing import Any, Sequence
 from mlops_kit.exceptions import InvalidRequestError
 from mlops_kit.serving.app import _json_content_type, _predictions_body, _read_body
 from mlops_kit.serving.auth import check_bearer, token_from_env, validate_token
-from mlops_kit.serving.inference_log import InferenceLog
+from mlops_kit.serving.inference_log import InferenceLog, tame_delta_allocator
 from mlops_kit.serving.process import Endpoint
 from mlops_kit.serving.schema import parse_payload
 
@@ -245,11 +245,10 @@ class RoutedEndpoint(Endpoint):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m mlops_kit.serving.routed``."""
-    import uvicorn
-
-    from mlops_kit.serving.server import HTTP_IMPL, LOOP_IMPL, _clean_exit_server_class, block_pyspark
+    from mlops_kit.serving.server import _clean_exit_server_class, block_pyspark, uvicorn_config
 
     block_pyspark()
+    tame_delta_allocator()
     parser = argparse.ArgumentParser(prog="python -m mlops_kit.serving.routed")
     parser.add_argument("--routing", required=True, help="routing config JSON file")
     parser.add_argument("--host", default="127.0.0.1")
@@ -265,9 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_host(args.host, token=token, allow_remote=False)
     app = build_routed_app(args.routing, token=token, log_table=args.log_table or None,
                            poll_seconds=args.poll_seconds, seed=args.seed)
-    config = uvicorn.Config(app, host=args.host, port=args.port, workers=1, http=HTTP_IMPL,
-                            loop=LOOP_IMPL, access_log=False, log_level="warning", lifespan="on",
-                            timeout_graceful_shutdown=30, server_header=False)
+    config = uvicorn_config(app, host=args.host, port=args.port)
     print(f"mlops-kit routed endpoint: {args.routing} on http://{args.host}:{args.port}", flush=True)
     _clean_exit_server_class()(config).run()
     return 0

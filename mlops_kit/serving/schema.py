@@ -268,8 +268,12 @@ def _convert_untyped(name: str, values: list) -> np.ndarray:
     if any(v is _MISSING for v in values):
         raise _bad(f"Some rows have no value for column '{name}'. Give every row the "
                    "same columns.")
-    array = np.asarray(values)
-    if array.dtype.kind in "USO":  # strings or mixed: keep Python objects
+    try:
+        array = np.asarray(values)
+    except ValueError:  # ragged nested values ([1] next to [1, 2]): no numeric array
+        array = None
+    if array is None or array.ndim != 1 or array.dtype.kind in "USO":
+        # strings, mixed or nested values: one Python object per row
         array = np.empty(len(values), dtype=object)
         array[:] = values
     return array

@@ -23,7 +23,7 @@ from typing import Sequence
 from mlops_kit.exceptions import ConfigError
 from mlops_kit.serving.auth import token_from_env, validate_token
 
-__all__ = ["build_app", "serve", "check_host", "block_pyspark", "main"]
+__all__ = ["build_app", "serve", "uvicorn_config", "check_host", "block_pyspark", "main"]
 
 #: HTTP parser and event loop; "auto" picks httptools/uvloop when installed
 HTTP_IMPL = os.environ.get("MLOPS_KIT_SERVING_HTTP", "auto")
@@ -70,6 +70,24 @@ def build_app(model: str, *, token: str | None = None, max_body_bytes: int | Non
     )
 
 
+def uvicorn_config(app, *, host: str, port: int):
+    """How every endpoint process runs uvicorn: one worker, quiet, with deadlines.
+
+    The HTTP protocol is uvicorn's own plus a header timeout
+    (:mod:`.protocol`, ``$MLOPS_KIT_SERVING_HEADER_TIMEOUT``): without it a
+    client that stalls inside its request headers holds a connection forever.
+    """
+    import uvicorn
+
+    from mlops_kit.serving.protocol import header_timeout_protocol
+
+    return uvicorn.Config(
+        app, host=host, port=port, workers=1, http=header_timeout_protocol(HTTP_IMPL),
+        loop=LOOP_IMPL, access_log=False, log_level="warning", lifespan="on",
+        timeout_graceful_shutdown=30, server_header=False,
+    )
+
+
 def _clean_exit_server_class():
     import uvicorn
 
@@ -93,17 +111,13 @@ def serve(model: str, *, host: str = "127.0.0.1", port: int = 5001,
           max_body_bytes: int | None = None, log_table: str | None = "inference_log",
           fast_path: bool = True) -> None:
     """Load the model and serve it until SIGTERM/SIGINT (blocking)."""
-    import uvicorn
+    from mlops_kit.serving.inference_log import tame_delta_allocator
 
+    tame_delta_allocator()  # before anything loads delta-rs
     check_host(host, token=token, allow_remote=allow_remote)
     app = build_app(model, token=token, max_body_bytes=max_body_bytes,
                     log_table=log_table, fast_path=fast_path)
-    config = uvicorn.Config(
-        app, host=host, port=port, workers=1, http=HTTP_IMPL, loop=LOOP_IMPL,
-        access_log=False, log_level="warning", lifespan="on",
-        timeout_graceful_shutdown=30, server_header=False,
-    )
-    server = _clean_exit_server_class()(config)
+    server = _clean_exit_server_class()(uvicorn_config(app, host=host, port=port))
     logging.getLogger("mlops_kit.serving").info(
         "serving %s on http://%s:%d", model, host, port)
     print(f"mlops-kit endpoint: {model} on http://{host}:{port}", flush=True)
