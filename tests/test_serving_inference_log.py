@@ -54,6 +54,24 @@ def test_more_commits_than_the_interval_leave_a_checkpoint_few_files_and_every_r
         float(i + k) for i in range(35) for k in range(2))
 
 
+def test_files_compacted_away_are_vacuumed_after_the_retention(tmp_path):
+    """With a zero retention, a maintenance deletes what the previous one compacted away."""
+    path = tmp_path / "log"
+    log = InferenceLog(path, model_name="m", model_version="1", maintain_every=10,
+                       table_properties={**NO_RETENTION,
+                                         "delta.deletedFileRetentionDuration": "interval 0 seconds"})
+    for i in range(9):
+        _commit(log, i)
+    first_files = {p.name for p in path.glob("*.parquet")}
+    assert len(first_files) == 9
+    for i in range(9, 20):
+        _commit(log, i)
+    assert log.maintenances == 2 and log.failed_writes == 0
+    on_disk = {p.name for p in path.glob("*.parquet")}
+    assert not first_files & on_disk, "the first compaction's inputs are still on disk"
+    assert len(DeltaTable(str(path)).to_pandas()) == 40
+
+
 def test_a_new_log_table_gets_a_bounded_log_retention(tmp_path):
     log = InferenceLog(tmp_path / "log", model_name="m", model_version="1")
     _commit(log, 0)

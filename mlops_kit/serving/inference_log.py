@@ -19,8 +19,8 @@ writes a checkpoint, and deletes commit files older than the table's
 ``delta.logRetentionDuration`` (:data:`LOG_TABLE_PROPERTIES`, set when the
 table is created or first opened). The transaction log then holds at most
 that retention's worth of commits, and time travel on the log reaches back
-that far; the rows themselves are never deleted. Files compacted away stay
-on disk until a ``VACUUM``. In the endpoint process,
+that far; the rows themselves are never deleted. Files compacted away are
+vacuumed once ``delta.deletedFileRetentionDuration`` has passed. In the endpoint process,
 :func:`tame_delta_allocator` keeps delta-rs's allocator from hoarding the
 memory those maintenances free.
 
@@ -110,7 +110,7 @@ class InferenceLog:
         Rows that trigger a write before ``flush_seconds`` is up.
     maintain_every : int
         Commits between two maintenances (compact, checkpoint, drop expired
-        commit files); 0 turns maintenance off.
+        commit files, vacuum expired data files); 0 turns maintenance off.
     compact_target_bytes : int
         Size compaction aims at; files this big are left alone, so one
         maintenance rewrites at most about this much, however long the log.
@@ -277,7 +277,7 @@ class InferenceLog:
             self._table.alter.set_table_properties(missing)
 
     def maintain(self) -> None:
-        """Compact small files, checkpoint, drop expired commit files; reopen the handle.
+        """Compact small files, checkpoint, drop expired commit and data files; reopen.
 
         Runs on the writer thread every ``maintain_every`` commits (rows wait
         in the queue meanwhile). A failure is logged and the next maintenance
@@ -290,6 +290,11 @@ class InferenceLog:
             table.optimize.compact(target_size=self.compact_target_bytes)
             table.create_checkpoint()
             table.cleanup_metadata()
+            # files compacted away longer ago than the deleted-file retention: no
+            # snapshot a reader can still open needs them, so the disk stops growing.
+            # full: list the folder, since the checkpoint above may already have
+            # dropped the expired tombstones that a "lite" vacuum goes by
+            table.vacuum(dry_run=False, full=True)
         except Exception:  # noqa: BLE001 - upkeep must never stop the log
             _log.exception("inference log: maintenance of %s failed; will retry", self.path)
             return
