@@ -13,6 +13,7 @@ working for callers who do not know the kit::
     │   └── InvalidRequestError           a request a server rejects (4xx + JSON)
     ├── NotFoundError (LookupError)       table, notebook, model, exercise unknown
     ├── JobFailedError (RuntimeError)     a notebook job whose cell raised
+    ├── NotCompilableError (ValueError)   a model with no Spark SQL form (spark_udf scores it)
     ├── ExerciseError (AssertionError)    a lab exercise that is not filled in
     └── SignatureError (PermissionError)  a webhook delivery that is not authentic
         └── CheckFailedError              a checked answer is wrong (strict labs)
@@ -31,6 +32,7 @@ __all__ = [
     "InvalidRequestError",
     "NotFoundError",
     "JobFailedError",
+    "NotCompilableError",
     "ExerciseError",
     "CheckFailedError",
 ]
@@ -97,6 +99,14 @@ class NotFoundError(MlopsKitError, LookupError):
     """A table, notebook, model or exercise that does not exist."""
 
     exit_code = 4
+
+
+class NotCompilableError(MlopsKitError, ValueError):
+    """A model that cannot be written as one Spark SQL expression; says which step and why.
+
+    Batch scoring catches it and scores with ``spark_udf`` instead; it reaches
+    the caller only when the SQL engine was asked for by name.
+    """
 
 
 class JobFailedError(MlopsKitError, RuntimeError):

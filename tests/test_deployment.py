@@ -122,3 +122,88 @@ def test_stream_restart_scores_every_row_exactly_once(spark, workspace, model):
 def test_stream_rejects_unknown_trigger(workspace):
     with pytest.raises(ConfigError, match="trigger must be"):
         start_scoring_stream("models:/x/1", "a", "b", trigger="once")
+
+
+def _register_forest(workspace) -> str:
+    import mlflow
+    from mlflow.models import infer_signature
+    from sklearn.ensemble import RandomForestRegressor
+
+    from mlops_kit.models import trusted_types
+
+    train = _frame(100, seed=3)
+    X, y = train[["x1", "x2"]], train["x1"] * 2
+    forest = RandomForestRegressor(n_estimators=3, max_depth=3, random_state=0).fit(X, y)
+    workspace.set_experiment("deploy_tests")
+    name = workspace.model_name("deploy_forest")
+    with mlflow.start_run():
+        mlflow.sklearn.log_model(forest, name="model", signature=infer_signature(X, y),
+                                 registered_model_name=name, skops_trusted_types=trusted_types(forest))
+    return f"models:/{name}/1"
+
+
+def test_linear_model_is_scored_as_sql_with_the_predictions_of_spark_udf(spark, workspace, model):
+    import mlflow.pyfunc
+
+    from mlops_kit.deployment import score_dataframe, scoring_engine
+
+    uri, _ = model
+    frame = _frame(200, seed=4)
+    sdf = spark.createDataFrame(frame)
+    assert scoring_engine(sdf, uri)[0] == "sql"
+    by_sql = score_dataframe(sdf, uri).toPandas().sort_values("id")["prediction"].to_numpy()
+    by_udf = score_dataframe(sdf, uri, engine="udf").toPandas().sort_values("id")["prediction"].to_numpy()
+    by_pyfunc = mlflow.pyfunc.load_model(uri).predict(frame[["x1", "x2"]])
+    np.testing.assert_allclose(by_sql, by_pyfunc, rtol=1e-9)
+    np.testing.assert_allclose(by_udf, by_pyfunc, rtol=1e-9)
+
+
+def test_a_forest_falls_back_to_spark_udf_and_says_why(spark, workspace):
+    from mlops_kit.deployment import score_dataframe, scoring_engine
+    from mlops_kit.exceptions import NotCompilableError
+
+    uri = _register_forest(workspace)
+    frame = _frame(50, seed=5)
+    sdf = spark.createDataFrame(frame)
+    engine, reason = scoring_engine(sdf, uri)
+    assert engine == "udf" and "RandomForestRegressor has no SQL form" in reason
+    scored = score_dataframe(sdf, uri).toPandas()
+    assert scored["prediction"].notna().all() and len(scored) == 50
+    with pytest.raises(NotCompilableError, match="RandomForestRegressor"):
+        score_dataframe(sdf, uri, engine="sql")
+
+
+def test_score_table_reports_its_engine_and_rejects_unknown_engines(spark, workspace, model):
+    uri, _ = model
+    _write(spark, workspace, "to_score", _frame(30))
+    assert score_table(uri, "to_score", "scored_sql")["engine"] == "sql"
+    assert score_table(uri, "to_score", "scored_udf", engine="udf")["engine"] == "udf"
+    np.testing.assert_allclose(
+        _read(spark, workspace, "scored_sql").sort_values("id")["prediction"],
+        _read(spark, workspace, "scored_udf").sort_values("id")["prediction"], rtol=1e-9)
+    with pytest.raises(ConfigError, match=r"engine must be one of \('auto', 'sql', 'udf'\). Got 'gpu'"):
+        score_table(uri, "to_score", "never_written", engine="gpu")
+    assert not workspace.table_path("never_written").exists()
+
+
+def test_model_info_follows_an_alias_that_moves(workspace, model):
+    import mlflow
+    from mlflow.models import infer_signature
+    from sklearn.linear_model import LinearRegression
+
+    from mlops_kit.registry.info import model_info
+
+    uri, _ = model
+    name = uri.split("/")[1]
+    client = mlflow.MlflowClient()
+    client.set_registered_model_alias(name, "champion", "1")
+    first = model_info(f"models:/{name}@champion")
+    assert model_info(f"models:/{name}@champion") is first  # cached per version
+    X = _frame(50)[["x1", "x2"]]
+    with mlflow.start_run():
+        mlflow.sklearn.log_model(LinearRegression().fit(X, X["x1"]), name="model",
+                                 signature=infer_signature(X, X["x1"]), registered_model_name=name)
+    client.set_registered_model_alias(name, "champion", "2")
+    second = model_info(f"models:/{name}@champion")
+    assert second.model_uuid != first.model_uuid
+    assert second.model_uuid == model_info(f"models:/{name}/2").model_uuid

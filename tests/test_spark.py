@@ -30,6 +30,16 @@ def test_defaults_are_tuned_for_a_small_machine(tmp_path) -> None:
     assert conf["spark.ui.enabled"] == "false"
     assert conf["spark.driver.bindAddress"] == "127.0.0.1"
     assert conf["spark.driver.extraJavaOptions"].startswith("-XX:TieredStopAtLevel=1 ")
+    assert conf["spark.sql.adaptive.enabled"] == "false"
+    assert conf["spark.sql.inMemoryColumnarStorage.compressed"] == "false"
+
+
+def test_clusters_keep_adaptive_execution_and_settings_can_turn_it_back_on(tmp_path, monkeypatch) -> None:
+    cluster = Workspace(root=tmp_path, user="t", spark_master="spark://head:7077")
+    assert "spark.sql.adaptive.enabled" not in spark_conf(cluster)
+    assert "spark.sql.inMemoryColumnarStorage.compressed" not in spark_conf(cluster)
+    monkeypatch.setenv("MLOPS_KIT_SPARK_CONF", "spark.sql.adaptive.enabled=true")
+    assert spark_conf(Workspace(root=tmp_path, user="t"))["spark.sql.adaptive.enabled"] == "true"
 
 
 def test_full_jit_for_clusters_and_when_asked(tmp_path, monkeypatch) -> None:

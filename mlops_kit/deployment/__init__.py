@@ -8,15 +8,22 @@ from mlops_kit.deployment.batch import (
     model_input_columns,
     optimize_table,
     resolve_model_uri,
+    score_dataframe,
     score_table,
+    scoring_engine,
 )
+from mlops_kit.deployment.compiled import compiled_prediction, compiled_sql
 from mlops_kit.deployment.streaming import append_rows, start_scoring_stream
 
 __all__ = [
     "model_input_columns",
     "resolve_model_uri",
     "optimize_table",
+    "score_dataframe",
     "score_table",
+    "scoring_engine",
+    "compiled_prediction",
+    "compiled_sql",
     "append_rows",
     "start_scoring_stream",
 ]

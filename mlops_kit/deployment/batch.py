@@ -2,22 +2,32 @@
 
 Scoring goes through :func:`mlflow.pyfunc.spark_udf`, so any MLflow model
 (scikit-learn, a custom pyfunc, ...) scores in parallel on Spark's Python
-workers. Output is written in one Delta transaction: a failed job leaves the
-previous predictions in place, never half a table.
+workers. A linear scikit-learn pipeline is instead compiled into one Spark SQL
+expression (:mod:`.compiled`): same predictions, no rows shipped to Python,
+which for a model that cheap is most of the cost. Output is written in one
+Delta transaction: a failed job leaves the previous predictions in place,
+never half a table.
 """
 from __future__ import annotations
 
+import logging
 import os
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from mlops_kit.exceptions import DataError, NotFoundError
+from mlops_kit.exceptions import ConfigError, DataError, NotCompilableError, NotFoundError
 from mlops_kit.spark import get_spark
 from mlops_kit.workspace import Workspace, get_workspace
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import Column, DataFrame, SparkSession
 
-__all__ = ["resolve_model_uri", "model_input_columns", "prediction_udf", "score_table", "optimize_table"]
+__all__ = ["resolve_model_uri", "model_input_columns", "prediction_udf", "score_dataframe",
+           "scoring_engine", "score_table", "optimize_table", "ENGINES"]
+
+log = logging.getLogger(__name__)
+
+#: how :func:`score_dataframe` may score: ``auto`` compiles what it can, else spark_udf
+ENGINES = ("auto", "sql", "udf")
 
 #: rows per Arrow batch handed to the model (Spark's default is 10,000); bigger
 #: batches amortise the per-call overhead of pyfunc (schema checks, pandas)
@@ -43,7 +53,7 @@ def resolve_model_uri(name: str, alias: str) -> str:
     return f"models:/{name}@{alias}"
 
 
-def model_input_columns(model_uri: str) -> list[str]:
+def model_input_columns(model_uri: str, *, model_info: Any = None) -> list[str]:
     """Input column names from the model's signature, in order.
 
     Raises
@@ -54,7 +64,7 @@ def model_input_columns(model_uri: str) -> list[str]:
     """
     from mlflow.models import get_model_info
 
-    signature = get_model_info(model_uri).signature
+    signature = (model_info or get_model_info(model_uri)).signature
     if signature is None or signature.inputs is None:
         raise DataError(
             f"The model {model_uri} has no signature, so the columns to score cannot be "
@@ -94,14 +104,59 @@ def score_dataframe(
     *,
     prediction_col: str = "prediction",
     result_type: str = "double",
+    engine: str = "auto",
 ) -> "DataFrame":
-    """``df`` with a prediction column added by the model at ``model_uri``."""
+    """``df`` with a prediction column added by the model at ``model_uri``.
+
+    Parameters
+    ----------
+    engine : {"auto", "sql", "udf"}
+        ``udf`` scores with ``mlflow.pyfunc.spark_udf`` (any MLflow model);
+        ``sql`` with the model compiled into a Spark expression (linear
+        scikit-learn pipelines; raises :class:`NotCompilableError` otherwise);
+        ``auto`` compiles when it can and uses spark_udf when it cannot. Both
+        give the same predictions; see :func:`scoring_engine` for which one
+        ``auto`` picks and why.
+    """
+    scored, _ = _score(df, model_uri, prediction_col=prediction_col, result_type=result_type,
+                       engine=engine)
+    return scored
+
+
+def scoring_engine(df: "DataFrame", model_uri: str) -> tuple[str, str]:
+    """Which engine ``auto`` scores ``df`` with (``"sql"`` or ``"udf"``), and why."""
+    _, (engine, reason) = _score(df, model_uri, prediction_col="prediction", result_type="double",
+                                 engine="auto")
+    return engine, reason
+
+
+def _score(df: "DataFrame", model_uri: str, *, prediction_col: str, result_type: str,
+           engine: str) -> tuple["DataFrame", tuple[str, str]]:
     from pyspark.sql import functions as F
 
-    columns = model_input_columns(model_uri)
+    from mlops_kit.deployment.compiled import compiled_prediction
+    from mlops_kit.registry.info import model_info
+
+    if engine not in ENGINES:
+        raise ConfigError(f"engine must be one of {ENGINES}. Got {engine!r} instead.")
+    info = model_info(model_uri)
+    columns = model_input_columns(model_uri, model_info=info)
     _check_columns(df, columns, "DataFrame")
+    if engine != "udf":
+        try:
+            prediction = compiled_prediction(model_uri, df, model_info=info)
+            if result_type != "double":  # the expression is a double already
+                prediction = prediction.cast(result_type)
+            return df.withColumn(prediction_col, prediction), ("sql", "a linear scikit-learn pipeline")
+        except NotCompilableError as err:
+            if engine == "sql":
+                raise
+            reason = str(err)
+            log.info("Scoring %s with spark_udf: %s", model_uri, reason)
+    else:
+        reason = "asked for spark_udf"
     udf = prediction_udf(model_uri, result_type=result_type, spark=df.sparkSession)
-    return df.withColumn(prediction_col, udf(F.struct(*[F.col(c) for c in columns])))
+    return df.withColumn(prediction_col, udf(F.struct(*[F.col(c) for c in columns]))), ("udf", reason)
 
 
 def score_table(
@@ -113,8 +168,9 @@ def score_table(
     prediction_col: str = "prediction",
     partition_by: Sequence[str] | None = None,
     mode: str = "overwrite",
+    engine: str = "auto",
     workspace: Workspace | None = None,
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Score the Delta table ``input_table`` into ``output_table``.
 
     Parameters
@@ -129,11 +185,14 @@ def score_table(
         Partition columns of the output, for fast retrieval of one slice.
     mode : {"overwrite", "append"}
         Overwrite replaces the predictions atomically.
+    engine : {"auto", "sql", "udf"}
+        As in :func:`score_dataframe`.
 
     Returns
     -------
     dict
-        ``rows`` written and the output table's new Delta ``version``.
+        ``rows`` written, the output table's new Delta ``version``, and the
+        ``engine`` that scored (``sql`` or ``udf``).
     """
     from delta.tables import DeltaTable
 
@@ -142,7 +201,8 @@ def score_table(
     ws = workspace or get_workspace()
     spark = get_spark(ws)
     source = spark.read.format("delta").load(str(ws.table_path(input_table)))
-    scored = score_dataframe(source, model_uri, prediction_col=prediction_col)
+    scored, (used, _) = _score(source, model_uri, prediction_col=prediction_col,
+                               result_type="double", engine=engine)
     if keep_columns is not None:
         _check_columns(source, keep_columns, f"table {input_table!r}")
         scored = scored.select(*keep_columns, prediction_col)
@@ -154,7 +214,8 @@ def score_table(
     table = DeltaTable.forPath(spark, target)
     last = table.history(1).collect()[0]
     metrics = last["operationMetrics"] or {}
-    return {"rows": int(metrics.get("numOutputRows", 0)), "version": int(last["version"])}
+    return {"rows": int(metrics.get("numOutputRows", 0)), "version": int(last["version"]),
+            "engine": used}
 
 
 def optimize_table(

@@ -34,6 +34,7 @@ def start_scoring_stream(
     keep_columns: Sequence[str] | None = None,
     prediction_col: str = "prediction",
     query_name: str | None = None,
+    engine: str = "auto",
     workspace: Workspace | None = None,
 ) -> "StreamingQuery":
     """Start a query that scores ``source_table`` into ``sink_table``.
@@ -49,6 +50,8 @@ def start_scoring_stream(
         it is what makes a restart continue where the last run stopped.
     max_files_per_trigger : int, optional
         Cap on source files per micro-batch (smaller batches, more of them).
+    engine : {"auto", "sql", "udf"}
+        As in :func:`mlops_kit.deployment.batch.score_dataframe`.
 
     Returns
     -------
@@ -65,7 +68,7 @@ def start_scoring_stream(
     if max_files_per_trigger:
         reader = reader.option("maxFilesPerTrigger", max_files_per_trigger)
     source = reader.load(str(ws.table_path(source_table)))
-    scored = score_dataframe(source, model_uri, prediction_col=prediction_col)
+    scored = score_dataframe(source, model_uri, prediction_col=prediction_col, engine=engine)
     if keep_columns is not None:
         scored = scored.select(*keep_columns, prediction_col)
     writer = (
