@@ -12,15 +12,14 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
+
+from mlops_kit._processes import free_port, stop_child, wait_until_ready
+from mlops_kit.exceptions import EnvironmentProblem
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -33,12 +32,6 @@ CHROMIUM_ARGS = [
 BADGE = ".jp-OutputArea-output .widget-html-content .mlops-kit-badge"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def jupyterlab(tmp_path: Path):
     """A JupyterLab server over a copy of the badge notebook; yields its URL and token."""
@@ -49,7 +42,7 @@ def jupyterlab(tmp_path: Path):
     (config / "labconfig" / "page_config.json").write_text(json.dumps(
         {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}
     ))
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     server = subprocess.Popen(
@@ -62,24 +55,14 @@ def jupyterlab(tmp_path: Path):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{base}/api/status", params={"token": token}, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("JupyterLab did not start:\n" + (tmp_path / "jupyter.log").read_text()[-3000:])
-            time.sleep(0.5)
+        try:
+            wait_until_ready(f"{base}/api/status?token={token}", 90, name="JupyterLab",
+                             process=server, log=tmp_path / "jupyter.log", log_lines=40, interval=0.5)
+        except EnvironmentProblem as err:
+            pytest.fail(str(err))
         yield base, token
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop_child(server, timeout=20)
 
 
 def test_lab_check_renders_a_widget_badge(jupyterlab) -> None:

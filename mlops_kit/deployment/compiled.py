@@ -25,7 +25,8 @@ The expression reproduces ``predict`` to floating-point rounding, errors
 included: a missing value that reaches the linear model without an imputer,
 or an unknown category for an encoder set to ``handle_unknown="error"``, fails
 the Spark job with a message naming the column, as scikit-learn would fail
-``spark_udf``; it does not turn into a silent null.
+``spark_udf``; it does not turn into a silent null. One difference is left:
+an infinite input gives an infinite prediction, where scikit-learn refuses it.
 """
 from __future__ import annotations
 
