@@ -62,9 +62,9 @@ def model_input_columns(model_uri: str, *, model_info: Any = None) -> list[str]:
         When the model was logged without a signature: batch scoring must know
         which columns to feed the model.
     """
-    from mlflow.models import get_model_info
+    from mlops_kit.registry.info import model_info as read_model_info
 
-    signature = (model_info or get_model_info(model_uri)).signature
+    signature = (model_info or read_model_info(model_uri)).signature
     if signature is None or signature.inputs is None:
         raise DataError(
             f"The model {model_uri} has no signature, so the columns to score cannot be "
@@ -124,16 +124,16 @@ def score_dataframe(
 
 
 def scoring_engine(df: "DataFrame", model_uri: str) -> tuple[str, str]:
-    """Which engine ``auto`` scores ``df`` with (``"sql"`` or ``"udf"``), and why."""
-    _, (engine, reason) = _score(df, model_uri, prediction_col="prediction", result_type="double",
-                                 engine="auto")
+    """Which engine ``auto`` scores ``df`` with (``"sql"`` or ``"udf"``), and why.
+
+    Decides only: no UDF is built (that would copy the model for Spark).
+    """
+    engine, reason, _, _ = _choose_engine(df, model_uri, "auto")
     return engine, reason
 
 
-def _score(df: "DataFrame", model_uri: str, *, prediction_col: str, result_type: str,
-           engine: str) -> tuple["DataFrame", tuple[str, str]]:
-    from pyspark.sql import functions as F
-
+def _choose_engine(df: "DataFrame", model_uri: str, engine: str) -> tuple[str, str, "Column | None", list[str]]:
+    """(engine, why, the compiled prediction or None, the model's input columns)."""
     from mlops_kit.deployment.compiled import compiled_prediction
     from mlops_kit.registry.info import model_info
 
@@ -142,21 +142,30 @@ def _score(df: "DataFrame", model_uri: str, *, prediction_col: str, result_type:
     info = model_info(model_uri)
     columns = model_input_columns(model_uri, model_info=info)
     _check_columns(df, columns, "DataFrame")
-    if engine != "udf":
-        try:
-            prediction = compiled_prediction(model_uri, df, model_info=info)
-            if result_type != "double":  # the expression is a double already
-                prediction = prediction.cast(result_type)
-            return df.withColumn(prediction_col, prediction), ("sql", "a linear scikit-learn pipeline")
-        except NotCompilableError as err:
-            if engine == "sql":
-                raise
-            reason = str(err)
-            log.info("Scoring %s with spark_udf: %s", model_uri, reason)
-    else:
-        reason = "asked for spark_udf"
-    udf = prediction_udf(model_uri, result_type=result_type, spark=df.sparkSession)
-    return df.withColumn(prediction_col, udf(F.struct(*[F.col(c) for c in columns]))), ("udf", reason)
+    if engine == "udf":
+        return "udf", "asked for spark_udf", None, columns
+    try:
+        prediction = compiled_prediction(model_uri, df, model_info=info)
+    except NotCompilableError as err:
+        if engine == "sql":
+            raise
+        log.info("Scoring %s with spark_udf: %s", model_uri, err)
+        return "udf", str(err), None, columns
+    return "sql", "a linear scikit-learn pipeline", prediction, columns
+
+
+def _score(df: "DataFrame", model_uri: str, *, prediction_col: str, result_type: str,
+           engine: str) -> tuple["DataFrame", str]:
+    """``df`` scored, and the engine that scored it."""
+    from pyspark.sql import functions as F
+
+    used, _, prediction, columns = _choose_engine(df, model_uri, engine)
+    if prediction is None:
+        udf = prediction_udf(model_uri, result_type=result_type, spark=df.sparkSession)
+        prediction = udf(F.struct(*[F.col(c) for c in columns]))
+    elif result_type != "double":  # the compiled expression is a double already
+        prediction = prediction.cast(result_type)
+    return df.withColumn(prediction_col, prediction), used
 
 
 def score_table(
@@ -201,8 +210,8 @@ def score_table(
     ws = workspace or get_workspace()
     spark = get_spark(ws)
     source = spark.read.format("delta").load(str(ws.table_path(input_table)))
-    scored, (used, _) = _score(source, model_uri, prediction_col=prediction_col,
-                               result_type="double", engine=engine)
+    scored, used = _score(source, model_uri, prediction_col=prediction_col,
+                          result_type="double", engine=engine)
     if keep_columns is not None:
         _check_columns(source, keep_columns, f"table {input_table!r}")
         scored = scored.select(*keep_columns, prediction_col)
