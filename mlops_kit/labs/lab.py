@@ -22,11 +22,11 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from mlops_kit.exceptions import CheckFailedError, ExerciseError
+from mlops_kit.exceptions import CheckFailedError, ExerciseError, NotFoundError
 from mlops_kit.labs import registry
 from mlops_kit.labs.fill_in import contains_fill_in, fill_in_error, set_active_lab
 from mlops_kit.labs.registry import CheckResult
-from mlops_kit.labs.widgets import in_kernel, show_result
+from mlops_kit.labs.widgets import in_kernel, show_html, show_result
 
 __all__ = ["Lab", "LabSummary", "strict_from_env"]
 
@@ -91,6 +91,14 @@ class Lab:
             No exercise ``exercise_id`` in this lab.
         """
         exercise = registry.get(self.lab_id, exercise_id)
+        if value is None and exercise.is_question:
+            show_html(
+                f'<div class="mlops-kit-unanswered" style="color:#5f6368;font-family:sans-serif">'
+                f"{html.escape(exercise.label)}: not answered yet. Replace None with your answer "
+                f"and run the cell again.</div>",
+                f"{exercise.label}: not answered yet. Replace None with your answer.",
+            )
+            return
         if contains_fill_in(value):
             raise fill_in_error(exercise.number, exercise.title)
         try:
@@ -107,6 +115,15 @@ class Lab:
         if not result.passed and self.is_strict:
             hint = f" Hint: {result.hint}" if result.hint else ""
             raise CheckFailedError(f"{exercise.label} failed: {result.message}.{hint}")
+
+    def ask(self, question_id: str) -> None:
+        """Show a concept check's question and its options (see :mod:`.quiz`)."""
+        exercise = registry.get(self.lab_id, question_id)
+        if exercise.question is None:
+            raise NotFoundError(
+                f"{exercise.label} is an exercise, not a question: its task is in the markdown above."
+            )
+        show_html(exercise.question.to_html(exercise.label), exercise.question.to_text(exercise.label))
 
     def summary(self) -> "LabSummary":
         """Every exercise with its state (passed, failed, not attempted); shown and returned."""

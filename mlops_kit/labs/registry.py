@@ -24,7 +24,7 @@ import importlib
 import pkgutil
 import re
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from mlops_kit.exceptions import ConfigError, NotFoundError
 
@@ -73,6 +73,10 @@ class Exercise:
     exercise_id: str
     title: str
     check: Checker
+    #: hints from gentle to specific, shown one at a time by ``Lab.hint``
+    hints: tuple[str, ...] = ()
+    #: a concept check's question (see :mod:`mlops_kit.labs.quiz`), None for exercises
+    question: Any = None
 
     @property
     def number(self) -> int:
@@ -81,8 +85,14 @@ class Exercise:
         return int(digits[0]) if digits else 0
 
     @property
+    def is_question(self) -> bool:
+        """True for a concept check (``q1``), False for a lab exercise (``ex1``)."""
+        return self.exercise_id.startswith("q")
+
+    @property
     def label(self) -> str:
-        return f"Exercise {self.number} — {self.title}"
+        kind = "Question" if self.is_question else "Exercise"
+        return f"{kind} {self.number} — {self.title}"
 
 
 _REGISTRY: dict[str, dict[str, Exercise]] = {}
@@ -93,26 +103,33 @@ def module_name(lab_id: str) -> str:
     return f"{_CHECKS_PACKAGE}.{lab_id.replace('-', '_')}"
 
 
-def register(lab_id: str, exercise_id: str, check: Checker, *, title: str) -> Exercise:
-    """Register ``check`` as the checker of ``exercise_id`` in lab ``lab_id``."""
+def register(lab_id: str, exercise_id: str, check: Checker, *, title: str,
+             hints: Sequence[str] = (), question: Any = None) -> Exercise:
+    """Register ``check`` as the checker of ``exercise_id`` in lab ``lab_id``.
+
+    ``hints`` go from a gentle nudge to a specific pointer (never the answer);
+    ``question`` is set by :mod:`mlops_kit.labs.quiz` for concept checks.
+    """
     if not re.fullmatch(r"[a-z][a-z0-9-]*", lab_id):
         raise ConfigError(
             f"A lab id must be a lowercase slug like 'feature-store'. Got {lab_id!r} instead."
         )
-    if not re.fullmatch(r"ex\d+[a-z]?", exercise_id):
+    if not re.fullmatch(r"(ex|q)\d+[a-z]?", exercise_id):
         raise ConfigError(
-            f"An exercise id must look like 'ex1' or 'ex2b'. Got {exercise_id!r} instead."
+            f"An exercise id must look like 'ex1' or 'ex2b' (or 'q1' for a concept check). "
+            f"Got {exercise_id!r} instead."
         )
-    exercise = Exercise(lab_id, exercise_id, title, check)
+    exercise = Exercise(lab_id, exercise_id, title, check, tuple(hints), question)
     _REGISTRY.setdefault(lab_id, {})[exercise_id] = exercise
     return exercise
 
 
-def checker(lab_id: str, exercise_id: str, *, title: str) -> Callable[[Checker], Checker]:
+def checker(lab_id: str, exercise_id: str, *, title: str,
+            hints: Sequence[str] = ()) -> Callable[[Checker], Checker]:
     """Decorator form of :func:`register`; returns the function unchanged."""
 
     def decorate(func: Checker) -> Checker:
-        register(lab_id, exercise_id, func, title=title)
+        register(lab_id, exercise_id, func, title=title, hints=hints)
         return func
 
     return decorate
