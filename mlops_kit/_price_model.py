@@ -36,6 +36,7 @@ __all__ = [
     "regression_metrics",
     "FittedModel",
     "fit_on_holdout",
+    "declared_signature",
 ]
 
 #: numeric listing columns the price models are trained on
@@ -139,3 +140,39 @@ def fit_on_holdout(estimator: Any, X: "pd.DataFrame", y: "pd.Series", *, test_si
     model = estimator.fit(X_train, y_train)
     metrics = regression_metrics(y_test, model.predict(X_test))
     return FittedModel(model, metrics, X_train, X_test, y_test)
+
+
+def declared_signature(X: "pd.DataFrame", y: Any):
+    """The model signature of ``X`` -> ``y``, with integer columns declared, not guessed.
+
+    ``mlflow.models.infer_signature`` flags every integer column with a
+    warning: it cannot tell whether the column may be missing at inference
+    time (a missing value turns an integer column into floats, which the
+    schema then rejects). For the listings that is a decision, made here:
+    the integer columns (``accommodates``, ``number_of_reviews``, ...) are
+    counts every listing has, so they are declared ``long`` and required;
+    a request without one is rejected at the door instead of imputed. Columns
+    that may be missing are floats in the data, and stay ``double``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"accommodates": [2, 4], "beds": [1.0, None]})
+    >>> print(declared_signature(X, pd.Series([90.0, 150.0])).inputs)
+    ['accommodates': long (required), 'beds': double (optional)]
+    """
+    import pandas as pd
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types import ColSpec, Schema
+
+    integers = {c: "integer" if X[c].dtype.itemsize <= 4 else "long"
+                for c in X.columns if pd.api.types.is_integer_dtype(X[c].dtype)
+                and not pd.api.types.is_bool_dtype(X[c].dtype)}
+    # infer the rest from a copy whose integer columns are floats: nothing left to guess
+    inferred = infer_signature(X.astype({c: "float64" for c in integers}), y)
+    inputs = Schema([
+        ColSpec(integers[spec.name], spec.name, required=spec.required) if spec.name in integers
+        else spec
+        for spec in inferred.inputs.inputs
+    ])
+    return ModelSignature(inputs=inputs, outputs=inferred.outputs, params=inferred.params)

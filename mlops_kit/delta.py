@@ -2,7 +2,7 @@
 
 Thin on purpose: each wraps one Spark or Delta call, resolves a bare table
 name through the active workspace (``listings`` ->
-``<root>/<user>/<env>/tables/listings``), and turns the errors a learner hits
+``<root>/users/<user>/<env>/tables/listings``), and turns the errors a learner hits
 first into the kit's own, with the fix in the message:
 
 - appending a frame whose columns differ from the table's raises

@@ -11,6 +11,9 @@ Loading the extension
 - registers the magics ``%kit`` (that summary again), ``%mlflow_ui`` (a link
   to the MLflow UI for the current experiment or run) and ``%reset_lesson``
   (delete this user's tables, experiments and models in this env).
+
+Running ``%load_ext mlops_kit`` again (a re-run of the first cell) loads it
+again and shows the summary, instead of IPython's "already loaded" note.
 """
 from __future__ import annotations
 
@@ -135,6 +138,23 @@ def _reset_lesson_magic(line: str = "") -> None:
 _MAGICS = {"kit": _kit_magic, "mlflow_ui": _mlflow_ui_magic, "reset_lesson": _reset_lesson_magic}
 
 
+def _allow_reload(ipython) -> None:
+    """Let the next ``%load_ext mlops_kit`` run this extension again.
+
+    IPython marks an extension loaded after its load function returns and
+    then answers later ``%load_ext`` calls with "already loaded"; once the
+    cell has run, forget the mark (``%reload_ext`` and unloading still work).
+    """
+    def forget(*args: Any) -> None:
+        ipython.extension_manager.loaded.discard(__name__.rpartition(".")[0] or "mlops_kit")
+        ipython.events.unregister("post_run_cell", forget)
+
+    for callback in list(ipython.events.callbacks.get("post_run_cell", [])):
+        if getattr(callback, "__name__", "") == "forget" and callback.__module__ == __name__:
+            ipython.events.unregister("post_run_cell", callback)
+    ipython.events.register("post_run_cell", forget)
+
+
 def load_ipython_extension(ipython) -> None:
     """Prepare the lesson in this IPython shell (``%load_ext mlops_kit``)."""
     from mlops_kit.display import display
@@ -148,4 +168,5 @@ def load_ipython_extension(ipython) -> None:
     namespace["display"] = display
     for name, func in _MAGICS.items():
         ipython.register_magic_function(func, magic_kind="line", magic_name=name)
+    _allow_reload(ipython)
     show_html(*summary(ws))

@@ -22,18 +22,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import mlflow.pyfunc  # noqa: F401  (PythonModel base class; this module is lesson-only)
+import pandas as pd  # loaded by mlflow.pyfunc already; predict's type hint names it
 from mlflow.pyfunc import PythonModel
 
 from mlops_kit._price_model import (
-    NUMERIC_FEATURES, TARGET, numeric_steps, regressor, require_columns,
+    NUMERIC_FEATURES, TARGET, declared_signature, numeric_steps, regressor, require_columns,
 )
 from mlops_kit.exceptions import DataError
-
-if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
 
 __all__ = [
     "FEATURES",
@@ -41,6 +39,7 @@ __all__ = [
     "listings_frame",
     "train_price_model",
     "trusted_types",
+    "declared_signature",
     "log_price_model",
     "preprocess",
     "default_preprocessing_config",
@@ -103,13 +102,12 @@ def log_price_model(
     Call inside ``mlflow.start_run()``; returns MLflow's ``ModelInfo``.
     """
     import mlflow.sklearn
-    from mlflow.models import infer_signature
 
     X = frame[features or FEATURES]
     return mlflow.sklearn.log_model(
         model,
         name=name,
-        signature=infer_signature(X, model.predict(X)),
+        signature=declared_signature(X, model.predict(X)),
         input_example=X.head(3),
         registered_model_name=registered_model_name,
         skops_trusted_types=trusted_types(model),
@@ -157,7 +155,9 @@ class PreprocessedPriceModel(PythonModel):
     def load_context(self, context) -> None:
         self.config = json.loads(Path(context.artifacts["preprocessing"]).read_text())
 
-    def predict(self, context, model_input, params=None):  # no hint: MLflow parses hints
+    # The type hint tells MLflow the input is a DataFrame; the columns and
+    # their types come from the signature given to log_model, as for any model.
+    def predict(self, context, model_input: pd.DataFrame, params=None):
         return self.estimator.predict(preprocess(model_input, self.config))
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import ast
 import math
-import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
@@ -147,6 +146,35 @@ def _active_run_id() -> str:
     return run.info.run_id
 
 
+#: Spark column types and the MLflow column types they are, one for one
+_SPARK_TO_MLFLOW = {
+    "IntegerType": "integer", "ShortType": "integer", "ByteType": "integer", "LongType": "long",
+    "FloatType": "float", "DoubleType": "double", "StringType": "string",
+    "BooleanType": "boolean", "BinaryType": "binary", "DateType": "datetime",
+    "TimestampType": "datetime", "TimestampNTZType": "datetime",
+}
+
+
+def _table_schema(df: "DataFrame") -> Any:
+    """The MLflow schema of a Spark DataFrame, read from its declared column types.
+
+    A Delta table's types are declared, so nothing needs inferring: MLflow's
+    inference would also flag every integer column with a hint meant for
+    model inputs (integers cannot hold missing values), which a record of
+    training data does not need. ``None`` when a column has a type outside
+    the simple ones above (MLflow then infers the schema itself).
+    """
+    from mlflow.types import ColSpec, Schema
+
+    specs = []
+    for field in df.schema.fields:
+        kind = _SPARK_TO_MLFLOW.get(type(field.dataType).__name__)
+        if kind is None:
+            return None
+        specs.append(ColSpec(kind, field.name))
+    return Schema(specs)
+
+
 def log_training_data(
     df: "DataFrame",
     table_name: str,
@@ -186,11 +214,14 @@ def log_training_data(
             f"No Delta table {table_name!r} at {path}. Write the table before logging it "
             "as training data."
         )
-    with warnings.catch_warnings():  # its hint about integer columns concerns model inputs
-        warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
-        dataset = mlflow.data.from_spark(
-            df, path=str(path), version=str(version), name=f"{table_name}@v{version}"
-        )
+    dataset = mlflow.data.from_spark(
+        df, path=str(path), version=str(version), name=f"{table_name}@v{version}"
+    )
+    schema = _table_schema(df)
+    if schema is not None:
+        # the dataset's schema is a cached property: set it to the table's declared types
+        # before log_input reads it, instead of letting MLflow guess them from the data
+        dataset.__dict__["schema"] = schema
     mlflow.log_input(dataset, context=context)
     mlflow.set_tags({"training_data.table": table_name, "training_data.version": str(version)})
     return dataset

@@ -15,6 +15,7 @@ from mlops_kit._price_model import (
     CATEGORICAL_FEATURES,
     NUMERIC_FEATURES,
     TARGET,
+    declared_signature,
     fit_on_holdout,
     numeric_steps,
     regressor,
@@ -106,7 +107,6 @@ def train_price_model(
     """
     import mlflow
     import pandas as pd
-    from mlflow.models import infer_signature
 
     from mlops_kit.models import trusted_types
 
@@ -127,7 +127,7 @@ def train_price_model(
         info = mlflow.sklearn.log_model(
             pipeline,
             name="model",
-            signature=infer_signature(
+            signature=declared_signature(
                 fitted.X_train, pd.Series(pipeline.predict(fitted.X_test), name=TARGET)
             ),
             input_example=fitted.X_train.head(3),

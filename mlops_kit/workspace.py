@@ -6,12 +6,26 @@ types). One workspace is *active* per process (:func:`get_workspace`).
 
 Layout under the root (``$MLOPS_KIT_HOME``, default ``~/.mlops-kit``)::
 
-    <root>/mlflow.db                 tracking + registry (SQLite), shared by envs
-    <root>/mlartifacts/<user>/<env>/ run and model artifacts
-    <root>/<user>/<env>/tables/      Delta tables, one folder each
-    <root>/<user>/<env>/checkpoints/ streaming checkpoints
-    <root>/<user>/<env>/online.db    online feature store (SQLite)
-    <root>/<user>/<env>/jobs/        executed job notebooks
+    <root>/mlflow.db                       tracking + registry (SQLite), shared by envs
+    <root>/mlartifacts/<user>/<env>/       run and model artifacts
+    <root>/users/<user>/<env>/tables/      Delta tables, one folder each
+    <root>/users/<user>/<env>/checkpoints/ streaming checkpoints
+    <root>/users/<user>/<env>/online.db    online feature store (SQLite)
+    <root>/users/<user>/<env>/jobs/        executed job notebooks
+    <root>/users/<user>/<env>/spool/       inference-log write-ahead spools
+
+User folders live only under ``users/`` and shared folders only beside it,
+so no user name can reach a shared folder or another user's data. A
+workspace made with the older layout (``<root>/<user>/<env>/``) is moved
+into ``users/`` the first time it is activated (:func:`migrate_layout`).
+
+User and env names are accepted only in their canonical form (lowercase
+letter, then lowercase letters, digits or ``_``; at most 32 characters):
+``ADA``, ``ada.x`` or ``ädä`` are refused, never folded into another name.
+The default user is the OS login; a login that is not canonical is made so
+by lowercasing and turning ``.``, ``-`` and spaces into ``_`` (``First.Last``
+becomes ``first_last``), and refused when that is not enough: then set
+``MLOPS_KIT_USER``.
 
 Names carry the env the way a catalog does on a managed platform: the
 registered model ``price`` of user ``ada`` in ``prod`` is ``prod.ada.price``,
@@ -43,31 +57,104 @@ from pathlib import Path
 
 from mlops_kit.exceptions import ConfigError
 
-__all__ = ["ENVS", "Workspace", "get_workspace", "use_workspace"]
+__all__ = ["ENVS", "Workspace", "ResetReport", "check_name", "check_user", "default_user",
+           "get_workspace", "migrate_layout", "use_workspace"]
 
 #: the environments of the deploy-code pattern, in promotion order
 ENVS: tuple[str, ...] = ("dev", "staging", "prod")
 
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_USER = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+#: folders of the root that are not user folders (never moved by the migration)
+SHARED_FOLDERS: frozenset[str] = frozenset(
+    {"users", "mlartifacts", "mlflow", "logs", "spark-warehouse"})
 
 
-def _clean_user(user: str) -> str:
-    cleaned = re.sub(r"[^a-z0-9_]", "_", user.lower()).strip("_")
-    return cleaned or "user"
+def _shown(name: object) -> str:
+    text = repr(name)
+    return text if len(text) <= 70 else text[:60] + f"...' ({len(str(name))} characters)"
+
+
+def check_user(user: str, *, source: str = "MLOPS_KIT_USER") -> str:
+    """Return ``user`` if it is a canonical user name, else raise :class:`ConfigError`.
+
+    Canonical: a lowercase letter, then lowercase letters, digits or ``_``, at
+    most 32 characters. Nothing is folded: ``Ada`` is refused, not read as ``ada``.
+    """
+    if not isinstance(user, str) or not _USER.match(user):
+        near = re.sub(r"[.\- ]", "_", user.lower()) if isinstance(user, str) else ""
+        hint = f" (did you mean {near!r}?)" if _USER.match(near) else ""
+        raise ConfigError(
+            f"The user name must be a lowercase letter followed by lowercase letters, "
+            f"digits or '_' (at most 32 characters, e.g. 'ada_lovelace'). Got "
+            f"{_shown(user)} from {source}{hint}."
+        )
+    return user
+
+
+def default_user() -> str:
+    """The OS login in canonical form: lowercased, '.', '-' and spaces as '_'.
+
+    Deterministic; raises :class:`ConfigError` (set ``MLOPS_KIT_USER``) when
+    that does not give a canonical name (e.g. a login with accents).
+    """
+    login = getpass.getuser()
+    derived = re.sub(r"[.\- ]", "_", login.lower())
+    if not _USER.match(derived):
+        raise ConfigError(
+            f"Your login {_shown(login)} does not make a valid mlops-kit user name. Set "
+            "MLOPS_KIT_USER to a lowercase letter followed by lowercase letters, digits "
+            "or '_' (at most 32 characters), e.g. export MLOPS_KIT_USER=ada."
+        )
+    return derived
 
 
 def check_name(kind: str, name: str) -> str:
-    """Return ``name`` if it is a safe identifier, else raise :class:`ConfigError`.
+    """Return ``name`` if it is a canonical identifier, else raise :class:`ConfigError`.
 
-    Table, model and experiment names end up in paths and SQL, so only letters,
-    digits and underscores are allowed, starting with a letter.
+    Table, model and experiment names end up in paths and SQL, so only
+    lowercase letters, digits and underscores are allowed, starting with a
+    letter; nothing is folded (``Price`` is refused, not read as ``price``).
     """
     if not isinstance(name, str) or not _NAME.match(name):
         raise ConfigError(
-            f"The {kind} name must be letters, digits and underscores, starting "
-            f"with a letter (at most 64 characters). Got {name!r} instead."
+            f"The {kind} name must be lowercase letters, digits and underscores, starting "
+            f"with a letter (at most 64 characters, e.g. 'price_model'). Got {_shown(name)} "
+            "instead."
         )
     return name
+
+
+def migrate_layout(root: str | os.PathLike[str]) -> list[tuple[Path, Path]]:
+    """Move user folders of the older layout (``<root>/<user>/<env>``) under ``users/``.
+
+    Feature-table documents that recorded the old absolute paths are
+    rewritten. Returns the ``(old, new)`` moves made; raises
+    :class:`ConfigError` when a user exists in both layouts (merge by hand).
+    """
+    root = Path(root)
+    moves: list[tuple[Path, Path]] = []
+    if not root.is_dir():
+        return moves
+    for old in sorted(root.iterdir()):
+        if (old.name in SHARED_FOLDERS or not old.is_dir() or not _USER.match(old.name)
+                or not any((old / env).is_dir() for env in ENVS)):
+            continue
+        new = root / "users" / old.name
+        if new.exists():
+            raise ConfigError(
+                f"The workspace {root} holds user {old.name!r} twice: in the old layout "
+                f"({old}) and in the new one ({new}). Move what you need from {old} into "
+                f"{new} and delete {old}, or delete one of them."
+            )
+        new.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(old, new)
+        for doc in new.glob("*/feature_tables/*.json"):
+            text = doc.read_text()
+            doc.write_text(text.replace(f"{old}{os.sep}", f"{new}{os.sep}"))
+        moves.append((old, new))
+    return moves
 
 
 @dataclass(frozen=True)
@@ -93,6 +180,7 @@ class Workspace:
     spark_master: str = "local[*]"
 
     def __post_init__(self) -> None:
+        check_user(self.user, source="the user argument")
         if self.env not in ENVS:
             raise ConfigError(
                 f"The env must be one of {', '.join(ENVS)}. Got {self.env!r} instead. "
@@ -112,9 +200,15 @@ class Workspace:
         root_path = Path(
             root or os.environ.get("MLOPS_KIT_HOME") or Path.home() / ".mlops-kit"
         ).expanduser().resolve()
+        if user is not None:
+            user = check_user(user, source="the user argument")
+        elif os.environ.get("MLOPS_KIT_USER"):
+            user = check_user(os.environ["MLOPS_KIT_USER"])
+        else:
+            user = default_user()
         return cls(
             root=root_path,
-            user=_clean_user(user or os.environ.get("MLOPS_KIT_USER") or getpass.getuser()),
+            user=user,
             env=env or os.environ.get("MLOPS_KIT_ENV") or "dev",
             tracking_uri_override=os.environ.get("MLOPS_KIT_TRACKING_URI")
             or os.environ.get("MLFLOW_TRACKING_URI"),
@@ -128,9 +222,14 @@ class Workspace:
 
     # ------------------------------------------------------------------ paths
     @property
+    def user_dir(self) -> Path:
+        """This user's folder (all envs): ``<root>/users/<user>``."""
+        return self.root / "users" / self.user
+
+    @property
     def env_dir(self) -> Path:
         """Everything this user owns in this env (and only that) lives here."""
-        return self.root / self.user / self.env
+        return self.user_dir / self.env
 
     @property
     def tables_dir(self) -> Path:
@@ -159,6 +258,10 @@ class Workspace:
 
     def checkpoint_path(self, name: str) -> Path:
         return self.checkpoints_dir / check_name("checkpoint", name)
+
+    def spool_path(self, name: str) -> Path:
+        """Write-ahead spool of the inference log table ``name``."""
+        return self.env_dir / "spool" / check_name("table", name)
 
     # ------------------------------------------------------------------ names
     def model_name(self, name: str) -> str:
@@ -195,6 +298,7 @@ class Workspace:
         Sets ``MLFLOW_TRACKING_URI``/``MLFLOW_REGISTRY_URI`` in ``os.environ`` so
         papermill kernels, Spark workers and servers started from here agree.
         """
+        migrate_layout(self.root)
         for path in (self.tables_dir, self.checkpoints_dir, self.jobs_dir, self.artifacts_dir):
             path.mkdir(parents=True, exist_ok=True)
         os.environ["MLFLOW_TRACKING_URI"] = self.tracking_uri
@@ -232,7 +336,7 @@ class Workspace:
         return experiment_id
 
     # ------------------------------------------------------------------ reset
-    def reset(self) -> dict[str, int]:
+    def reset(self) -> "ResetReport":
         """Delete this user's tables, experiments and models in this env, nothing else.
 
         Idempotent. Experiments are renamed before deletion so their names are
@@ -240,38 +344,64 @@ class Workspace:
 
         Returns
         -------
-        dict
-            How many ``tables``, ``experiments`` and ``models`` were removed.
+        ResetReport
+            A dict of how many ``tables``, ``experiments`` and ``models`` were
+            removed; ``.names`` lists them and ``.folders`` the folders deleted.
         """
-        removed = {"tables": 0, "experiments": 0, "models": 0}
-        if self.tables_dir.exists():
-            removed["tables"] = sum(1 for p in self.tables_dir.iterdir() if p.is_dir())
+        migrate_layout(self.root)
+        report = ResetReport({"tables": 0, "experiments": 0, "models": 0})
+        if self.tables_dir.is_dir():
+            report.names["tables"] = sorted(
+                p.name for p in self.tables_dir.iterdir()
+                if p.is_dir() and not p.name.startswith("."))
         for path in (self.env_dir, self.artifacts_dir):
-            shutil.rmtree(path, ignore_errors=True)
-        if self.uses_local_mlflow and not (self.root / "mlflow.db").exists():
-            return removed
-        from mlflow.tracking import MlflowClient
+            if path.exists():
+                shutil.rmtree(path)
+                report.folders.append(path)
+        if not (self.uses_local_mlflow and not (self.root / "mlflow.db").exists()):
+            from mlflow.tracking import MlflowClient
 
-        client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri)
-        prefix = f"/Users/{self.user}/{self.env}/"
-        for experiment in client.search_experiments(
-            filter_string=f"name LIKE '{prefix}%'"
-        ):
-            if not experiment.name.startswith(prefix):  # LIKE treats _ as a wildcard
-                continue
-            client.rename_experiment(
-                experiment.experiment_id, f"deleted-{uuid.uuid4().hex}"
-            )
-            client.delete_experiment(experiment.experiment_id)
-            removed["experiments"] += 1
-        model_prefix = f"{self.env}.{self.user}."
-        for model in client.search_registered_models(
-            filter_string=f"name LIKE '{model_prefix}%'"
-        ):
-            if model.name.startswith(model_prefix):
-                client.delete_registered_model(model.name)
-                removed["models"] += 1
-        return removed
+            client = MlflowClient(tracking_uri=self.tracking_uri,
+                                  registry_uri=self.registry_uri)
+            prefix = f"/Users/{self.user}/{self.env}/"
+            for experiment in client.search_experiments(
+                filter_string=f"name LIKE '{prefix}%'"
+            ):
+                if not experiment.name.startswith(prefix):  # LIKE treats _ as a wildcard
+                    continue
+                client.rename_experiment(
+                    experiment.experiment_id, f"deleted-{uuid.uuid4().hex}"
+                )
+                client.delete_experiment(experiment.experiment_id)
+                report.names["experiments"].append(experiment.name)
+            model_prefix = f"{self.env}.{self.user}."
+            for model in client.search_registered_models(
+                filter_string=f"name LIKE '{model_prefix}%'"
+            ):
+                if model.name.startswith(model_prefix):
+                    client.delete_registered_model(model.name)
+                    report.names["models"].append(model.name)
+        for kind, names in report.names.items():
+            report[kind] = len(names)
+        return report
+
+
+class ResetReport(dict):
+    """What :meth:`Workspace.reset` removed: counts (the dict), names and folders."""
+
+    def __init__(self, counts: dict[str, int]) -> None:
+        super().__init__(counts)
+        self.names: dict[str, list[str]] = {kind: [] for kind in counts}
+        self.folders: list[Path] = []
+
+    def describe(self) -> str:
+        """One line per kind: ``1 table: listings``; then the folders deleted."""
+        lines = []
+        for kind, names in self.names.items():
+            label = kind if len(names) != 1 else kind[:-1]
+            lines.append(f"{len(names)} {label}" + (f": {', '.join(names)}" if names else ""))
+        lines.append("folders deleted: " + (", ".join(map(str, self.folders)) or "none"))
+        return "\n".join(lines)
 
 
 _active: Workspace | None = None

@@ -79,6 +79,30 @@ def first_error(nb) -> CellError | None:
     return None
 
 
+#: a Python warning as the ``warnings`` module prints it: ``<file>:<line>: <Category>: <message>``
+_PY_WARNING = re.compile(r"^\S.*?:\d+: (?:[A-Za-z_]\w*\.)*[A-Z]\w*Warning: .*$", re.M)
+
+
+def warnings_in(nb) -> list[tuple[int, str]]:
+    """``(cell index, line)`` of every warning a notebook's outputs show.
+
+    A warning is what Python's ``warnings`` module prints (``file.py:12:
+    UserWarning: ...``, whatever the category) in any stream output; colours
+    are stripped first. A lesson's own text that merely contains the word
+    ("Warning: drift detected") is not one, and neither is a library's log
+    record at WARNING level (MLflow's advice on ``spark_udf(env_manager=
+    "local")``, say): those are messages about a choice the course made.
+    """
+    found = []
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") != "stream":
+                continue
+            text = _ANSI.sub("", output.get("text", ""))
+            found.extend((index, m.group(0)[:300]) for m in _PY_WARNING.finditer(text))
+    return sorted(found)
+
+
 def notebook_metadata(path: Path) -> dict:
     """The notebook's ``mlops_kit`` metadata (e.g. ``{"test": "skip-standalone"}``)."""
     nb = nbformat.read(str(path), as_version=4)

@@ -66,7 +66,7 @@ def test_real_process_job_run_exit_codes(tmp_path) -> None:
                     home=tmp_path)
     assert ok.returncode == 0, ok.stderr
     copy = Path(ok.stdout.split("executed notebook: ")[1].strip())
-    assert copy.is_relative_to(tmp_path / "tester" / "prod" / "jobs")
+    assert copy.is_relative_to(tmp_path / "users" / "tester" / "prod" / "jobs")
 
     failed = _mlops_kit("job", "run", "tests/notebooks/fails.ipynb", "-p", "threshold", "0.9",
                         home=tmp_path)
@@ -74,7 +74,7 @@ def test_real_process_job_run_exit_codes(tmp_path) -> None:
     assert "FAILED in cell" in failed.stderr
     assert '    raise ValueError(f"score {score} is below {threshold}")' in failed.stderr
     assert "ValueError: score 0.1 is below 0.9" in failed.stderr
-    assert "executed notebook: " + str(tmp_path / "tester" / "dev" / "jobs") in failed.stderr
+    assert "executed notebook: " + str(tmp_path / "users" / "tester" / "dev" / "jobs") in failed.stderr
     assert "Traceback" not in failed.stderr
 
 
@@ -103,7 +103,8 @@ def test_reset_removes_this_env_only(workspace) -> None:
     prod = workspace.with_env("prod").activate()
     prod.table_path("listings").mkdir(parents=True)
     result = invoke("reset", "--env", "dev", "--yes")
-    assert result.exit_code == 0 and "1 tables" in result.output
+    assert result.exit_code == 0 and "1 table: listings" in result.output
+    assert "0 experiments" in result.output and str(workspace.env_dir) in result.output
     assert not workspace.table_path("listings").exists()
     assert prod.table_path("listings").exists()
 
@@ -125,5 +126,26 @@ def test_ui_uses_the_workspace_store_on_localhost(workspace) -> None:
 def test_setup_without_data_prepares_folders_and_jars(tmp_path) -> None:
     result = invoke("setup", "--no-data", "--env", "staging")
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "kit" / "tester" / "staging" / "tables").is_dir()
+    assert (tmp_path / "kit" / "users" / "tester" / "staging" / "tables").is_dir()
     assert "delta jars:" in result.output
+
+
+@pytest.mark.parametrize("command", ["lab", "labs grade", "progress"])
+def test_lab_commands_have_help(command: str) -> None:
+    result = invoke(*command.split(), "--help")
+    assert result.exit_code == 0 and "Usage: main" in result.output
+
+
+def test_lab_turns_the_news_pop_up_off_and_keeps_other_settings(tmp_path, monkeypatch) -> None:
+    import json
+
+    config = tmp_path / "jupyter"
+    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(config))
+    page_config = config / "labconfig" / "page_config.json"
+    page_config.parent.mkdir(parents=True)
+    page_config.write_text(json.dumps({"disabledExtensions": {"x:y": True}, "other": 1}))
+    result = invoke("lab", "--print-command", "--port", "8899")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith(f"{sys.executable} -m jupyterlab --port 8899")
+    assert json.loads(page_config.read_text()) == {"other": 1, "disabledExtensions": {
+        "x:y": True, "@jupyterlab/apputils-extension:announcements": True}}

@@ -221,3 +221,13 @@ def test_install_writes_real_tables_once_then_force_rewrites(spark, workspace):
     forced = datasets.install(force=True, sizes=SMALL)
     assert forced["written"].all() and (forced["version"] == 1).all()
     assert delta.history("listings")["version"].tolist() == [1, 0]
+
+
+def test_review_events_are_generated_without_warnings() -> None:
+    """A lesson's output stays clean: no deprecation warning from the generator."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        events = datasets.review_events(datasets.listings(30, seed=1), 200, seed=2)
+    assert len(events) == 200

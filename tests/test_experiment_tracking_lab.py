@@ -16,7 +16,7 @@ from mlops_kit.tracking import price_features
 COVERS_EXERCISES = [('experiment-tracking-lab', 'ex1'), ('experiment-tracking-lab', 'ex2'), ('experiment-tracking-lab', 'ex3')]
 
 
-GRID = [{"n_estimators": n, "max_depth": d} for n in (3, 6) for d in (2, 6)]
+GRID = [{"n_estimators": n, "max_depth": d} for n in (3, 6) for d in (4, 30)]
 SEED = 0
 
 
@@ -32,21 +32,41 @@ def _fit(split, params):
     return model, root_mean_squared_error(y_test, model.predict(X_test))
 
 
-def _trial(split, candidate, *, nested: bool, log_metric: bool) -> None:
+#: what a child logs as "rmse": the right metric and plausible wrong ones
+METRICS = {
+    "test_rmse": lambda y, p: root_mean_squared_error(y, p),
+    "mse": lambda y, p: root_mean_squared_error(y, p) ** 2,
+    "mae": lambda y, p: float(abs(y - p).mean()),
+}
+
+
+def _trial(split, candidate, *, nested: bool, log_metric: bool, metric: str = "test_rmse") -> None:
+    X_train, X_test, y_train, y_test = split
     with mlflow.start_run(nested=nested):
         mlflow.log_params(candidate)
         if log_metric:
-            mlflow.log_metric("rmse", _fit(split, candidate)[1])
+            model, _ = _fit(split, candidate)
+            if metric == "train_rmse":
+                rmse = root_mean_squared_error(y_train, model.predict(X_train))
+            else:
+                rmse = METRICS[metric](y_test, model.predict(X_test))
+            mlflow.log_metric("rmse", rmse)
+            mlflow.log_metric("train_rmse", root_mean_squared_error(y_train, model.predict(X_train)))
 
 
-def _search(split, *, nested=True, grid=GRID, log_metric=True) -> str:
+def _search(split, *, nested=True, grid=GRID, log_metric=True, metric="test_rmse") -> str:
     """Log a grid search (children nested under the parent, or not); return the parent's id."""
     with mlflow.start_run(run_name="grid-search") as parent:
         for candidate in grid if nested else []:
-            _trial(split, candidate, nested=True, log_metric=log_metric)
+            _trial(split, candidate, nested=True, log_metric=log_metric, metric=metric)
     for candidate in [] if nested else grid:  # the wrong way: top-level runs
         _trial(split, candidate, nested=False, log_metric=log_metric)
     return parent.info.run_id
+
+
+def _data(split) -> dict:
+    X_train, X_test, y_train, y_test = split
+    return {"X_train": X_train, "X_test": X_test, "y_train": y_train, "y_test": y_test, "seed": SEED}
 
 
 def _ranked(parent_run_id: str) -> list[str]:
@@ -73,10 +93,29 @@ def test_a_correct_answer_passes_every_check(workspace, split):
     model_uri = _log_model(split, parent, _params(best))
     context = {"parent_run_id": parent, "best_run_id": best, "X_test": split[1], "y_test": split[3]}
 
-    assert check_ex1(parent).passed, check_ex1(parent).message
+    assert check_ex1(parent, **_data(split)).passed, check_ex1(parent, **_data(split)).message
     assert check_ex2(best, parent_run_id=parent).passed
     result = check_ex3(model_uri, **context)
     assert result.passed, result.message
+
+
+@pytest.mark.parametrize("metric, says", [
+    ("train_rmse", "fitted on"),
+    ("mse", "squared error"),
+    ("mae", "not the RMSE of this candidate"),
+])
+def test_ex1_rejects_a_metric_that_is_not_the_held_out_rmse(workspace, split, metric, says):
+    """Training RMSE, MSE or MAE logged as 'rmse' fail at ex1, not later at ex3."""
+    workspace.set_experiment("lab")
+    result = check_ex1(_search(split, metric=metric), **_data(split))
+    assert not result.passed and says in result.message
+    assert "test split" not in result.hint and "root_mean_squared_error" not in result.hint
+
+
+def test_ex1_needs_the_split_to_recompute(workspace, split):
+    workspace.set_experiment("lab")
+    result = check_ex1(_search(split))
+    assert not result.passed and "needs your split" in result.message
 
 
 def test_ex1_rejects_runs_that_are_not_nested(workspace, split):
@@ -100,7 +139,9 @@ def test_ex1_rejects_a_child_id_and_unknown_ids(workspace, split):
     parent = _search(split)
     assert "itself a child run" in check_ex1(_ranked(parent)[0]).message
     assert "no run with id" in check_ex1("0" * 32).message
-    assert "expected a run id" in check_ex1(42).message
+    assert "expected a run id (str), got int" in check_ex1(42).message
+    runs = mlflow.search_runs(filter_string=f"tags.mlflow.parentRunId = '{parent}'")
+    assert "expected a run id (str), got Series" in check_ex2(runs.loc[0], parent_run_id=parent).message
 
 
 def test_ex2_rejects_the_worst_candidate_and_runs_outside_the_search(workspace, split):
@@ -109,6 +150,13 @@ def test_ex2_rejects_the_worst_candidate_and_runs_outside_the_search(workspace, 
     ranked = _ranked(parent)
     worst = check_ex2(ranked[-1], parent_run_id=parent)
     assert not worst.passed and "lower rmse" in worst.message
+    assert "lower rmse" not in worst.hint and ranked[0] not in worst.hint
+    by_train = mlflow.search_runs(filter_string=f"tags.mlflow.parentRunId = '{parent}'",
+                                  order_by=["metrics.train_rmse ASC"])["run_id"][0]
+    assert by_train != ranked[0], "the test grid must overfit: train and test rank differently"
+    overfit = check_ex2(by_train, parent_run_id=parent)
+    assert not overfit.passed and "fits the training rows best" in overfit.message
+    assert "rmse" not in overfit.hint
     outsider = check_ex2(parent, parent_run_id=parent)
     assert not outsider.passed and "not a child" in outsider.message
     assert "needs the search's parent" in check_ex2(ranked[0]).message

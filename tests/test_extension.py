@@ -1,4 +1,4 @@
-"""The IPython extension: workspace, lazy spark, display, magics, widget badges."""
+"""The IPython extension: workspace, lazy spark, display, magics, HTML badges."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,7 +33,7 @@ def test_load_prepares_the_namespace_and_prints_the_summary(shell, capsys, tmp_p
     out = capsys.readouterr().out
     assert "mlops-kit ready" in out and f"{tmp_path / 'kit'}" in out and "tester" in out
     assert "sqlite:///" in out and "local[*]" in out
-    assert (tmp_path / "kit" / "tester" / "dev" / "tables").is_dir()
+    assert (tmp_path / "kit" / "users" / "tester" / "dev" / "tables").is_dir()
 
 
 def test_lazy_spark_starts_nothing_until_used(monkeypatch) -> None:
@@ -99,8 +99,8 @@ def test_display_of_a_spark_dataframe_fetches_only_the_limit(spark, capsys) -> N
 
 
 @pytest.mark.slow
-def test_kernel_sends_a_widget_badge_with_a_text_fallback(tmp_path, monkeypatch) -> None:
-    """In a kernel the result is an ipywidgets view (JupyterLab) plus the text line (papermill)."""
+def test_kernel_sends_plain_html_badges_and_a_hint(tmp_path, monkeypatch) -> None:
+    """In a kernel a result is text/html + text/plain, no widget view: it survives a reopen."""
     from nbclient import NotebookClient
 
     monkeypatch.setenv("MLOPS_KIT_HOME", str(tmp_path / "kit"))
@@ -108,10 +108,28 @@ def test_kernel_sends_a_widget_badge_with_a_text_fallback(tmp_path, monkeypatch)
     NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=True,
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     badge = nb.cells[2].outputs[0]["data"]
-    assert "application/vnd.jupyter.widget-view+json" in badge
+    assert set(badge) == {"text/html", "text/plain"}
     assert badge["text/plain"].startswith("✔ Exercise 1 — Name the workspace user: you work as")
     assert 'class="mlops-kit-badge mlops-kit-badge-pass"' in badge["text/html"]
     failed = nb.cells[3].outputs[0]["data"]["text/plain"]
     assert failed.startswith("✘ Exercise 1") and "Hint:" in failed
-    states = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
-    assert any("mlops-kit-badge" in str(s["state"].get("value", "")) for s in states.values())
+    hint = nb.cells[4].outputs[0]["data"]
+    assert hint["text/plain"].startswith("Hint 1 of 1 for Exercise 1") and "mlops-kit-hint" in hint["text/html"]
+    assert "widgets" not in nb.metadata
+
+
+def test_loading_again_shows_the_summary_again(capsys) -> None:
+    """A re-run of the first cell shows the workspace card, not IPython's "already loaded"."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    try:
+        for _ in range(2):
+            ip.run_cell("%load_ext mlops_kit")
+            out = capsys.readouterr().out
+            assert "mlops-kit ready" in out and "already loaded" not in out
+        ip.run_cell("%reload_ext mlops_kit")
+        assert "mlops-kit ready" in capsys.readouterr().out
+    finally:
+        ip.extension_manager.unload_extension("mlops_kit")
+        InteractiveShell.clear_instance()

@@ -60,6 +60,29 @@ def test_bad_values_raise_config_error(type_name, raw, match) -> None:
         coerce_parameters({"p": NotebookParameter("p", type_name, None)}, {"p": raw})
 
 
+@pytest.mark.parametrize("raw", ["1+" * 50000 + "1", "1+" * 5000 + "1", "-" * 20000 + "1"])
+def test_an_untyped_value_too_deep_or_long_is_a_parameter_error(raw) -> None:
+    """It used to end in RecursionError with a traceback."""
+    with pytest.raises(ConfigError, match=r"parameter 'opt' (is nested too deeply|is \d+ characters)"):
+        coerce_parameters({"opt": NotebookParameter("opt", None, None)}, {"opt": raw})
+    assert coerce_parameters({"opt": NotebookParameter("opt", None, None)},
+                             {"opt": "[1, {'a': 2}]"}) == {"opt": [1, {"a": 2}]}
+
+
+def test_job_run_with_a_deep_untyped_value_exits_2_in_one_line(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from mlops_kit.cli import main
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("opt = None", metadata={"tags": ["parameters"]})]
+    nbformat.write(nb, str(tmp_path / "untyped.ipynb"))
+    result = CliRunner().invoke(main, ["job", "run", str(tmp_path / "untyped.ipynb"),
+                                       "-p", "opt", "1+" * 50000 + "1"])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and "parameter 'opt'" in lines[0], result.output
+
+
 def test_unknown_parameter_lists_the_valid_names() -> None:
     with pytest.raises(ConfigError, match=r"no parameter 'y'\. Valid names: x, scale, loud"):
         run_notebook(DOUBLE, {"y": "1"})

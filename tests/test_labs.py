@@ -17,9 +17,12 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from mlops_kit.cli import main
 from mlops_kit.exceptions import CheckFailedError, ConfigError, ExerciseError, NotFoundError
-from mlops_kit.labs import FILL_IN, CheckResult, Lab, checker
+from mlops_kit.labs import FILL_IN, CheckResult, Lab, checker, expect_type
 from mlops_kit.labs import registry
-from mlops_kit.labs.build import assigned_names, build_labs, lab_source, make_lab, normalise
+from mlops_kit.labs.build import (
+    KERNELSPEC, assigned_names, build_labs, lab_source, make_lab, normalise,
+    normalise_kernelspecs,
+)
 from mlops_kit.labs.widgets import badge_html, result_line
 from mlops_kit.workspace import Workspace
 
@@ -243,7 +246,83 @@ def test_checker_crash_becomes_a_failed_check(toy_lab, capsys) -> None:
     lab = Lab(toy_lab)
     lab.check("ex2", 5)  # len(5) raises TypeError inside the checker
     assert not lab.results_["ex2"].passed
-    assert "could not be checked (TypeError" in lab.results_["ex2"].message
+    assert lab.results_["ex2"].message == (
+        "expected another kind of answer, got int (the check stopped with TypeError)"
+    )
+
+
+def test_checker_crash_on_a_series_says_expected_and_got_not_pandas(capsys) -> None:
+    """A comparison that pandas refuses must not reach the learner as "truth value ... ambiguous"."""
+
+    @checker("typed", "ex1", title="Name the drifted feature")
+    def ex1(value: str, **context):
+        return CheckResult.ok() if value == "temp" else CheckResult.fail("no", hint="h")
+
+    @checker("typed", "ex2", title="Untyped")
+    def ex2(value, **context):
+        return CheckResult.ok() if value == "temp" else CheckResult.fail("no", hint="h")
+
+    try:
+        lab = Lab("typed")
+        lab.check("ex1", pd.Series(["temp"]))
+        lab.check("ex2", pd.Series(["temp"]))
+    finally:
+        registry._REGISTRY.pop("typed", None)
+    out = capsys.readouterr().out
+    assert "ambiguous" not in out
+    assert lab.results_["ex1"].message == "expected an answer (str), got Series"
+    assert lab.results_["ex2"].message.startswith("expected another kind of answer, got Series")
+
+
+def test_strict_lab_names_the_checker_crash_for_authors(toy_lab) -> None:
+    with pytest.raises(CheckFailedError, match=r"got int .*The checker raised TypeError: object of type"):
+        Lab(toy_lab, strict=True).check("ex2", 5)
+
+
+@pytest.mark.parametrize("value, expected, what, message", [
+    (pd.Series([1]), str, "a feature name", "expected a feature name (str), got Series"),
+    ("3", (int, float), "a count", "expected a count (int or float), got str"),
+    (True, int, "a count", "expected a count (int), got bool"),
+    (pd.DataFrame(), "pyspark.DataFrame", "the listings table",
+     "expected the listings table (Spark DataFrame), got DataFrame"),
+    (None, "pandas.DataFrame", "a table", "expected a table (pandas DataFrame), got None"),
+])
+def test_expect_type_says_what_was_expected(value, expected, what, message) -> None:
+    failed = expect_type(value, expected, what)
+    assert failed is not None and not failed.passed
+    assert failed.message == message and failed.hint
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("price", str), (3, float), (3, (int, float)), (pd.DataFrame(), "pandas.DataFrame"),
+    (pd.Series(dtype=float), pd.Series),
+])
+def test_expect_type_accepts_the_right_type(value, expected) -> None:
+    assert expect_type(value, expected, "x") is None
+
+
+def test_fill_in_error_renders_as_one_line_in_ipython(toy_lab, capsys) -> None:
+    """Run All on an unfilled lab shows the kit's message, not 11 lines of kit frames."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        shell.run_cell("from mlops_kit.labs import FILL_IN, Lab\nlab = Lab('toy')")
+        result = shell.run_cell("answer = FILL_IN\nlab.check('ex1', answer.strip())")
+    finally:
+        InteractiveShell.clear_instance()
+    assert isinstance(result.error_in_exec, ExerciseError)
+    assert "Exercise 1:" in str(result.error_in_exec) and "FILL_IN" in str(result.error_in_exec)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert "ExerciseError" in lines[0] and "Exercise 1: replace FILL_IN with your answer" in lines[0]
+
+
+def test_strict_failure_renders_as_one_line_too(toy_lab) -> None:
+    with pytest.raises(CheckFailedError) as caught:
+        Lab(toy_lab, strict=True).check("ex1", 0)
+    rendered = caught.value._render_traceback_()
+    assert len(rendered) == 1 and "Exercise 1 — Answer 42 failed: 0 is not the answer" in rendered[0]
 
 
 def test_context_reaches_the_checker(toy_lab) -> None:
@@ -258,8 +337,11 @@ def test_summary_lists_every_exercise(toy_lab, capsys) -> None:
     summary = lab.summary()
     assert [row[3] for row in summary.rows] == ["passed", "not attempted"]
     assert not summary.all_passed
-    assert "Lab toy: 1/2 exercises passed" in capsys.readouterr().out
-    assert list(summary.to_frame()["state"]) == ["passed", "not attempted"]
+    out = capsys.readouterr().out
+    assert "Lab toy: 1/2 exercises passed" in out and "Answer 42: passed (1 attempt)" in out
+    frame = summary.to_frame()
+    assert list(frame["state"]) == ["passed", "not attempted"]
+    assert list(frame["attempts"]) == [1, 0] and list(frame["solution_viewed"]) == [False, False]
     assert "mlops-kit-summary" in summary._repr_html_()
 
 
@@ -313,6 +395,39 @@ def test_result_line_and_badge() -> None:
     markup = badge_html("Exercise 3 — <x>", True, "a & b")
     assert 'class="mlops-kit-badge mlops-kit-badge-pass"' in markup
     assert "&lt;x&gt;" in markup and "a &amp; b" in markup
+
+
+@pytest.mark.parametrize("label, message, line", [
+    ("Exercise 3 — Which feature changed units?", "`humidity` did not",
+     "✘ Exercise 3 — Which feature changed units? humidity did not. Hint: look"),
+    ("Exercise 2 — Read the `*current*` version", "the *current* prices, not **old** ones",
+     "✘ Exercise 2 — Read the *current* version: the current prices, not old ones. Hint: look"),
+    ("Exercise 1 — Keep snake_case_names", "a stray ` backtick",
+     "✘ Exercise 1 — Keep snake_case_names: a stray  backtick. Hint: look"),
+])
+def test_titles_and_messages_drop_markdown_markers(label, message, line) -> None:
+    assert result_line(label, False, message, "look") == line
+    markup = badge_html(label, False, message, "look")
+    assert "units?:" not in markup and "`" not in markup
+    assert "<b>*current*</b>" not in markup and "**" not in markup
+
+
+def test_badge_renders_inline_markdown_safely() -> None:
+    markup = badge_html("Exercise 2 — Read the *current* <table>", False,
+                        'use `df["x"] < 3` <script>', hint="**not** `sum`")
+    assert "<em>current</em> &lt;table&gt;" in markup
+    assert "<code>df[&quot;x&quot;] &lt; 3</code> &lt;script&gt;" in markup
+    assert "<b>not</b> <code>sum</code>" in markup and "<script>" not in markup
+
+
+def test_results_are_plain_html_not_widgets(toy_lab, monkeypatch) -> None:
+    """A widget view reads "model not found" once the kernel is gone; plain HTML stays."""
+    shown = []
+    monkeypatch.setattr("mlops_kit.labs.widgets.in_kernel", lambda: True)
+    monkeypatch.setattr("IPython.display.display", lambda bundle, raw: shown.append(bundle))
+    Lab(toy_lab).check("ex1", 41)
+    assert set(shown[0]) == {"text/html", "text/plain"}
+    assert shown[0]["text/plain"].startswith("✘ Exercise 1 — Answer 42: 41 is not the answer")
 
 
 # ----------------------------------------------------------------------- build
@@ -381,6 +496,20 @@ def test_make_lab_strips_outputs_and_inserts_fill_in(tmp_path: Path) -> None:
     assert [c.id for c in lab.cells] == ["cell-0", "cell-1", "cell-2"]
     assert "papermill" not in lab.metadata and "papermill" not in lab.cells[2].metadata
     assert lab.metadata["mlops_kit"]["generated_from"] == "solutions/m/01L-toy.ipynb"
+    assert lab.metadata["kernelspec"] == KERNELSPEC  # JupyterLab's: opening it changes nothing
+    assert lab.metadata["language_info"]["codemirror_mode"] == {"name": "ipython", "version": 3}
+
+
+def test_normalise_kernelspecs_fixes_only_the_kernel_metadata(tmp_path: Path) -> None:
+    path = _solution(tmp_path / "notebooks" / "m" / "01-demo.ipynb")
+    nb = nbformat.read(str(path), as_version=4)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nbformat.write(nb, str(path))
+    assert normalise_kernelspecs(tmp_path) == [path]
+    fixed = nbformat.read(str(path), as_version=4)
+    assert fixed.metadata["kernelspec"] == KERNELSPEC
+    assert fixed.cells == nb.cells and fixed.metadata["papermill"] == {"start_time": "now"}
+    assert normalise_kernelspecs(tmp_path) == []  # already right: untouched
 
 
 def test_build_check_round_trip(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import pytest
 from mlops_kit.labs import Lab
 
 #: exercises whose checker these tests feed a right and a wrong answer
-COVERS_EXERCISES = [('batch', 'ex1'), ('batch', 'ex2'), ('batch', 'ex3')]
+COVERS_EXERCISES = [('batch', 'ex1'), ('batch', 'ex2'), ('batch', 'ex3'), ('batch', 'ex4')]
 
 
 pytestmark = pytest.mark.spark
@@ -25,10 +25,12 @@ def lab_env(spark, workspace):
     return {"model_uri": model_uri, "listings_df": frame, "inputs": inputs}
 
 
-def _verdict(exercise: str, value, env) -> tuple[bool, str]:
+def _verdict(exercise: str, value, env, **context) -> tuple[bool, str]:
     lab = Lab("batch")
-    lab.check(exercise, value, model_uri=env["model_uri"], listings_df=env["listings_df"])
+    context = context or {"listings_df": env["listings_df"]}
+    lab.check(exercise, value, model_uri=env["model_uri"], **context)
     result = lab.results_[exercise]
+    assert result.passed or "spark_udf" not in (result.hint or "")  # a hint never gives the call
     return result.passed, result.message
 
 
@@ -41,6 +43,11 @@ def test_batch_lab_accepts_the_solution_and_rejects_wrong_answers(spark, workspa
     assert _verdict("ex1", good_udf, env)[0]
     passed, message = _verdict("ex1", env["model_uri"], env)  # a string, not a UDF
     assert not passed and "expected a Spark UDF" in message
+    passed, message = _verdict("ex1", lambda row: 1.0, env)  # a Python function
+    assert not passed and "expected a Spark UDF" in message
+    constant = F.udf(lambda row: 100.0, "double")  # a UDF that is not the model
+    passed, message = _verdict("ex1", constant, env)
+    assert not passed and "differ" in message
 
     scored = env["listings_df"].withColumn("prediction", good_udf(F.struct(*env["inputs"])))
     assert _verdict("ex2", scored, env)[0]
@@ -49,6 +56,8 @@ def test_batch_lab_accepts_the_solution_and_rejects_wrong_answers(spark, workspa
     assert not passed and "differ" in message
     passed, message = _verdict("ex2", scored.limit(10), env)
     assert not passed and "rows scored" in message
+    passed, message = _verdict("ex2", scored.withColumnRenamed("prediction", "pred"), env)
+    assert not passed and "no column 'prediction'" in message
 
     good_path = str(tmp_path / "good")
     scored.write.format("delta").partitionBy("room_type").save(good_path)
@@ -59,3 +68,41 @@ def test_batch_lab_accepts_the_solution_and_rejects_wrong_answers(spark, workspa
     assert not passed and "partitioned by []" in message
     passed, message = _verdict("ex3", str(tmp_path / "nothing"), env)
     assert not passed and "no Delta table" in message
+    by_area = str(tmp_path / "by_area")
+    scored.write.format("delta").partitionBy("neighbourhood").save(by_area)
+    passed, message = _verdict("ex3", by_area, env)
+    assert not passed and "still reads every partition" in message
+    too_fine = str(tmp_path / "too_fine")
+    scored.write.format("delta").partitionBy("room_type", "id").save(too_fine)
+    passed, message = _verdict("ex3", too_fine, env)
+    assert not passed and "many small partitions" in message
+
+
+def test_batch_lab_ex4_wants_the_feed_repaired_not_only_scored(spark, workspace, lab_env):
+    import mlflow
+    from pyspark.sql import functions as F
+
+    from mlops_kit.labs.scenarios import app_defects, learner_seed, partner_feed, repair_app_rows
+
+    env, size = lab_env, 40
+    seed = learner_seed("batch", "tester")
+    context = {"feed_seed": seed, "feed_size": size}
+    inputs = env["inputs"]
+    udf = mlflow.pyfunc.spark_udf(spark, env["model_uri"], result_type="double", env_manager="local")
+    truth = spark.createDataFrame(
+        [{"listing_id": i, **row} for i, row in enumerate(repair_app_rows(inputs, size, seed=seed))])
+    right = truth.withColumn("prediction", udf(F.struct(*inputs)))
+    assert _verdict("ex4", right, env, **context)[0]
+
+    feed = partner_feed(spark, inputs, size, seed=seed)
+    (_, loud), (_, silent) = app_defects(seed)
+    old, new = loud.split(":")
+    renamed_only = feed.withColumnRenamed(new, old).withColumn("prediction", udf(F.struct(*inputs)))
+    passed, message = _verdict("ex4", renamed_only, env, **context)
+    assert not passed and repr(silent.split(":")[0]) in message
+    passed, message = _verdict("ex4", right.limit(size - 5), env, **context)
+    assert not passed and "rows scored" in message
+    passed, message = _verdict("ex4", right.drop(old), env, **context)
+    assert not passed and f"lacks the model input {old!r}" in message
+    passed, message = _verdict("ex4", right.drop("prediction"), env, **context)
+    assert not passed and "no column 'prediction'" in message

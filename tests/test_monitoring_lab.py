@@ -1,23 +1,26 @@
-"""Checkers of the monitoring lab: the solution passes, typical mistakes fail with a hint."""
+"""Checkers of the monitoring lab: the solution passes, plausible mistakes fail with a pointer."""
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
-from mlops_kit.datasets import ice_cream_windows
 from mlops_kit.labs.checks.monitoring_lab import check_ex1, check_ex2, check_ex3, check_ex4
+from mlops_kit.labs.registry import get
+from mlops_kit.labs.scenarios import learner_seed, monitoring_windows, unit_change
 from mlops_kit.monitoring import Monitor
 
-#: exercises whose checker these tests feed a right and a wrong answer
-COVERS_EXERCISES = [('monitoring-lab', 'ex1'), ('monitoring-lab', 'ex2'), ('monitoring-lab', 'ex3'), ('monitoring-lab', 'ex4')]
-
+#: exercises whose checker these tests feed a right and wrong answers
+COVERS_EXERCISES = [("monitoring-lab", "ex1"), ("monitoring-lab", "ex2"),
+                    ("monitoring-lab", "ex3"), ("monitoring-lab", "ex4")]
 
 NUMERIC = ["temperature", "humidity", "price_per_cone"]
+#: a learner whose pipeline changed the units of price_per_cone, not of temperature as in the demo
+PRICE_LEARNER = 1
 
 
 @pytest.fixture(scope="module")
 def windows():
-    return ice_cream_windows(1500, seed=7)
+    assert unit_change(PRICE_LEARNER)[0] == "price_per_cone"
+    return monitoring_windows(1500, 7, learner=PRICE_LEARNER)
 
 
 @pytest.fixture(scope="module")
@@ -26,31 +29,75 @@ def report(windows):
     return Monitor(reference, numeric=NUMERIC, categorical=["store", "flavour"]).run(current)
 
 
+def test_every_exercise_registers_two_hints_or_more():
+    for exercise in ("ex1", "ex2", "ex3", "ex4"):
+        assert len(get("monitoring-lab", exercise).hints) >= 2
+
+
+def test_the_unit_change_differs_between_learners():
+    columns = {unit_change(learner_seed("monitoring-lab", u))[0] for u in ("ada", "bob", "cyd", "dan")}
+    assert len(columns) > 1
+
+
 def test_ex1_null_counts(windows):
     reference, current = windows
     assert check_ex1(current.isna().sum(), current=current).passed
-    assert not check_ex1(reference.isna().sum(), current=current).passed     # wrong window
-    assert not check_ex1(current.isna().mean(), current=current).passed      # rates, not counts
-    assert not check_ex1([0, 1], current=current).passed
+    for wrong in (reference.isna().sum(), current.isna().mean(), [0, 1]):  # window, rates, type
+        result = check_ex1(wrong, current=current)
+        assert not result.passed
+
+
+def test_ex1_failure_never_prints_the_answer(windows):
+    """Before: the hint was the solution's code, current.isna().sum()."""
+    reference, current = windows
+    for wrong in (reference.isna().sum(), [0, 1]):
+        result = check_ex1(wrong, current=current)
+        assert "isna()" not in (result.hint or "") and "isna()" not in result.message
 
 
 def test_ex2_monitor_report(windows, report):
     reference, current = windows
-    assert check_ex2(report).passed
+    assert check_ex2(report, learner=PRICE_LEARNER).passed
     same = Monitor(reference, numeric=NUMERIC, categorical=["store", "flavour"]).run(reference)
-    assert not check_ex2(same).passed                                          # compared reference to itself
+    assert not check_ex2(same, learner=PRICE_LEARNER).passed            # reference against itself
     only_numeric = Monitor(reference, numeric=NUMERIC, categorical=[]).run(current)
-    failed = check_ex2(only_numeric)
-    assert not failed.passed and "flavour" in failed.message
-    assert not check_ex2(report.results).passed
+    failed = check_ex2(only_numeric, learner=PRICE_LEARNER)
+    assert not failed.passed and "flavour" in failed.message             # a feature left out
+    no_price = Monitor(reference, numeric=["temperature", "humidity"],
+                       categorical=["store", "flavour"]).run(current)
+    assert "price_per_cone" in check_ex2(no_price, learner=PRICE_LEARNER).message
+    assert not check_ex2(report.results, learner=PRICE_LEARNER).passed  # the table, not the report
 
 
-def test_ex3_unit_change():
-    assert check_ex3("temperature").passed
-    assert not check_ex3("humidity").passed
+def test_ex3_finds_this_learners_unit_change(windows, report):
+    reference, current = windows
+    means = report.summary_stats.query("stat == 'mean'")
+    answer = means.loc[means["pct_change"].abs().idxmax(), "feature"]
+    assert answer == "price_per_cone"
+    assert check_ex3(answer, reference=reference, current=current).passed
+
+
+def test_ex3_rejects_the_column_typed_in_from_the_demo(windows):
+    """Before: "temperature" passed for everyone, whatever their data."""
+    reference, current = windows
+    result = check_ex3("temperature", reference=reference, current=current)
+    assert not result.passed and "another feature's changed more" in result.message
+    assert "price_per_cone" not in result.message + (result.hint or "")
+
+
+def test_ex3_rejects_the_largest_signed_change_and_non_features():
+    reference, current = monitoring_windows(1500, 7, learner=2)  # humidity fell to a hundredth
+    signed = (current[NUMERIC].mean() / reference[NUMERIC].mean() - 1).idxmax()
+    assert signed != "humidity"
+    assert check_ex3("humidity", reference=reference, current=current).passed
+    assert "sizes" in check_ex3(signed, reference=reference, current=current).hint
+    assert "not one of the numeric" in check_ex3("cones_sold", reference=reference, current=current).message
+    assert not check_ex3(["humidity"], reference=reference, current=current).passed
 
 
 def test_ex4_bonferroni_threshold(report):
     assert check_ex4(0.05 / 3, report=report).passed
-    assert not check_ex4(0.05, report=report).passed
+    for wrong in (0.05, 0.05 / 5, 0.05 / 2):  # no correction, all five features, categorical only
+        result = check_ex4(wrong, report=report)
+        assert not result.passed and "0.0166667" not in result.message + result.hint
     assert not check_ex4("alpha", report=report).passed

@@ -1,4 +1,4 @@
-"""Every committed notebook is valid nbformat 4.5: cell ids included, so Jupyter and
+"""Every committed notebook is valid nbformat 4.5 with JupyterLab's kernel metadata: cell ids included, so Jupyter and
 papermill open it without "missing an id field" warnings (a hard error in future nbformat)."""
 from __future__ import annotations
 
@@ -26,3 +26,16 @@ def test_notebook_is_valid_with_cell_ids(path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         nbformat.validate(nbformat.reads(path.read_text(), as_version=4))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + sorted((REPO / "tests" / "notebooks").glob("lab-*.ipynb")),
+                         ids=lambda p: str(p.relative_to(REPO)))
+def test_notebook_has_the_kernel_metadata_jupyterlab_writes(path) -> None:
+    """Else JupyterLab rewrites it on open and the notebook shows as modified at once."""
+    from mlops_kit.labs.build import KERNELSPEC, has_jupyterlab_metadata
+
+    metadata = json.loads(path.read_text())["metadata"]
+    assert has_jupyterlab_metadata(metadata), (
+        f"kernelspec must be {KERNELSPEC} and language_info complete; fix every notebook with "
+        "`python -c 'from mlops_kit.labs.build import normalise_kernelspecs as n; n()'`"
+    )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from notebook_runner import REPO, notebook_metadata, run_notebook
+from notebook_runner import REPO, notebook_metadata, run_notebook, warnings_in
 
 pytestmark = pytest.mark.slow
 
@@ -36,11 +36,19 @@ def test_demo_notebook_runs(path: Path, tmp_path: Path) -> None:
     _skip_if_standalone_unsupported(path)
     run = run_notebook(path, env={"MLOPS_KIT_HOME": str(tmp_path / "kit")})
     _assert_no_jvm_noise(run.notebook)
+    _assert_no_warnings(run.notebook)
 
 
 # What a JVM prints on start-up belongs in the driver log, not in a lesson's cells.
 JVM_NOISE = ("Using incubator modules", "Setting default log level", "WARN NativeCodeLoader",
              "files and directories in a total of")
+
+
+def _assert_no_warnings(nb) -> None:
+    """A learner trusts output that is clean: fix a warning's cause, never filter it."""
+    found = warnings_in(nb)
+    assert not found, "the notebook printed warnings:\n" + "\n".join(
+        f"cell {index}: {line}" for index, line in found)
 
 
 def _assert_no_jvm_noise(nb) -> None:
@@ -55,7 +63,8 @@ def _assert_no_jvm_noise(nb) -> None:
 def test_solution_passes_every_check(path: Path, tmp_path: Path) -> None:
     """A solution runs green with strict checks: a wrong answer fails CI."""
     _skip_if_standalone_unsupported(path)
-    run_notebook(path, env={"MLOPS_KIT_HOME": str(tmp_path / "kit")})
+    run = run_notebook(path, env={"MLOPS_KIT_HOME": str(tmp_path / "kit")})
+    _assert_no_warnings(run.notebook)
 
 
 @pytest.mark.parametrize("path", _collect("labs"))
@@ -66,6 +75,7 @@ def test_lab_stops_at_its_first_exercise(path: Path, tmp_path: Path) -> None:
     assert run.error is not None, run.log[-2000:]
     assert run.error.ename == "ExerciseError", run.error.describe()
     assert "Exercise 1:" in run.error.evalue and "FILL_IN" in run.error.evalue, run.error.describe()
+    _assert_no_warnings(run.notebook)
 
 
 
@@ -94,3 +104,35 @@ def test_nbval_compares_tagged_outputs_after_sanitizing(tmp_path: Path) -> None:
     assert _nbval(tmp_path, "rows: 3", "rows: 4") != 0
     assert _nbval(tmp_path, "run 0123456789abcdef0123456789abcdef in /tmp/x/y",
                   "run fedcba9876543210fedcba9876543210 in /tmp/other") == 0
+
+
+def _with_stderr(*texts: str, name: str = "stderr"):
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    return new_notebook(cells=[new_code_cell("x = 1", outputs=[new_output("stream", name=name, text=t)])
+                               for t in texts])
+
+
+@pytest.mark.parametrize("text", [
+    "/venv/lib/python3.11/site-packages/mlflow/types/utils.py:452: UserWarning: Hint: Inferred "
+    "schema contains integer column(s).\n  warnings.warn(\n",
+    "\x1b[33m/site-packages/mlflow/pyfunc/utils/data_validation.py:187: UserWarning: "
+    "\x1b[33mAdd type hints to the `predict` method\x1b[0m\n  color_warning(\n",
+    "<ipython-input-3-abc>:2: FutureWarning: Series.__getitem__ treating keys as positions\n",
+    "/tmp/x.py:9: SettingWithCopyWarning: \nA value is trying to be set on a copy\n",
+])
+def test_warning_detector_finds_python_warnings(text: str) -> None:
+    assert [index for index, _ in warnings_in(_with_stderr("ok\n", text))] == [1]
+
+
+@pytest.mark.parametrize("text", [
+    "Warning: drift detected on 2 of 9 columns\n",          # a lesson's own words
+    "WARNING is a log level; ERROR is louder\n",
+    "rows: 300, warnings: 0\n",
+    "see utils.py:12 for UserWarning handling\n",
+    # a library's log record is advice about a choice, not a Python warning
+    "2026/11/30 05:30:00 WARNING mlflow.pyfunc: Calling `spark_udf()` with `env_manager=...\n",
+])
+def test_warning_detector_ignores_lesson_text(text: str) -> None:
+    assert warnings_in(_with_stderr(text)) == []
+    assert warnings_in(_with_stderr(text, name="stdout")) == []

@@ -1,9 +1,24 @@
-"""The MLflow models lab checker: the solution passes, a wrong boundary fails."""
+"""The MLflow models lab checkers: the solution passes; plausible wrong answers fail with a
+hint that points at the mistake without giving the answer."""
 from __future__ import annotations
 
-import mlflow.pyfunc
+import sys
 
-from mlops_kit.labs.checks.mlflow_models_lab import check_ex1, check_ex3
+import cloudpickle
+import mlflow
+import mlflow.pyfunc
+import pandas as pd
+import pytest
+from mlflow.models import infer_signature
+
+from mlops_kit.labs.checks.mlflow_models_lab import (
+    MODEL, check_ex1, check_ex2, check_ex3, raw_request,
+)
+from mlops_kit.models import FEATURES, listings_frame, train_price_model
+from mlops_kit.workspace import Workspace
+
+#: exercises whose checker these tests feed a right and a wrong answer
+COVERS_EXERCISES = [("mlflow-models-lab", "ex1"), ("mlflow-models-lab", "ex2"), ("mlflow-models-lab", "ex3")]
 
 
 class Right(mlflow.pyfunc.PythonModel):
@@ -11,76 +26,165 @@ class Right(mlflow.pyfunc.PythonModel):
         self.model = model
 
     def predict(self, context, model_input, params=None):
+        features = model_input[FEATURES].apply(pd.to_numeric, errors="coerce")
+        return ["Expensive" if p > 100 else "Not Expensive" for p in self.model.predict(features)]
+
+
+class NoPreprocessing(Right):
+    def predict(self, context, model_input, params=None):
         return ["Expensive" if p > 100 else "Not Expensive" for p in self.model.predict(model_input)]
+
+
+class ColumnsButText(Right):
+    def predict(self, context, model_input, params=None):
+        prices = self.model.predict(model_input[FEATURES])
+        return ["Expensive" if p > 100 else "Not Expensive" for p in prices]
+
+
+class DropsExtrasKeepsOrder(Right):
+    def predict(self, context, model_input, params=None):
+        features = model_input.drop(columns=["listing_url", "host_name"], errors="ignore").astype(float)
+        return ["Expensive" if p > 100 else "Not Expensive" for p in self.model.predict(features)]
 
 
 class InclusiveBoundary(Right):
     def predict(self, context, model_input, params=None):
-        return ["Expensive" if p >= 100 else "Not Expensive" for p in self.model.predict(model_input)]
+        features = model_input[FEATURES].apply(pd.to_numeric, errors="coerce")
+        return ["Expensive" if p >= 100 else "Not Expensive" for p in self.model.predict(features)]
+
+
+def test_raw_request_is_per_learner_text_with_extra_fields():
+    one, other = raw_request(5, seed=1), raw_request(5, seed=2)
+    assert set(FEATURES) < set(one.columns) and list(one.columns)[:len(FEATURES)] != FEATURES
+    assert list(one.columns) != list(other.columns)
+    assert not any(pd.api.types.is_numeric_dtype(one[c]) for c in one.columns)
 
 
 def test_ex1_accepts_the_solution():
-    assert check_ex1(Right).passed
+    result = check_ex1(Right)
+    assert result.passed, result
 
 
-def test_ex1_catches_the_boundary_mistake():
-    result = check_ex1(InclusiveBoundary)
-    assert not result.passed and "100.0 -> 'Expensive'" in result.message
+@pytest.mark.parametrize("wrong, says", [
+    (NoPreprocessing, "extra column"),
+    (ColumnsButText, "non-numeric"),
+    (DropsExtrasKeepsOrder, "another order"),
+    (InclusiveBoundary, "100.0 -> 'Expensive'"),
+])
+def test_ex1_rejects_plausible_mistakes_without_giving_the_answer(wrong, says):
+    result = check_ex1(wrong)
+    assert not result.passed and says in result.message
+    assert result.hint and not any(code in result.hint for code in ("to_numeric", ">=", "> 100", "FEATURES"))
 
 
-def test_ex1_and_ex3_refuse_the_wrong_kind_of_answer():
-    assert "subclass of mlflow.pyfunc.PythonModel" in check_ex1(object).message
-    assert "models:/" in check_ex3("/tmp/model").message
+@pytest.mark.parametrize("value", [object, Right(None), "PriceLabelModel", pd.Series([1])])
+def test_ex1_names_the_type_it_expected(value):
+    result = check_ex1(value)
+    assert not result.passed and "expected a subclass of mlflow.pyfunc.PythonModel" in result.message
 
 
-def _log(python_model, *, signature=True, example=True):
-    import mlflow
-    from mlflow.models import infer_signature
-
-    from mlops_kit.models import FEATURES, listings_frame
-
-    X = listings_frame(20, seed=1)[FEATURES]
-    labels = ["Expensive"] * len(X)
+def _log(python_model, *, outputs=None, inputs=None, example=True, signature=True):
+    request = raw_request(20)
+    inputs = request if inputs is None else inputs
+    outputs = ["Expensive"] * len(request) if outputs is None else outputs
     return mlflow.pyfunc.log_model(
         name="model",
         python_model=python_model,
-        signature=infer_signature(X, labels) if signature else None,
-        input_example=X.head(3) if example else None,
+        signature=infer_signature(inputs, outputs) if signature else None,
+        input_example=inputs.head(3) if example else None,
     )
 
 
-def test_ex2_and_ex3_accept_a_logged_model_and_refuse_incomplete_ones(workspace):
-    """ex2 needs signature + example + the right labels; ex3 loads it in a new process."""
-    import mlflow
-
-    from mlops_kit.labs.checks.mlflow_models_lab import check_ex2
-    from mlops_kit.models import FEATURES, listings_frame, train_price_model
-
-    import sys
-
-    import cloudpickle
-
-    # the model classes live in this test module, which a fresh process cannot
-    # import: pickle them by value, as classes defined in a notebook are
+@pytest.fixture(scope="module")
+def _logged_once(tmp_path_factory):
+    """A right model and wrong ones, logged once in one run (classes pickled by value)."""
+    workspace = Workspace.from_env(root=tmp_path_factory.mktemp("models-lab"), user="tester").activate()
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     regressor = train_price_model(listings_frame(200, seed=2))
     workspace.set_experiment("models_lab_checks")
+    X = listings_frame(20, seed=1)[FEATURES]
     with mlflow.start_run():
-        good = _log(Right(regressor))
-        boundary = _log(InclusiveBoundary(regressor))
-        # without an input example too: MLflow infers a signature from the example
-        no_signature = _log(Right(regressor), signature=False, example=False)
-    assert check_ex2(good).passed
-    assert not check_ex2(boundary).passed
-    assert "without a signature" in check_ex2(no_signature).message
-    assert "ModelInfo" in check_ex2("runs:/x/model").message
-    assert check_ex3(f"runs:/{good.run_id}/model").passed
-    from mlops_kit.labs import Lab
-
-    lab = Lab("mlflow-models-lab")
-    lab.check("ex3", "models:/no-such-model/1")
-    assert not lab.results_["ex3"].passed
+        models = {
+            "good": _log(Right(regressor)),
+            "boundary": _log(InclusiveBoundary(regressor)),
+            # the regressor's prices as the signature's output: floats, not labels
+            "float_output": _log(Right(regressor), outputs=regressor.predict(X)),
+            # the regressor's features as the signature's input: raw requests are refused
+            "features_input": _log(Right(regressor), inputs=X),
+            "no_example": _log(Right(regressor), example=False),
+            # without an input example too: MLflow infers a signature from the example
+            "no_signature": _log(Right(regressor), signature=False, example=False),
+        }
+    return workspace, models
 
 
-#: exercises whose checker these tests feed a right and a wrong answer
-COVERS_EXERCISES = [("mlflow-models-lab", "ex1"), ("mlflow-models-lab", "ex2"), ("mlflow-models-lab", "ex3")]
+@pytest.fixture
+def logged(_logged_once):
+    workspace, models = _logged_once
+    return workspace.activate(), models
+
+
+def test_ex2_accepts_the_solution(logged):
+    _, models = logged
+    assert check_ex2(models["good"]).passed
+
+
+def test_ex2_rejects_a_signature_whose_output_is_the_regressors_prices(logged):
+    _, models = logged
+    result = check_ex2(models["float_output"])
+    assert not result.passed and "returns labels" in result.message
+    assert "string" not in result.hint and "labels)" not in result.hint
+
+
+@pytest.mark.parametrize("which, says", [
+    ("boundary", "100.0 -> 'Expensive'"),
+    ("features_input", "refused a raw request"),
+    ("no_example", "without an input example"),
+    ("no_signature", "without a signature"),
+])
+def test_ex2_rejects_incomplete_models(logged, which, says):
+    _, models = logged
+    result = check_ex2(models[which])
+    assert not result.passed and says in result.message and result.hint
+
+
+def test_ex2_names_the_type_it_expected(logged):
+    _, models = logged
+    assert "expected the ModelInfo" in check_ex2(models["good"].model_uri).message
+    assert "got Series" in check_ex2(pd.Series([1])).message
+
+
+def test_ex3_accepts_the_registered_version(logged):
+    workspace, models = logged
+    good = models["good"]
+    version = mlflow.register_model(good.model_uri, workspace.model_name(MODEL))
+    result = check_ex3(f"models:/{version.name}/{version.version}", model_info=good)
+    assert result.passed, result
+
+
+def test_ex3_rejects_a_runs_uri_because_nothing_was_registered(logged):
+    _, models = logged
+    good = models["good"]
+    for uri in (good.model_uri, f"runs:/{good.run_id}/model"):
+        result = check_ex3(uri, model_info=good)
+        assert not result.passed and "not registered" in result.message
+        assert "models:/" not in result.hint
+
+
+def test_ex3_rejects_other_names_other_runs_and_unknown_versions(logged):
+    workspace, models = logged
+    good = models["good"]
+    plain = mlflow.register_model(good.model_uri, MODEL)  # not the workspace's name
+    result = check_ex3(f"models:/{plain.name}/{plain.version}", model_info=good)
+    assert not result.passed and "not under this workspace's" in result.message
+    assert workspace.model_name(MODEL) not in result.hint
+
+    other = mlflow.register_model(models["boundary"].model_uri, workspace.model_name(MODEL))
+    with mlflow.start_run():  # the learner's own model, logged again in a later run
+        mine = _log(Right(None))
+    result = check_ex3(f"models:/{other.name}/{other.version}", model_info=mine)
+    assert not result.passed and "another run" in result.message
+
+    result = check_ex3(f"models:/{workspace.model_name(MODEL)}/99", model_info=good)
+    assert not result.passed and "no model version" in result.message
+    assert "expected a model URI (str), got int" in check_ex3(3).message

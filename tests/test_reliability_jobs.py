@@ -140,7 +140,9 @@ def test_cli_reset_touches_no_other_user_or_env(tmp_path):
 
     rc, out, err = finish(mlops_kit("reset", "--yes", home=home, user="ada", MLOPS_KIT_ENV="dev"))
     assert rc == 0, err
-    assert "1 tables, 1 experiments, 1 models removed from dev" in out
+    assert "Removed from ada's dev:" in out
+    assert "1 table: listings" in out and "1 model: dev.ada.price" in out
+    assert "1 experiment: /Users/ada/dev/training" in out
 
     client = MlflowClient(tracking_uri=others[0].tracking_uri)
     assert {m.name for m in client.search_registered_models()} == {ws.model_name("price") for ws in others}

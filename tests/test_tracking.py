@@ -87,6 +87,23 @@ def test_lineage_round_trip_survives_an_overwrite(workspace, spark):
     assert mlflow.get_run(run.info.run_id).data.tags["training_data.version"] == "0"
 
 
+@pytest.mark.spark
+def test_logged_training_data_declares_the_table_types_without_a_warning(workspace, spark, recwarn):
+    """The schema comes from the table (integers stay long), and nothing warns about it."""
+    import json
+
+    path = workspace.table_path("listings")
+    _write(spark, path, listings(50, seed=3))
+    workspace.set_experiment("lineage")
+    with mlflow.start_run() as run:
+        log_training_data(spark.read.format("delta").load(str(path)), "listings", 0)
+    assert [str(w.message)[:80] for w in recwarn if "integer column" in str(w.message)] == []
+    dataset = mlflow.get_run(run.info.run_id).inputs.dataset_inputs[0].dataset
+    types = {c["name"]: c["type"] for c in json.loads(dataset.schema)["mlflow_colspec"]}
+    assert types["accommodates"] == "long" and types["price"] == "double"
+    assert types["neighbourhood"] == "string"
+
+
 def test_training_data_version_of_a_run_without_inputs(workspace):
     workspace.set_experiment("lineage")
     with mlflow.start_run() as run:

@@ -221,3 +221,43 @@ def test_repeated_delivery_runs_the_job_once(live):
                          state_path=live["ws"].root / "deliveries.db") as restarted:
         again = httpx.post(restarted.url, content=body, headers=headers, timeout=10)
     assert again.json()["status"] == "duplicate"
+
+
+# ------------------------------------------------------------ stalled senders
+def _stalled(receiver, request: bytes) -> tuple[bytes, float]:
+    """Send part of a request, then nothing; what comes back and how long it took."""
+    import socket
+
+    t0 = time.monotonic()
+    with socket.create_connection(("127.0.0.1", receiver.port), timeout=15) as sock:
+        sock.sendall(request)
+        chunks = []
+        while True:
+            try:
+                data = sock.recv(4096)
+            except (TimeoutError, ConnectionResetError):
+                break
+            if not data:
+                break
+            chunks.append(data)
+    return b"".join(chunks), time.monotonic() - t0
+
+
+@pytest.mark.parametrize("part", ["headers", "body"])
+def test_the_receiver_cuts_off_a_stalled_sender_and_keeps_serving(tmp_path, part):
+    """It used to hold a connection with stalled headers or body open for 40 s and more."""
+    import httpx
+
+    from mlops_kit.registry.webhooks import WebhookReceiver
+
+    with WebhookReceiver(SECRET, handler=lambda *a: None, state_path=tmp_path / "d.db",
+                         header_timeout=1.0, body_timeout=1.0) as receiver:
+        head = (f"POST {receiver.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "Content-Type: application/json\r\n")
+        request = (head + "X-Partial: yes\r\n" if part == "headers"
+                   else head + "Content-Length: 1000\r\n\r\n{\"entity\": ").encode()
+        answer, seconds = _stalled(receiver, request)
+        assert seconds < 5, f"the connection stayed open {seconds:.1f} s"
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:100]
+        assert httpx.get(f"http://127.0.0.1:{receiver.port}/health", timeout=5).json() == {
+            "status": "ok"}

@@ -1,20 +1,111 @@
 """The workspace: names carry env and user, settings are checked, reset is scoped."""
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
 
 from mlops_kit.exceptions import ConfigError
-from mlops_kit.workspace import Workspace, check_name, get_workspace
+from mlops_kit.workspace import Workspace, check_name, get_workspace, migrate_layout
 
 
 def test_names_carry_env_and_user(tmp_path) -> None:
-    ws = Workspace.from_env("prod", root=tmp_path, user="Ada.Lovelace")
+    ws = Workspace.from_env("prod", root=tmp_path, user="ada_lovelace")
     assert ws.model_name("price") == "prod.ada_lovelace.price"
     assert ws.experiment_name("training") == "/Users/ada_lovelace/prod/training"
-    assert ws.table_path("listings") == tmp_path.resolve() / "ada_lovelace" / "prod" / "tables" / "listings"
+    assert ws.table_path("listings") == (
+        tmp_path.resolve() / "users" / "ada_lovelace" / "prod" / "tables" / "listings")
+    assert ws.spool_path("log") == tmp_path.resolve() / "users" / "ada_lovelace" / "prod" / "spool" / "log"
     assert ws.with_env("dev").model_name("price") == "dev.ada_lovelace.price"
+
+
+# every group folded into one user before: now each spelling but the canonical one is refused
+@pytest.mark.parametrize("user", ["ADA", "Ada", "ada.x", "ada-x", "ädä", "..", "*", "%", "",
+                                  "a/b", "1ada", "_ada", "x" * 33, "x" * 300])
+def test_a_user_name_is_taken_only_in_canonical_form(user, tmp_path, monkeypatch) -> None:
+    with pytest.raises(ConfigError, match=r"lowercase letter followed by lowercase letters"):
+        Workspace.from_env(root=tmp_path, user=user)
+    monkeypatch.setenv("MLOPS_KIT_USER", user or "?")
+    with pytest.raises(ConfigError, match="from MLOPS_KIT_USER"):
+        Workspace.from_env(root=tmp_path)
+    with pytest.raises(ConfigError, match="lowercase letter"):
+        Workspace(root=tmp_path, user=user)
+
+
+def test_the_refusal_shows_the_canonical_form_and_stays_short(tmp_path) -> None:
+    with pytest.raises(ConfigError, match=r"Got 'ADA' from the user argument \(did you mean 'ada'\?\)"):
+        Workspace.from_env(root=tmp_path, user="ADA")
+    with pytest.raises(ConfigError) as err:
+        Workspace.from_env(root=tmp_path, user="x" * 300)
+    assert "(300 characters)" in str(err.value) and len(str(err.value)) < 300
+    for user in ("ada", "ada_x", "t", "tester", "a" * 32):
+        assert Workspace.from_env(root=tmp_path, user=user).user == user
+
+
+@pytest.mark.parametrize(("login", "expected"), [("root", "root"), ("Root", "root"),
+                                                  ("first.last", "first_last"),
+                                                  ("Jean-Luc", "jean_luc")])
+def test_the_default_user_is_the_login_made_canonical(login, expected, monkeypatch,
+                                                      tmp_path) -> None:
+    monkeypatch.delenv("MLOPS_KIT_USER", raising=False)
+    monkeypatch.setattr("getpass.getuser", lambda: login)
+    assert Workspace.from_env(root=tmp_path).user == expected
+
+
+@pytest.mark.parametrize("login", ["ädä", "9lives", "x" * 40])
+def test_a_login_that_cannot_be_made_canonical_asks_for_mlops_kit_user(login, monkeypatch,
+                                                                        tmp_path) -> None:
+    monkeypatch.delenv("MLOPS_KIT_USER", raising=False)
+    monkeypatch.setattr("getpass.getuser", lambda: login)
+    with pytest.raises(ConfigError, match="Set MLOPS_KIT_USER"):
+        Workspace.from_env(root=tmp_path)
+
+
+@pytest.mark.parametrize("name", ["Price", "PRICE", "price.v2", "price-v2", "préix", "x" * 65])
+def test_table_model_and_experiment_names_are_not_folded(name, tmp_path) -> None:
+    ws = Workspace(root=tmp_path, user="ada")
+    for build in (ws.table_path, ws.model_name, ws.experiment_name, ws.spool_path):
+        with pytest.raises(ConfigError, match="lowercase letters, digits and underscores"):
+            build(name)
+
+
+def test_a_user_named_like_a_shared_folder_never_reaches_it(tmp_path) -> None:
+    """The old layout put user 'mlartifacts' in the folder holding every user's artifacts."""
+    dev = Workspace(root=tmp_path, user="dev")
+    clash = Workspace(root=tmp_path, user="mlartifacts")
+    shared = {dev.artifacts_dir, tmp_path / "mlartifacts", tmp_path / "mlflow.db",
+              tmp_path / "logs", tmp_path / "spark-warehouse"}
+    for user in ("mlartifacts", "logs", "users", "mlflow", "spark_warehouse", "dev"):
+        for env in ("dev", "prod"):
+            env_dir = Workspace(root=tmp_path, user=user, env=env).env_dir
+            assert env_dir.is_relative_to(tmp_path / "users" / user)
+            assert not any(env_dir == p or p.is_relative_to(env_dir) or env_dir.is_relative_to(p)
+                           for p in shared if p != tmp_path / "users")
+    assert not dev.artifacts_dir.is_relative_to(clash.env_dir)
+
+
+def test_an_old_layout_is_moved_under_users_with_its_documents(tmp_path) -> None:
+    old = tmp_path / "ada" / "dev"
+    (old / "tables" / "listings").mkdir(parents=True)
+    (old / "feature_tables").mkdir()
+    (old / "feature_tables" / "f.json").write_text(json.dumps({"path": str(old / "tables" / "f")}))
+    (tmp_path / "mlartifacts" / "ada" / "dev").mkdir(parents=True)  # shared: stays
+    moves = migrate_layout(tmp_path)
+    ws = Workspace(root=tmp_path, user="ada")
+    assert moves == [(tmp_path / "ada", tmp_path / "users" / "ada")]
+    assert ws.table_path("listings").is_dir() and not (tmp_path / "ada").exists()
+    doc = json.loads((ws.env_dir / "feature_tables" / "f.json").read_text())
+    assert doc["path"] == str(ws.table_path("f"))
+    assert (tmp_path / "mlartifacts" / "ada" / "dev").is_dir()
+    assert migrate_layout(tmp_path) == []  # done once
+
+
+def test_a_user_in_both_layouts_is_refused_with_what_to_merge(tmp_path) -> None:
+    (tmp_path / "ada" / "dev" / "tables").mkdir(parents=True)
+    (tmp_path / "users" / "ada" / "dev" / "tables").mkdir(parents=True)
+    with pytest.raises(ConfigError, match="holds user 'ada' twice"):
+        Workspace(root=tmp_path, user="ada").activate()
 
 
 def test_env_comes_from_the_environment(monkeypatch, tmp_path) -> None:
@@ -28,7 +119,7 @@ def test_bad_env_names_the_choices(env, tmp_path) -> None:
         Workspace(root=tmp_path, user="t", env=env)
 
 
-@pytest.mark.parametrize("name", ["1table", "my-table", "drop table;", "", "x" * 65])
+@pytest.mark.parametrize("name", ["1table", "my-table", "drop table;", "", "x" * 65, "Listings"])
 def test_unsafe_names_are_refused(name, tmp_path) -> None:
     with pytest.raises(ConfigError, match="letters, digits and underscores"):
         Workspace(root=tmp_path, user="t").table_path(name)
@@ -84,7 +175,11 @@ def test_reset_removes_exactly_this_user_and_env(tmp_path) -> None:
         _populate(ws)
     mine.activate()
 
-    assert mine.reset() == {"tables": 1, "experiments": 1, "models": 1}
+    report = mine.reset()
+    assert report == {"tables": 1, "experiments": 1, "models": 1}
+    assert report.names == {"tables": ["listings"], "experiments": ["/Users/ada/dev/training"],
+                            "models": ["dev.ada.price"]}
+    assert report.folders == [mine.env_dir, mine.artifacts_dir]
     client = MlflowClient(tracking_uri=mine.tracking_uri)
     models = {m.name for m in client.search_registered_models()}
     experiments = {e.name for e in client.search_experiments()}
@@ -97,3 +192,40 @@ def test_reset_removes_exactly_this_user_and_env(tmp_path) -> None:
     assert mine.reset() == {"tables": 0, "experiments": 0, "models": 0}  # idempotent
     mine.activate()
     mine.set_experiment("training")  # the name is free again at once
+
+
+def test_reset_as_a_user_named_like_a_shared_folder_removes_only_its_own(tmp_path) -> None:
+    """MLOPS_KIT_USER=mlartifacts reset --env dev once deleted user dev's artifacts."""
+    import mlflow
+
+    dev = Workspace(root=tmp_path, user="dev", env="dev")
+    _populate(dev)
+    run = mlflow.search_runs(experiment_names=[dev.experiment_name("training")]).iloc[0]
+    artifact = dev.artifacts_dir / "training" / run.run_id / "artifacts" / "model" / "weights.txt"
+    assert artifact.is_file()
+    clash = Workspace(root=tmp_path, user="mlartifacts", env="dev")
+    clash.activate()
+    report = clash.reset()
+    assert report == {"tables": 0, "experiments": 0, "models": 0}
+    assert report.folders == [tmp_path / "users" / "mlartifacts" / "dev",
+                              tmp_path / "mlartifacts" / "mlartifacts" / "dev"]
+    assert artifact.is_file() and dev.table_path("listings").is_dir()
+
+
+def test_reset_as_another_spelling_of_a_user_is_refused(tmp_path, monkeypatch) -> None:
+    """MLOPS_KIT_USER=ADA mlops-kit reset once removed ada's table and experiment."""
+    from click.testing import CliRunner
+
+    from mlops_kit.cli import main
+
+    ada = Workspace(root=tmp_path, user="ada", env="dev")
+    ada.activate()
+    ada.table_path("listings").mkdir(parents=True)
+    for user in ("ADA", "ada.", "Ada", "x" * 300):
+        monkeypatch.setenv("MLOPS_KIT_USER", user)
+        monkeypatch.setenv("MLOPS_KIT_HOME", str(tmp_path))
+        result = CliRunner().invoke(main, ["reset", "--env", "dev", "--yes"])
+        lines = result.output.strip().splitlines()
+        assert result.exit_code == 2 and len(lines) == 1, result.output
+        assert "lowercase letter followed by" in lines[0]
+    assert ada.table_path("listings").is_dir()

@@ -15,7 +15,7 @@ import click
 from mlops_kit.exceptions import MlopsKitError
 
 #: subcommand modules, in the order ``--help`` lists them
-_COMMAND_MODULES: list[str] = ["setup", "doctor", "course", "job", "reset", "ui", "labs", "mlflow_server", "serve", "pipeline"]
+_COMMAND_MODULES: list[str] = ["setup", "doctor", "course", "job", "reset", "ui", "lab", "labs", "progress", "mlflow_server", "serve", "pipeline"]
 
 
 class _KitGroup(click.Group):

@@ -16,8 +16,13 @@ import click
 @click.option("--list", "list_only", is_flag=True, help="Show the notebooks, run nothing.")
 @click.option("--root", type=click.Path(file_okay=False, exists=True), default=None,
               help="Folder holding notebooks/ and solutions/ (default: the repo).")
+@click.option("--html", "html_dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Also write every executed notebook as a web page, with DIR/index.html "
+                   "listing them in course order with status and time.")
+@click.option("--no-run", is_flag=True,
+              help="With --html: render the last run's executed notebooks, run nothing.")
 def command(only: tuple[str, ...], parallel: int, keep_going: bool, list_only: bool,
-            root: str | None) -> None:
+            root: str | None, html_dir: str | None, no_run: bool) -> None:
     """Run the course end to end with papermill; executed copies go to the workspace."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -28,6 +33,11 @@ def command(only: tuple[str, ...], parallel: int, keep_going: bool, list_only: b
     from mlops_kit.workspace import get_workspace
 
     console = Console()
+    if no_run:
+        if not html_dir:
+            raise click.UsageError("--no-run renders a past run: give --html DIR too.")
+        _write_html(console, html_dir, only, root)
+        return
     course = discover_course(root, only=only or None)
     if list_only:
         for nb in course:
@@ -65,6 +75,8 @@ def command(only: tuple[str, ...], parallel: int, keep_going: bool, list_only: b
         table.add_row(name, status, f"{result.seconds:.1f}")
     console.print(table)
     console.print(f"executed notebooks: {ws.jobs_dir / 'course'}")
+    if html_dir:
+        _write_html(console, html_dir, only, root)
     failed = [r for r in results if not r.ok]
     skipped = len(course) - len(results)
     if skipped:
@@ -73,3 +85,15 @@ def command(only: tuple[str, ...], parallel: int, keep_going: bool, list_only: b
         for result in failed:
             report_failure(result.error)
         sys.exit(failed[0].error.exit_code)
+
+
+def _write_html(console, html_dir: str, only: tuple[str, ...], root: str | None) -> None:
+    """Render the run recorded in the workspace (the one just made, or the last) as pages."""
+    from mlops_kit.jobs.course import load_course_run
+    from mlops_kit.jobs.course_html import write_course_html
+    from mlops_kit.workspace import get_workspace
+
+    ws = get_workspace()
+    index = write_course_html(load_course_run(workspace=ws, only=only or None), html_dir,
+                              workspace=ws, course_root=root)
+    console.print(f"course pages: {index}")

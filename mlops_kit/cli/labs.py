@@ -1,4 +1,4 @@
-"""``mlops-kit labs``: generate learner labs from solutions, refresh demo outputs."""
+"""``mlops-kit labs``: generate learner labs from solutions, refresh demo outputs, grade."""
 from __future__ import annotations
 
 import sys
@@ -55,3 +55,41 @@ def refresh(notebooks: tuple[Path, ...], timeout: int) -> None:
     for notebook in notebooks:
         refresh_outputs(notebook, timeout=timeout)
         click.echo(f"refreshed {notebook}")
+
+
+@command.command("grade")
+@click.argument("submissions", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write one CSV row per learner and exercise here.")
+@click.option("--timeout", default=600.0, show_default=True,
+              help="Seconds each notebook may run; then it is stopped and graded as far as it got.")
+@click.option("--points", default=1.0, show_default=True, help="Points per passed exercise.")
+@click.option("--jobs", default=1, show_default=True, help="Notebooks run at once.")
+def grade(submissions: tuple[Path, ...], out: Path | None, timeout: float, points: float,
+          jobs: int) -> None:
+    """Run learners' SUBMISSIONS (lab notebooks) and grade every exercise."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from mlops_kit.labs.grade import grade_notebooks, write_csv
+
+    rows = grade_notebooks(submissions, timeout=timeout, points=points, jobs=jobs)
+    table = Table(title="Lab grades")
+    for column in ("learner", "lab", "exercise", "passed", "points", "reason"):
+        table.add_column(column, justify="right" if column == "points" else "left",
+                         overflow="fold")
+    for row in rows:
+        mark = "[green]yes[/]" if row.passed else "[red]no[/]"
+        table.add_row(row.learner, row.lab, row.exercise, mark, f"{row.points:g}", row.reason)
+    console = Console()
+    console.print(table)
+    totals: dict[str, list[float]] = {}
+    for row in rows:
+        got = totals.setdefault(row.learner, [0.0, 0.0])
+        got[0] += row.points
+        got[1] += points if row.exercise else 0.0
+    for learner, (got, possible) in totals.items():
+        click.echo(f"{learner}: {got:g}/{possible:g} points")
+    if out is not None:
+        click.echo(f"grades: {write_csv(rows, out)}")

@@ -19,4 +19,5 @@ def command(env: str | None, yes: bool) -> None:
         click.confirm(f"Delete {ws.user}'s tables, experiments and models in {ws.env}?",
                       abort=True)
     removed = ws.reset()
-    click.echo(", ".join(f"{n} {kind}" for kind, n in removed.items()) + f" removed from {ws.env}")
+    click.echo(f"Removed from {ws.user}'s {ws.env}:")
+    click.echo(removed.describe())

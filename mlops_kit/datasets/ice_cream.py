@@ -141,7 +141,7 @@ def ice_cream_sales(
     daily_temp = 21 + 3 * np.sin(np.arange(days) / 5) + rng.normal(0, 3, days)
     temperature = np.round(daily_temp[day] + rng.normal(0, 1.0, n), 1)
     humidity = np.round(np.clip(rng.normal(68, 10, n) - 0.8 * (temperature - 21), 15, 100), 1)
-    is_weekend = date.dayofweek.to_numpy() >= 5
+    is_weekend = date.day_of_week.to_numpy() >= 5
     promotion = rng.random(n) < 0.15
     price = np.round(rng.choice([3.5, 4.0, 4.5, 5.0], size=n, p=[0.2, 0.4, 0.3, 0.1]), 2)
     effect = pd.Series({k: v[1] for k, v in FLAVOURS.items()}).reindex(flavour).to_numpy()

@@ -208,7 +208,7 @@ def review_events(
     day = np.arange(days)
     day_start = pd.Timestamp(start) + pd.to_timedelta(day, unit="D")
     season = 1 + 0.35 * np.sin(2 * np.pi * (day - 80) / 365)  # busier in summer
-    weekend = np.where(day_start.dayofweek >= 4, 1.3, 1.0)
+    weekend = np.where(day_start.day_of_week >= 4, 1.3, 1.0)
     day_p = season * weekend
     chosen_day = rng.choice(days, size=n, p=day_p / day_p.sum())
     seconds = rng.integers(0, 86_400, n)

@@ -13,7 +13,7 @@ from mlops_kit.deployment.batch import (
     scoring_engine,
 )
 from mlops_kit.deployment.compiled import compiled_prediction, compiled_sql
-from mlops_kit.deployment.streaming import append_rows, start_scoring_stream
+from mlops_kit.deployment.streaming import append_rows, reset_stream, start_scoring_stream
 
 __all__ = [
     "model_input_columns",
@@ -25,5 +25,6 @@ __all__ = [
     "compiled_prediction",
     "compiled_sql",
     "append_rows",
+    "reset_stream",
     "start_scoring_stream",
 ]

@@ -1,7 +1,10 @@
 """Streaming scoring: new rows of a Delta table scored into a Delta sink.
 
 Structured Streaming reads the Delta source incrementally, scores each
-micro-batch with the model's Spark UDF and appends to a Delta sink. The
+micro-batch with the engine :func:`~mlops_kit.deployment.batch.score_dataframe`
+picks (the model compiled to Spark SQL when it is a linear scikit-learn
+pipeline, ``mlflow.pyfunc.spark_udf`` otherwise; ``scoring_engine`` says which
+and why) and appends to a Delta sink. The
 checkpoint records which source versions each batch covered, and the Delta
 sink records which batch ids it committed, so a query stopped or killed at any
 point and restarted with the same checkpoint scores every row exactly once.
@@ -19,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from pyspark.sql.streaming import StreamingQuery
 
-__all__ = ["start_scoring_stream", "append_rows"]
+__all__ = ["start_scoring_stream", "append_rows", "reset_stream"]
 
 
 def start_scoring_stream(
@@ -96,3 +99,18 @@ def append_rows(table: str, rows: "pd.DataFrame", *, workspace: Workspace | None
     path = str(ws.table_path(table))
     spark.createDataFrame(rows).write.format("delta").mode("append").save(path)
     return int(DeltaTable.forPath(spark, path).history(1).collect()[0]["version"])
+
+
+def reset_stream(source_table: str, sink_table: str, *, checkpoint: str | None = None,
+                 workspace: Workspace | None = None) -> None:
+    """Delete a demo stream's source, sink and checkpoint, so counts start at zero.
+
+    Never call it on a production stream: without its checkpoint a query
+    starts over and scores every source row again.
+    """
+    import shutil
+
+    ws = workspace or get_workspace()
+    for path in (ws.table_path(source_table), ws.table_path(sink_table),
+                 ws.checkpoint_path(checkpoint or sink_table)):
+        shutil.rmtree(path, ignore_errors=True)

@@ -12,14 +12,22 @@ The course is discovered from the folders, nothing is listed by hand:
 Notebooks run one after the other by default. With ``parallel=N``, consecutive
 notebooks of one module whose metadata says ``{"mlops_kit": {"parallel_safe":
 true}}`` run up to N at a time, each in its own process; modules stay in order.
+
+Each run records what happened to every selected notebook (passed, failed or
+not run, seconds, the executed copy) in ``course-run.json`` beside the executed
+notebooks, after every notebook: :func:`load_course_run` reads it back, and
+:mod:`mlops_kit.jobs.course_html` renders a run as web pages from it without
+running anything again.
 """
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -27,11 +35,16 @@ from mlops_kit.exceptions import JobFailedError, NotFoundError
 from mlops_kit.jobs.runner import REPO_ROOT, JobResult, run_notebook
 from mlops_kit.workspace import Workspace, get_workspace
 
-__all__ = ["CourseNotebook", "discover_course", "run_course"]
+__all__ = ["CourseNotebook", "CourseEntry", "discover_course", "run_course", "course_entries",
+           "save_course_run", "load_course_run", "RUN_RECORD"]
 
 _MODULE = re.compile(r"^\d{2}-")
 #: worked labs run with strict checks: a wrong solution fails the course run
 _STRICT = {"MLOPS_KIT_LABS_STRICT": "1"}
+#: the run record, written beside the executed notebooks
+RUN_RECORD = "course-run.json"
+#: what a course notebook's run came to
+STATUSES = ("passed", "failed", "not run")
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,33 @@ class CourseNotebook:
 
         meta = nbformat.read(str(self.path), as_version=4).metadata
         return bool(meta.get("mlops_kit", {}).get("parallel_safe", False))
+
+
+@dataclass(frozen=True)
+class CourseEntry:
+    """One line of a course run: a notebook and what its run came to.
+
+    Attributes
+    ----------
+    module, name, kind : str
+        As :class:`CourseNotebook` (``name`` is ``<module>/<stem>``).
+    status : str
+        ``"passed"``, ``"failed"`` or ``"not run"`` (after a failure).
+    seconds : float or None
+        Wall time of the run, kernel start included; ``None`` when not run.
+    executed : str or None
+        The executed copy, relative to the run folder (``<module>/<file>``).
+    error : str
+        ``"<ename>: <evalue>"`` of a failed notebook, else ``""``.
+    """
+
+    module: str
+    name: str
+    kind: str
+    status: str
+    seconds: float | None = None
+    executed: str | None = None
+    error: str = ""
 
 
 def _matches(name: str, patterns: Iterable[str]) -> bool:
@@ -120,6 +160,67 @@ def _batches(course: list[CourseNotebook], parallel: int) -> list[list[CourseNot
     return batches
 
 
+def course_entries(course: list[CourseNotebook], results: Iterable[JobResult],
+                   run_dir: str | Path) -> list[CourseEntry]:
+    """Pair every notebook of ``course`` with its result (``"not run"`` when it has none)."""
+    run_dir = Path(run_dir)
+    by_source = {Path(r.notebook).resolve(): r for r in results}
+    entries = []
+    for nb in course:
+        result = by_source.get(nb.path.resolve())
+        if result is None:
+            entries.append(CourseEntry(nb.module, nb.name, nb.kind, "not run"))
+            continue
+        try:
+            executed = Path(result.path).relative_to(run_dir).as_posix()
+        except ValueError:  # kept elsewhere: record where
+            executed = str(result.path)
+        error = f"{result.error.ename}: {result.error.evalue}" if result.error else ""
+        entries.append(CourseEntry(nb.module, nb.name, nb.kind,
+                                   "passed" if result.ok else "failed",
+                                   round(result.seconds, 1), executed, error))
+    return entries
+
+
+def save_course_run(entries: list[CourseEntry], run_dir: str | Path) -> Path:
+    """Write ``entries`` to ``<run_dir>/course-run.json`` (replacing an older record)."""
+    path = Path(run_dir) / RUN_RECORD
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"saved": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "notebooks": [asdict(e) for e in entries]}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    tmp.replace(path)  # a reader never sees half a record
+    return path
+
+
+def load_course_run(run_dir: str | Path | None = None, *, workspace: Workspace | None = None,
+                    only: str | Iterable[str] | None = None) -> list[CourseEntry]:
+    """The last course run recorded in ``run_dir`` (default: the workspace's course folder).
+
+    Raises
+    ------
+    NotFoundError
+        When no run was recorded there, or ``only`` matches none of its notebooks.
+    """
+    if run_dir is None:
+        run_dir = (workspace or get_workspace()).jobs_dir / "course"
+    path = Path(run_dir) / RUN_RECORD
+    if not path.is_file():
+        raise NotFoundError(
+            f"No course run is recorded in {run_dir} (no {RUN_RECORD}). "
+            "Run `mlops-kit course` first."
+        )
+    entries = [CourseEntry(**e) for e in json.loads(path.read_text())["notebooks"]]
+    if only:
+        patterns = [only] if isinstance(only, str) else list(only)
+        entries = [e for e in entries if _matches(e.name, patterns)]
+        if not entries:
+            raise NotFoundError(f"No notebook of the last course run matches "
+                                f"{', '.join(map(repr, patterns))}.")
+    return entries
+
+
 def run_course(
     *,
     only: str | Iterable[str] | None = None,
@@ -147,7 +248,8 @@ def run_course(
     workspace : Workspace, optional
         Default: the active workspace.
     output_dir : path, optional
-        Where executed notebooks go (default: ``<jobs dir>/course/<module>/``).
+        Where executed notebooks go (default: ``<jobs dir>/course/<module>/``);
+        the run record (see :func:`save_course_run`) goes there too.
 
     Returns
     -------
@@ -173,14 +275,17 @@ def run_course(
             progress(nb, result)
         return result
 
+    course = discover_course(root, only=only)
     results: list[JobResult] = []
-    for batch in _batches(discover_course(root, only=only), parallel):
+    save_course_run(course_entries(course, results, out), out)
+    for batch in _batches(course, parallel):
         if len(batch) == 1:
             done = [run_one(batch[0])]
         else:
             with ThreadPoolExecutor(max_workers=parallel) as pool:  # each run is a process
                 done = list(pool.map(run_one, batch))
         results.extend(done)
+        save_course_run(course_entries(course, results, out), out)
         if stop_on_failure and any(not r.ok for r in done):
             break
     return results

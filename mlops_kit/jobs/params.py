@@ -44,11 +44,24 @@ class NotebookParameter:
     help: str = ""
 
 
-def _literal(text: str) -> Any:
+#: longest untyped value read as a Python literal (longer ones stay strings)
+MAX_LITERAL_CHARS = 100_000
+
+
+def _literal(text: str, name: str | None = None) -> Any:
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, TypeError):
         return text  # an expression (e.g. a call): keep its source
+    except (RecursionError, MemoryError):
+        # nested too deep for Python's parser (e.g. "1+1+...+1" 50,000 times)
+        if name is None:
+            return text
+        raise ConfigError(
+            f"The parameter {name!r} is nested too deeply to read as a Python literal "
+            f"({len(text)} characters). Declare its type in the notebook (e.g. "
+            f"'{name}: str = ...') or pass a simpler value."
+        ) from None
 
 
 def declared_parameters(notebook: str | Path) -> dict[str, NotebookParameter]:
@@ -113,7 +126,13 @@ def parse_value(name: str, value: Any, type_name: str | None) -> Any:
             f"The parameter {name!r} must be {type_name}. Got {value!r} instead."
             + (" Use true or false." if type_name == "bool" else "")
         ) from None
-    return _literal(value)  # no declared type: a Python literal, else the string
+    if len(value) > MAX_LITERAL_CHARS:
+        raise ConfigError(
+            f"The parameter {name!r} is {len(value)} characters long; an untyped value may "
+            f"have at most {MAX_LITERAL_CHARS}. Declare its type in the notebook (e.g. "
+            f"'{name}: str = ...') to pass a longer string."
+        )
+    return _literal(value, name)  # no declared type: a Python literal, else the string
 
 
 def coerce_parameters(

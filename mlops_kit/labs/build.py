@@ -30,7 +30,8 @@ from pathlib import Path
 
 __all__ = [
     "BEGIN", "END", "BuildReport", "build_labs", "lab_source", "make_lab",
-    "assigned_names", "normalise", "refresh_outputs",
+    "assigned_names", "normalise", "refresh_outputs", "KERNELSPEC", "LANGUAGE_INFO",
+    "normalise_kernelspecs", "has_jupyterlab_metadata",
 ]
 
 BEGIN = "### BEGIN SOLUTION"
@@ -39,6 +40,24 @@ _IMPORT = re.compile(r"^(\s*)from mlops_kit\.labs import (.+)$", re.MULTILINE)
 _SIMPLE_ASSIGN = re.compile(r"^([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)")
 #: notebook/cell metadata that records a run, not the content
 _RUN_METADATA = ("papermill", "widgets", "execution")
+#: the kernelspec JupyterLab writes; any other makes it rewrite (and mark modified)
+#: a notebook the moment it is opened
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+#: the language_info ipykernel reports on the Python the kit's setup installs.
+#: JupyterLab rewrites it (a modification) when it differs from the kernel's in
+#: any field, the patch version included: a learner on another 3.11.x sees the
+#: notebook marked modified once, and saving it settles it
+LANGUAGE_INFO = {
+    "codemirror_mode": {"name": "ipython", "version": 3},
+    "file_extension": ".py",
+    "mimetype": "text/x-python",
+    "name": "python",
+    "nbconvert_exporter": "python",
+    "pygments_lexer": "ipython3",
+    "version": "3.11.7",
+}
+#: folders whose notebooks :func:`normalise_kernelspecs` fixes
+NOTEBOOK_FOLDERS = ("notebooks", "labs", "solutions", "tests/notebooks")
 
 
 def assigned_names(code: str) -> list[str]:
@@ -112,14 +131,34 @@ def lab_source(source: str) -> str:
     return "\n".join(out)
 
 
+def has_jupyterlab_metadata(metadata) -> bool:
+    """True if opening a notebook with this metadata in JupyterLab leaves it unmodified."""
+    info = metadata.get("language_info") or {}
+    return metadata.get("kernelspec") == KERNELSPEC and all(
+        info.get(key) == value for key, value in LANGUAGE_INFO.items()
+    )
+
+
+def _set_kernel_metadata(nb) -> bool:
+    """Give ``nb`` JupyterLab's kernelspec and language info; True if anything changed."""
+    if has_jupyterlab_metadata(nb.metadata):
+        return False
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata["language_info"] = dict(LANGUAGE_INFO)
+    return True
+
+
 def normalise(nb, *, keep_outputs: bool = False):
     """Make a notebook deterministic: ids from positions, no run metadata.
 
     Outputs are dropped unless ``keep_outputs``; then only cells tagged
-    ``nbval-check-output`` keep theirs (the ones nbval compares).
+    ``nbval-check-output`` keep theirs (the ones nbval compares). The
+    kernelspec and language info become those JupyterLab writes
+    (:data:`KERNELSPEC`, :data:`LANGUAGE_INFO`), so opening it changes nothing.
     """
     for key in _RUN_METADATA:
         nb.metadata.pop(key, None)
+    _set_kernel_metadata(nb)
     with_ids = (nb.nbformat, nb.nbformat_minor) >= (4, 5)
     for index, cell in enumerate(nb.cells):
         for key in _RUN_METADATA:
@@ -242,6 +281,33 @@ def build_labs(root: Path | str = ".", *, check: bool = False) -> BuildReport:
                 lab.unlink()
             report.extra.append(lab)
     return report
+
+
+def normalise_kernelspecs(root: Path | str = ".", *,
+                          folders: tuple[str, ...] = NOTEBOOK_FOLDERS) -> list[Path]:
+    """Give every notebook under ``root/<folders>`` the kernel metadata JupyterLab writes.
+
+    Only ``metadata.kernelspec`` and ``metadata.language_info`` change (cells,
+    outputs and ids stay); files already right are not touched. Returns the
+    notebooks rewritten. The one call that fixes a whole checkout::
+
+        python -c "from mlops_kit.labs.build import normalise_kernelspecs as n; print(n())"
+    """
+    import nbformat
+
+    root = Path(root).resolve()
+    changed = []
+    for folder in folders:
+        for path in _notebooks(root / folder):
+            text = path.read_text(encoding="utf-8")
+            nb = nbformat.reads(text, as_version=nbformat.NO_CONVERT)
+            if not _set_kernel_metadata(nb):
+                continue
+            new = nbformat.writes(nb)
+            path.write_text(new + ("\n" if text.endswith("\n") and not new.endswith("\n") else ""),
+                            encoding="utf-8")
+            changed.append(path)
+    return changed
 
 
 def refresh_outputs(path: Path | str, *, timeout: int = 600) -> Path:

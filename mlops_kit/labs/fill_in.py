@@ -18,7 +18,9 @@ from typing import Any, Callable
 
 from mlops_kit.exceptions import ExerciseError
 
-__all__ = ["FILL_IN", "FillIn", "contains_fill_in", "fill_in_error", "set_active_lab"]
+__all__ = [
+    "FILL_IN", "FillIn", "contains_fill_in", "fill_in_error", "set_active_lab", "one_line",
+]
 
 #: returns the ``(number, title)`` of the exercise a learner is on, or None
 _active_exercise: Callable[[], tuple[int, str] | None] | None = None
@@ -30,6 +32,24 @@ def set_active_lab(current_exercise: Callable[[], tuple[int, str] | None] | None
     _active_exercise = current_exercise
 
 
+def one_line(err: BaseException) -> BaseException:
+    """Make IPython show ``err`` as its one message, without the traceback.
+
+    IPython asks an exception for ``_render_traceback_`` before formatting a
+    traceback; the frames of the kit's own code teach a learner nothing. The
+    exception stays what it is: papermill and nbclient still get its class
+    name and message (``ename``/``evalue``), and plain Python shows the usual
+    traceback.
+    """
+    name = type(err).__name__
+
+    def render() -> list[str]:
+        return [f"\x1b[0;31m{name}\x1b[0m: {err}"]
+
+    err._render_traceback_ = render  # type: ignore[attr-defined]
+    return err
+
+
 def fill_in_error(number: int | None = None, title: str | None = None) -> ExerciseError:
     """The error every use of ``FILL_IN`` raises: which exercise, and the fix."""
     if number is None and _active_exercise is not None:
@@ -38,11 +58,11 @@ def fill_in_error(number: int | None = None, title: str | None = None) -> Exerci
             number, title = current
     where = f"Exercise {number}" if number else "This exercise"
     about = f" ({title})" if title else ""
-    return ExerciseError(
+    return one_line(ExerciseError(
         f"{where}: replace FILL_IN with your answer{about}. A cell still holds the "
         "placeholder; write the code that computes it (see the TODO comment), run that "
         "cell, then run this one again."
-    )
+    ))
 
 
 def _refuse(self: "FillIn", *args: Any, **kwargs: Any) -> Any:

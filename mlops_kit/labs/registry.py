@@ -12,6 +12,14 @@ registered under a lab id and an exercise id::
                                     hint="keep the key column when selecting features")
         return CheckResult.ok("the key and all features are there")
 
+A checker that needs a particular type of answer starts with
+:func:`expect_type`, so a wrong kind of answer reads "expected a feature
+name (str), got Series" instead of a pandas error from comparing it::
+
+    failed = expect_type(value, str, "a feature name")
+    if failed:
+        return failed
+
 Checkers of lab ``feature-store`` live in
 ``mlops_kit/labs/checks/feature_store.py``; :func:`get` imports that module on
 first use, so a lab only pays for its own checks. Logic stays in plain
@@ -28,7 +36,10 @@ from typing import Any, Callable, Sequence
 
 from mlops_kit.exceptions import ConfigError, NotFoundError
 
-__all__ = ["CheckResult", "Exercise", "checker", "register", "get", "exercises", "known_labs"]
+__all__ = [
+    "CheckResult", "Exercise", "checker", "register", "get", "exercises", "known_labs",
+    "expect_type", "type_name",
+]
 
 _CHECKS_PACKAGE = "mlops_kit.labs.checks"
 
@@ -63,6 +74,70 @@ class CheckResult:
 
 
 Checker = Callable[..., CheckResult]
+
+#: a type, a tuple of types, or "module.Class" (matched by name, without importing it)
+TypeSpec = Any
+
+
+def type_name(value: Any) -> str:
+    """What a learner would call the type of ``value``: ``Series``, ``str``, ``DataFrame``."""
+    return "None" if value is None else type(value).__name__
+
+
+def _matches(value: Any, spec: Any) -> bool:
+    if isinstance(spec, tuple):
+        return any(_matches(value, item) for item in spec)
+    if isinstance(spec, str):  # "pyspark.DataFrame": any pyspark class named DataFrame
+        module, _, name = spec.rpartition(".")
+        return any(
+            klass.__name__ == name and klass.__module__.split(".")[0] == module.split(".")[0]
+            for klass in type(value).__mro__
+        )
+    if spec is float:  # an int is a fine float; a bool is not a number here
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, spec) and not (spec is int and isinstance(value, bool))
+
+
+def _spec_name(spec: Any) -> str:
+    if isinstance(spec, tuple):
+        return " or ".join(_spec_name(item) for item in spec)
+    if isinstance(spec, str):
+        module, _, name = spec.rpartition(".")
+        return f"{'Spark' if module.startswith('pyspark') else module} {name}".strip()
+    return spec.__name__
+
+
+def _a(word: str) -> str:
+    return word if word == "None" else f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
+def expect_type(value: Any, expected: TypeSpec, what: str,
+                hint: str | None = None) -> CheckResult | None:
+    """A failed result if ``value`` is not of the ``expected`` type, else None.
+
+    Call it first in a checker, so a wrong kind of answer gets a message that
+    says what was expected instead of an error from comparing it::
+
+        failed = expect_type(value, str, "a feature name")
+        if failed:
+            return failed
+
+    ``expected`` is a type, a tuple of types, or a ``"module.Class"`` string
+    such as ``"pyspark.DataFrame"`` (matches classic and Spark Connect
+    DataFrames without importing pyspark) or ``"pandas.DataFrame"``.
+
+    >>> expect_type(3, str, "a feature name").message
+    'expected a feature name (str), got int'
+    >>> expect_type("price", str, "a feature name") is None
+    True
+    """
+    if _matches(value, expected):
+        return None
+    kind = _spec_name(expected)
+    return CheckResult.fail(
+        f"expected {what} ({kind}), got {type_name(value)}",
+        hint=hint or f"the answer should be {what} ({kind}); yours is {_a(type_name(value))}",
+    )
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from mlops_kit._html import CardMixin
 from mlops_kit.exceptions import ConfigError, DataError
 
 __all__ = ["PerformanceDrift", "performance_drift", "METRICS"]
@@ -48,7 +49,7 @@ METRICS: dict[str, tuple[Callable, bool]] = {
 
 
 @dataclass(frozen=True)
-class PerformanceDrift:
+class PerformanceDrift(CardMixin):
     """Reference vs current value of a metric and whether it degraded beyond tolerance."""
 
     metric: str
@@ -62,6 +63,16 @@ class PerformanceDrift:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    _repr_pretty_ = CardMixin._repr_pretty_  # before the dataclass __repr__ in IPython
+
+    def _card(self):
+        rows = [(f"{self.metric} at validation", self.reference), (f"{self.metric} now", self.current),
+                ("relative change", f"{self.relative_change:+.1%}"),
+                ("tolerated degradation", f"{self.tolerance:.0%}")]
+        verdict = (f"degraded by {self.degradation:.1%} > {self.tolerance:.0%}: act (retrain, investigate)"
+                   if self.drifted else "within tolerance")
+        return f"Performance drift ({self.metric})", rows, verdict, not self.drifted
 
 
 def performance_drift(reference_metric: float, current_y_true, current_y_pred, *,

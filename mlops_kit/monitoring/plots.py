@@ -1,4 +1,4 @@
-"""Plots: reference vs current per feature, and drift over time as a heatmap.
+"""Plots: reference vs current per feature, drift over time, a model's error before and after.
 
 Both work from the profiles (sorted values and counts), so they also work
 for Spark data without collecting it.
@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pandas as pd
 
-__all__ = ["plot_distributions", "plot_drift_heatmap"]
+__all__ = ["plot_distributions", "plot_drift_heatmap", "plot_drift_windows", "plot_model_errors"]
 
 
 def plot_distributions(report, features=None, *, bins: int = 30, ncols: int = 3):
@@ -85,6 +85,77 @@ def plot_drift_heatmap(matrix: pd.DataFrame, *, value: str = "drifted", ax=None)
                   rotation=45, ha="right", fontsize=7)
     fig.colorbar(image, ax=ax, label=label)
     ax.set_title("Drift over time")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def plot_drift_windows(windowed, test: str = "js", *, features=None, dpi: int = 90):
+    """One line per feature: ``test``'s value in each window, and the threshold it is judged by.
+
+    Distance tests (``js``, ``psi``, ``wasserstein``) plot the distance, p-value
+    tests (``ks``, ``chi2``, ...) the p-value on a log scale: drift is *above*
+    the threshold for a distance and *below* it for a p-value. Drifted points
+    are circled in red. Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    res = windowed.results
+    res = res[res["test"] == test]
+    if res.empty:
+        from mlops_kit.exceptions import ConfigError
+
+        raise ConfigError(f"No {test!r} results in these windows. Tests run: "
+                          f"{sorted(windowed.results['test'].dropna().unique())}.")
+    windows = list(dict.fromkeys(windowed.results["window"]))
+    names = list(features or dict.fromkeys(res["feature"]))
+    is_distance = res["p_value"].isna().all()
+    column = "distance" if is_distance else "p_value"
+    fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=dpi)
+    x = np.arange(len(windows))
+    for name in names:
+        rows = res[res["feature"] == name].set_index("window").reindex(windows)
+        values = rows[column].to_numpy(dtype=float)
+        line, = ax.plot(x, values, marker="o", label=str(name))
+        hit = rows["drifted"].fillna(False).to_numpy(dtype=bool)
+        ax.scatter(x[hit], values[hit], s=140, facecolors="none", edgecolors="firebrick", zorder=3)
+    threshold = float(res["threshold"].dropna().iloc[0]) if res["threshold"].notna().any() else None
+    if threshold is not None:
+        ax.axhline(threshold, color="black", linestyle="--", linewidth=1,
+                   label=f"threshold {threshold:.3g}")
+    if not is_distance:
+        ax.set_yscale("log")
+    ax.set_xticks(x, [str(w)[:10] for w in windows], rotation=30, ha="right", fontsize=8)
+    ax.set_xlabel("window")
+    ax.set_ylabel(f"{test} {'distance' if is_distance else 'p-value'}")
+    ax.set_title(f"Drift per window ({test}); red circles: drifted")
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def plot_model_errors(errors, *, metric: str = "RMSE", dpi: int = 90):
+    """Grouped bars of a model error: rows are models, columns the data they were scored on.
+
+    ``errors`` is a DataFrame (index: model, columns: data set) or a mapping
+    ``{model: {data set: value}}``; the numbers are written on the bars.
+    Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    table = errors if isinstance(errors, pd.DataFrame) else pd.DataFrame(errors).T
+    fig, ax = plt.subplots(figsize=(6.0, 3.2), dpi=dpi)
+    width = 0.8 / max(1, len(table.columns))
+    x = np.arange(len(table.index))
+    for i, column in enumerate(table.columns):
+        bars = ax.bar(x + (i - (len(table.columns) - 1) / 2) * width, table[column].to_numpy(float),
+                      width=width, label=str(column))
+        ax.bar_label(bars, fmt="%.1f", fontsize=8)
+    ax.set_xticks(x, [str(i) for i in table.index])
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} per model and data set (lower is better)")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     plt.close(fig)
     return fig

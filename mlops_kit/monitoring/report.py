@@ -46,6 +46,25 @@ class DriftReport:
         return (f"DriftReport(run_id={self.run_id!r}, window={self.window!r}, "
                 f"tests={len(self.results)}, drifted_features={self.drifted_features})")
 
+    def _repr_html_(self) -> str:
+        """A verdict line, then the drifted tests (feature, test, value, threshold)."""
+        import html
+
+        verdict = (f"drift in {len(self.drifted_features)} column(s): {', '.join(self.drifted_features)}"
+                   if self.drifted else "no drift")
+        color = "#c5221f" if self.drifted else "#137333"
+        head = (f"<b>Drift report</b> {html.escape(self.window or '')} "
+                f"<small>run {self.run_id}, {len(self.results)} tests</small>"
+                f"<div style='color:{color};font-weight:bold'>{html.escape(verdict)}</div>")
+        hits = self.results[self.results["drifted"].astype(bool)]
+        table = (hits[["feature", "kind", "test", "p_value", "distance", "threshold"]]
+                 .to_html(index=False, border=0, na_rep="", float_format=lambda v: f"{v:.3g}")
+                 if len(hits) else "")
+        return f"<div class='mlops-kit-card'>{head}{table}</div>"
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        printer.text(repr(self))
+
     @property
     def drifted(self) -> bool:
         """Whether any test on any column drifted."""
@@ -112,7 +131,12 @@ class DriftReport:
             import pyarrow as pa
             from deltalake import write_deltalake
 
-            write_deltalake(path, pa.Table.from_pandas(frame, preserve_index=False), mode="append")
+            # the tz-aware column goes to arrow directly (pandas 3 warns when arrow reads it via .values)
+            stamps = frame.pop("computed_at")
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            utc = pa.array(stamps.dt.tz_localize(None).to_numpy(), type=pa.timestamp(stamps.dt.unit, tz="UTC"))
+            table = table.add_column(2, "computed_at", utc)
+            write_deltalake(path, table, mode="append")
         return path
 
     def log_to_mlflow(self, *, run_name: str | None = None, prefix: str = "drift") -> str:
@@ -155,6 +179,16 @@ class WindowedDriftReport:
     def __init__(self, reports: list[DriftReport]) -> None:
         self.reports = reports
 
+    def __repr__(self) -> str:
+        drifted = [r.window for r in self.reports if r.drifted]
+        return f"WindowedDriftReport(windows={len(self.reports)}, drifted_windows={drifted})"
+
+    def _repr_html_(self) -> str:
+        """Feature x window: share of tests that drifted."""
+        table = self.matrix().map(lambda v: f"{v:.0%}").to_html(border=0)
+        return (f"<div class='mlops-kit-card'><b>Drift per window</b> <small>share of tests "
+                f"drifted, {len(self.reports)} windows</small>{table}</div>")
+
     @property
     def results(self) -> pd.DataFrame:
         """All windows' results, with a ``window`` column first."""
@@ -170,6 +204,13 @@ class WindowedDriftReport:
         table = res.assign(drifted=res["drifted"].astype(float)).pivot_table(
             index="feature", columns="window", values=value, aggfunc=agg, sort=False)
         return table
+
+    def plot(self, test: str = "js", *, features=None):
+        """One line per feature: ``test``'s statistic per window against its threshold
+        (see :func:`.plots.plot_drift_windows`)."""
+        from mlops_kit.monitoring.plots import plot_drift_windows
+
+        return plot_drift_windows(self, test=test, features=features)
 
     def heatmap(self, value: str = "drifted", test: str | None = None, ax=None):
         """Heatmap of :meth:`matrix` (see :func:`.plots.plot_drift_heatmap`)."""

@@ -186,10 +186,16 @@ def check_description(version: Any, registered_model: Any) -> CheckOutcome:
 def _evaluate(model_uri: str, holdout: "pd.DataFrame", target: str) -> Any:
     import mlflow
 
+    from mlops_kit._price_model import declared_signature
+
+    data = mlflow.data.from_pandas(holdout, targets=target)
+    # The holdout is logged as the run's input with its column types. They are
+    # declared from the frame's dtypes (integer columns as integers) before
+    # MLflow would infer them and flag every integer column as a possible gap.
+    data.__dict__["schema"] = declared_signature(holdout, None).inputs
     return mlflow.models.evaluate(
         model_uri,
-        holdout,
-        targets=target,
+        data,
         model_type="regressor",
         evaluator_config={"log_model_explainability": False},
     )

@@ -183,6 +183,11 @@ class WebhookReceiver:
         Seconds a delivery's timestamp may differ from now.
     max_body_bytes : int
         Larger bodies get 413.
+    header_timeout, body_timeout : float, optional
+        Seconds a client gets for its request headers and for its body, as on
+        the model endpoint (``$MLOPS_KIT_SERVING_HEADER_TIMEOUT`` and
+        ``$MLOPS_KIT_SERVING_BODY_TIMEOUT``, 10 s each by default); a stalled
+        sender gets 408 and its connection is closed.
     """
 
     path = "/webhooks/mlflow"
@@ -197,7 +202,12 @@ class WebhookReceiver:
         port: int | None = None,
         tolerance: float = 300.0,
         max_body_bytes: int = 1 << 20,
+        header_timeout: float | None = None,
+        body_timeout: float | None = None,
     ) -> None:
+        from mlops_kit.serving.app import DEFAULT_BODY_TIMEOUT
+        from mlops_kit.serving.protocol import DEFAULT_HEADER_TIMEOUT
+
         if not secret or len(secret) < 16:
             raise ConfigError(
                 "The webhook secret must be at least 16 characters (use secrets.token_hex(16)). "
@@ -210,6 +220,8 @@ class WebhookReceiver:
         self.port = port
         self.tolerance = tolerance
         self.max_body_bytes = max_body_bytes
+        self.header_timeout = header_timeout or DEFAULT_HEADER_TIMEOUT
+        self.body_timeout = body_timeout or DEFAULT_BODY_TIMEOUT
         self._queue: queue.Queue = queue.Queue()
         self._server = None
         self._threads: list[threading.Thread] = []
@@ -244,11 +256,19 @@ class WebhookReceiver:
             declared = request.headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
                 return JSONResponse({"error": "body too large"}, status_code=413)
+            import anyio
+
             body = bytearray()
-            async for chunk in request.stream():
-                body.extend(chunk)
-                if len(body) > self.max_body_bytes:
-                    return JSONResponse({"error": "body too large"}, status_code=413)
+            try:
+                with anyio.fail_after(self.body_timeout):
+                    async for chunk in request.stream():
+                        body.extend(chunk)
+                        if len(body) > self.max_body_bytes:
+                            return JSONResponse({"error": "body too large"}, status_code=413)
+            except TimeoutError:  # a stalled sender: answer and drop the connection
+                return JSONResponse(
+                    {"error": f"the body did not arrive within {self.body_timeout:g} s"},
+                    status_code=408, headers={"Connection": "close"})
             try:
                 delivery_id = verify_signature(
                     self.secret, request.headers, bytes(body), tolerance=self.tolerance
@@ -300,12 +320,14 @@ class WebhookReceiver:
         import uvicorn
 
         from mlops_kit._processes import free_port
+        from mlops_kit.serving.protocol import header_timeout_protocol
 
         if self._server is not None:
             return self
         self.port = self.port or free_port()
         config = uvicorn.Config(self.build_app(), host="127.0.0.1", port=self.port,
-                                log_level="warning", lifespan="off", access_log=False)
+                                log_level="warning", lifespan="off", access_log=False,
+                                http=header_timeout_protocol("auto", self.header_timeout))
         self._server = uvicorn.Server(config)
         serve = threading.Thread(target=self._server.run, name="webhook-receiver", daemon=True)
         worker = threading.Thread(target=self._work, name="webhook-worker", daemon=True)

@@ -31,6 +31,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from mlops_kit._html import CardMixin
 from mlops_kit.exceptions import ConfigError, DataError
 
 __all__ = [
@@ -40,8 +41,12 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class ABResult:
-    """Outcome of an A/B comparison (treatment minus control)."""
+class ABResult(CardMixin):
+    """Outcome of an A/B comparison (treatment minus control).
+
+    Shown in a notebook as a small table (rates, lift, interval, p-value and
+    the verdict); :func:`mlops_kit.rollout.plots.plot_ab` draws it.
+    """
 
     test: str
     control: float
@@ -58,6 +63,26 @@ class ABResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def verdict(self) -> str:
+        """One sentence: which variant wins, or that the data cannot tell."""
+        if not self.significant:
+            return f"no significant difference (p = {self.p_value:.3g} >= {self.alpha:g})"
+        side = "treatment" if self.lift_abs > 0 else "control"
+        return f"{side} is better (p = {self.p_value:.3g} < {self.alpha:g})"
+
+    _repr_pretty_ = CardMixin._repr_pretty_  # before the dataclass __repr__ in IPython
+
+    def _card(self):
+        what = "rate" if self.test == "two_proportion_z" else "mean"
+        level = f"{1 - self.alpha:.0%}"
+        rows = [(f"control {what}", self.control), (f"treatment {what}", self.treatment),
+                ("lift (absolute)", self.lift_abs), ("lift (relative)", f"{self.lift_rel:+.1%}"),
+                (f"{level} interval of the lift", f"[{self.ci_low:.4g}, {self.ci_high:.4g}]"),
+                ("z" if self.test == "two_proportion_z" else "t", self.statistic),
+                ("p-value", self.p_value)]
+        return f"A/B test ({self.test})", rows, self.verdict, self.significant
 
 
 def _check_alpha(alpha: float, name: str = "alpha") -> None:
@@ -270,6 +295,11 @@ class GroupSequentialDesign:
         return pd.DataFrame({"look": range(1, self.looks + 1), "information": self.times,
                              "alpha_spent": self.spent(self.times), "z_boundary": self.boundaries,
                              "nominal_p": self.nominal_alpha})
+
+    def _repr_html_(self) -> str:
+        title = (f"<b>Group-sequential design</b>: {self.looks} looks, overall alpha "
+                 f"{self.alpha:g}, {self.spending} spending")
+        return f"<div>{title}{self.to_frame().round(4).to_html(index=False, border=0)}</div>"
 
 
 def _simpson_weights(grid: np.ndarray) -> np.ndarray:

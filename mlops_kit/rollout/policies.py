@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from mlops_kit._html import CardMixin
 from mlops_kit.exceptions import ConfigError, NotFoundError
 from mlops_kit.rollout.routing import read_config, set_weights, write_config
 
@@ -30,13 +31,25 @@ __all__ = ["Decision", "RolloutPolicy", "CanaryPolicy", "run_canary", "switch",
 
 
 @dataclass(frozen=True)
-class Decision:
+class Decision(CardMixin):
     """What a policy decided at one look: ``action`` and why, with the stats it saw."""
 
     action: str            # "wait", "step", "promote", "rollback"
     weight: float          # challenger weight (percent) after the decision
     reason: str
     stats: dict[str, Any] = field(default_factory=dict)
+
+    _repr_pretty_ = CardMixin._repr_pretty_  # before the dataclass __repr__ in IPython
+
+    def _card(self):
+        rows = [("challenger weight after (%)", float(self.weight))]
+        for key, label in (("weight", "weight during the look (%)"), ("requests", "requests"),
+                           ("errors", "errors"), ("error_rate", "error rate"),
+                           ("p99_ms", "p99 (ms)")):
+            if self.stats.get(key) is not None:
+                rows.append((label, self.stats[key]))
+        good = {"rollback": False, "promote": True}.get(self.action)
+        return f"Canary decision: {self.action}", rows, self.reason, good
 
 
 class RolloutPolicy(abc.ABC):

@@ -60,6 +60,7 @@ def simulate_outcomes(assignments: "pd.DataFrame", *, treatment: str = "challeng
 
 def _faulty_base():
     import mlflow
+    import pandas as pd
 
     class FaultyModel(mlflow.pyfunc.PythonModel):
         """Answers 100.0, but raises on listings with ``accommodates >= threshold``."""
@@ -71,6 +72,10 @@ def _faulty_base():
             if (model_input["accommodates"] >= self.threshold).any():
                 raise RuntimeError(f"cannot price listings for {self.threshold}+ guests")
             return [100.0] * len(model_input)
+
+        # MLflow reads predict's input type hint when the class is made; a string
+        # annotation (this module's __future__ import) would not resolve in here
+        predict.__annotations__["model_input"] = pd.DataFrame
 
     return FaultyModel
 
@@ -89,10 +94,15 @@ def register_faulty_model(name: str, data: "pd.DataFrame", *, threshold: int = 4
     from mlops_kit.workspace import get_workspace
 
     get_workspace().set_experiment("rollout")
-    signature = mlflow.models.infer_signature(data, [1.0] * len(data))
+    from mlops_kit._price_model import declared_signature
+
+    signature = declared_signature(data, [1.0] * len(data))
+    answered = data[data["accommodates"] < threshold] if "accommodates" in data else data
+    example = (answered if len(answered) else data).head(3)  # rows it prices, if any
     with mlflow.start_run(run_name="faulty-model"):
         info = mlflow.pyfunc.log_model(name="model", python_model=FaultyModel(threshold),
-                                       registered_model_name=name, signature=signature)
+                                       registered_model_name=name, signature=signature,
+                                       input_example=example)
     version = str(info.registered_model_version)
     if alias:
         MlflowClient().set_registered_model_alias(name, alias, version)

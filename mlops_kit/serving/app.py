@@ -5,7 +5,8 @@ Routes
 ``POST /invocations``  score rows (``dataframe_split``, ``dataframe_records``,
                        ``instances``, ``inputs``); answers ``{"predictions": [...]}``
 ``GET /ping``          200 once the model is loaded (liveness)
-``GET /health``        model, uptime, inference-log state, whether a JVM is loaded
+``GET /health``        ``{"status": "ok"}``; with the token (or when none is set) also
+                       model, uptime, inference-log state, whether a JVM is loaded
 ``GET /version``       model name, version, alias, run id
 ``GET /metrics``       Prometheus text
 ``GET /openapi.json``  OpenAPI document (:mod:`.openapi`), with the token when one is set
@@ -17,6 +18,12 @@ plain Python (:mod:`.schema`) and calls the model's own predict function
 (:mod:`.model_loader`); there is no middleware. Anything wrong with a request
 is a 4xx with ``{"error_code", "message"}``; an unexpected failure inside the
 model is a 500 with the same shape, and the server keeps serving.
+
+Durability and back-pressure: a 200 is sent only after the request's rows are
+in the inference log's write-ahead spool (:mod:`.inference_log`). When the
+log's backlog passes its bound, ``/invocations`` answers 503 with a
+``Retry-After`` header before reading the body, so memory and the backlog stay
+bounded however hard clients push.
 """
 from __future__ import annotations
 
@@ -92,6 +99,26 @@ async def _read_limited(request: Any, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _check_finite_predictions(predictions: Any) -> None:
+    """Refuse inputs the model turned into infinity or NaN (e.g. 1e308 scaled up)."""
+    import numpy as np
+
+    try:
+        values = np.asarray(predictions.to_numpy() if hasattr(predictions, "to_numpy")
+                            else predictions)
+    except Exception:  # noqa: BLE001 - not array-like: nothing numeric to check
+        return
+    if values.dtype.kind not in "fc":
+        return
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row = int(np.argwhere(bad)[0][0])
+        raise InvalidRequestError(
+            f"Row {row} gives a prediction of {values.flat[int(np.flatnonzero(bad)[0])]}: the "
+            "input is out of the range the model can compute with. Send finite values of a "
+            "realistic size.", error_code="MODEL_REJECTED_INPUT")
+
+
 def _predictions_body(predictions: Any) -> Any:
     """What ``mlflow models serve`` puts under ``predictions``."""
     if hasattr(predictions, "columns") and hasattr(predictions, "to_dict"):
@@ -141,13 +168,18 @@ def create_app(
     metrics = Metrics(
         labels={"model": model.name, "version": model.version},
         extra=(lambda: {"mlops_kit_inference_log_pending": inference_log.pending,
-                        "mlops_kit_inference_log_rows_written": inference_log.rows_written})
+                        "mlops_kit_inference_log_pending_bytes": inference_log.pending_bytes,
+                        "mlops_kit_inference_log_rows_written": inference_log.rows_written,
+                        "mlops_kit_inference_log_failed_writes": inference_log.failed_writes,
+                        "mlops_kit_inference_log_shed_requests": inference_log.shed_requests})
         if inference_log is not None else None,
     )
     started = time.time()
 
-    def error_response(err: InvalidRequestError, path: str, t0: float) -> Response:
-        headers = {"WWW-Authenticate": "Bearer"} if err.status_code == 401 else None
+    def error_response(err: InvalidRequestError, path: str, t0: float,
+                       headers: dict[str, str] | None = None) -> Response:
+        if err.status_code == 401:
+            headers = {"WWW-Authenticate": "Bearer"}
         if err.status_code == 408:  # the rest of the body may still come: drop the connection
             headers = {"Connection": "close"}
         metrics.observe(path, err.status_code, time.perf_counter() - t0)
@@ -166,6 +198,14 @@ def create_app(
         try:
             if expected_token is not None:
                 check_bearer(request.headers.get("authorization"), expected_token)
+            if inference_log is not None:
+                retry_after = inference_log.overloaded()
+                if retry_after is not None:  # refuse before reading the body
+                    overloaded = InvalidRequestError(
+                        "The endpoint is behind on writing its inference log; try again "
+                        f"in {retry_after:g} s.", status_code=503, error_code="OVERLOADED")
+                    return error_response(overloaded, "/invocations", t0, {
+                        "Retry-After": f"{retry_after:.0f}", "Connection": "close"})
             if not _json_content_type(request.headers.get("content-type")):
                 raise InvalidRequestError(
                     "The body must be JSON: send the header 'Content-Type: application/json'. "
@@ -194,6 +234,7 @@ def create_app(
                     f"The model rejected the input: {type(err).__name__}: {err}",
                     error_code="MODEL_REJECTED_INPUT",
                 ) from None
+            _check_finite_predictions(predictions)
         except InvalidRequestError as err:
             return error_response(err, "/invocations", t0)
         except Exception as err:  # noqa: BLE001 - answer, log, keep serving
@@ -209,9 +250,23 @@ def create_app(
             media_type="application/json", headers={"x-request-id": request_id},
         )
         elapsed = time.perf_counter() - t0
-        metrics.observe("/invocations", 200, elapsed, rows=parsed.n_rows)
         if inference_log is not None:
-            inference_log.record(request_id, arrived, parsed, predictions, elapsed * 1000.0)
+            # the 200 goes out only once the rows are in the spool
+            record = functools.partial(inference_log.record, request_id, arrived, parsed,
+                                       predictions, elapsed * 1000.0)
+            try:
+                if parsed.n_rows > THREAD_ROWS or inference_log.spool.fsync == "always":
+                    await anyio.to_thread.run_sync(record)
+                else:
+                    record()
+            except Exception as err:  # noqa: BLE001 - no 200 without the record
+                _log.exception("inference log: spooling request %s failed", request_id)
+                failure = InvalidRequestError(
+                    f"The request was scored but could not be recorded ({type(err).__name__}); "
+                    "it was not counted. Try again.",
+                    status_code=503, error_code="LOG_UNAVAILABLE")
+                return error_response(failure, "/invocations", t0, {"Retry-After": "1"})
+        metrics.observe("/invocations", 200, elapsed, rows=parsed.n_rows)
         return response
 
     async def ping(request: Request) -> Response:
@@ -221,6 +276,11 @@ def create_app(
 
     async def health(request: Request) -> Response:
         t0 = time.perf_counter()
+        if expected_token is not None:
+            try:
+                check_bearer(request.headers.get("authorization"), expected_token)
+            except InvalidRequestError:  # anyone may know it is up; nothing more
+                return json_response({"status": "ok"}, "/health", t0)
         body = {
             "status": "ok",
             "model": f"{model.name}/{model.version}",
@@ -229,6 +289,7 @@ def create_app(
             "inference_log": None if inference_log is None else {
                 "path": str(inference_log.path),
                 "pending": inference_log.pending,
+                "pending_bytes": inference_log.pending_bytes,
                 "rows_written": inference_log.rows_written,
                 "failed_writes": inference_log.failed_writes,
             },

@@ -10,6 +10,18 @@ returns once ``/ping`` answers. :meth:`Endpoint.stop` sends SIGTERM, which
 lets in-flight requests finish and flushes the inference log, and waits; a
 process that does not exit in time is killed. Endpoints still running when
 Python exits are stopped too.
+
+Two notebook habits are safe:
+
+- re-running the cell that starts an endpoint (or Run All twice) stops the
+  endpoint that cell started before, instead of leaving it running with no
+  name to stop it by: an endpoint started from a notebook cell replaces a
+  running one of the same kind, model and port started from a cell too
+  (endpoints started by library code, such as a fleet's instances, never
+  replace each other);
+- using a stopped endpoint's URL raises :class:`EndpointStopped`, one line
+  that says to run the setup cell again, instead of a connection-refused
+  traceback from the HTTP client.
 """
 from __future__ import annotations
 
@@ -22,11 +34,40 @@ from pathlib import Path
 from typing import Any
 
 from mlops_kit._processes import LOOPBACK, free_port, log_tail, stop_child, wait_until_ready
+from mlops_kit.exceptions import EnvironmentProblem
 from mlops_kit.serving.auth import TOKEN_ENV, validate_token
 
-__all__ = ["Endpoint", "MlflowServe", "free_port"]
+__all__ = ["Endpoint", "EndpointStopped", "MlflowServe", "free_port"]
 
 _RUNNING: "weakref.WeakSet[Endpoint]" = weakref.WeakSet()
+
+#: package directory: frames inside it are library code, not a notebook cell
+_PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
+
+
+class EndpointStopped(EnvironmentProblem, ConnectionError):
+    """The endpoint is not running, so its URL leads nowhere.
+
+    Also a :class:`ConnectionError`, as a refused connection would have been.
+    In Jupyter it shows as its one-line message, without a traceback.
+    """
+
+    def _render_traceback_(self) -> list[str]:  # IPython: show the message only
+        return [f"{type(self).__name__}: {self}"]
+
+
+def _started_from_notebook_cell() -> bool:
+    """True when the first caller outside the package is code run in an IPython kernel."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None or ipython.get_ipython() is None:
+        return False
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_PACKAGE_DIR):
+            return frame.f_globals.get("__name__") == "__main__"
+        frame = frame.f_back
+    return False
 
 
 class Endpoint:
@@ -62,6 +103,8 @@ class Endpoint:
         self.host = LOOPBACK
         self.process: subprocess.Popen | None = None
         self.log_path: Path | None = None
+        #: what a later start from a notebook cell replaces (None: started by library code)
+        self._cell_key: tuple | None = None
 
     # ------------------------------------------------------------------ URLs
     @property
@@ -71,7 +114,15 @@ class Endpoint:
 
     @property
     def invocations_url(self) -> str:
+        """``<url>/invocations``; :class:`EndpointStopped` when the endpoint is not running."""
+        if not self.running:
+            raise EndpointStopped(self._stopped_message())
         return f"{self.url}/invocations"
+
+    def _stopped_message(self) -> str:
+        what = "was never started" if self.log_path is None else "is stopped"
+        return (f"The endpoint for {self.model_uri} {what}; run the setup cell that starts it "
+                f"again (it stops the old one).")
 
     @property
     def headers(self) -> dict[str, str]:
@@ -104,6 +155,9 @@ class Endpoint:
         if self.running:
             return self
         validate_token(self.token)
+        if _started_from_notebook_cell():
+            self._cell_key = self._replace_key()
+            self._stop_replaced()
         self.port = self.port or free_port()
         ws = get_workspace()
         log_dir = ws.env_dir / "endpoints"
@@ -131,6 +185,16 @@ class Endpoint:
             self.stop()
             raise
         return self
+
+    def _replace_key(self) -> tuple:
+        """Endpoints with equal keys started from notebook cells replace each other."""
+        return (type(self).__name__, str(self.model_uri), self.port)
+
+    def _stop_replaced(self) -> None:
+        """Stop the running endpoints an earlier run of a notebook cell left with this key."""
+        for other in list(_RUNNING):
+            if other is not self and other._cell_key == self._cell_key and other.running:
+                other.stop()
 
     def log_tail(self, lines: int = 30) -> str:
         """The last lines the server printed (start-up errors land here)."""

@@ -259,9 +259,22 @@ def _convert(column: Column, values: list) -> np.ndarray:
         array[:] = values
         return array
     try:
-        return np.asarray(values, dtype=dtype)
+        with np.errstate(over="ignore"):
+            array = np.asarray(values, dtype=dtype)
     except OverflowError:
         raise _bad(f"Column '{column.name}' holds an integer too large for {column.type}.")
+    _check_finite(column.name, array, column.type)
+    return array
+
+
+def _check_finite(name: str, array: np.ndarray, type_name: str) -> None:
+    """Infinity (a value too large for the column's type) is refused, as NaN is."""
+    if array.dtype.kind == "f":
+        infinite = np.isinf(array)
+        if infinite.any():
+            row = int(np.flatnonzero(infinite)[0])
+            raise _bad(f"Column '{name}' ({type_name}) holds a value in row {row} that is too "
+                       "large for its type (it becomes infinity). Send finite numbers.")
 
 
 def _convert_untyped(name: str, values: list) -> np.ndarray:
@@ -276,6 +289,7 @@ def _convert_untyped(name: str, values: list) -> np.ndarray:
         # strings, mixed or nested values: one Python object per row
         array = np.empty(len(values), dtype=object)
         array[:] = values
+    _check_finite(name, array, "number")
     return array
 
 

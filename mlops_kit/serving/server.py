@@ -5,8 +5,9 @@ TCP_NODELAY and adds ~40 ms to every keep-alive request. Scale out with more
 processes on more ports behind a proxy instead.
 
 Shutdown: uvicorn catches SIGTERM and SIGINT, stops accepting, lets in-flight
-requests finish, then runs the app's shutdown, which flushes the inference log.
-Only then does the process exit.
+requests finish, then runs the app's shutdown, which writes the inference log's
+spool to its table (what does not fit in the grace period stays in the spool
+and is written by the next start). Only then does the process exit.
 
 ``python -m mlops_kit.serving --model NAME@ALIAS --port 5001`` runs this; the
 token comes from ``$MLOPS_KIT_SERVING_TOKEN`` so it never shows in ``ps``.
@@ -60,7 +61,8 @@ def build_app(model: str, *, token: str | None = None, max_body_bytes: int | Non
     log = None
     if log_table:
         log = InferenceLog(ws.table_path(log_table), model_name=served.name,
-                           model_version=served.version, model_alias=served.alias)
+                           model_version=served.version, model_alias=served.alias,
+                           spool_dir=ws.spool_path(log_table))
     return create_app(
         served,
         token=validate_token(token),

@@ -34,12 +34,15 @@ def _compare(actual, expected, what: str) -> CheckResult:
         worst = float(np.max(np.abs(actual - expected)))
         return CheckResult.fail(
             f"{what}: predictions differ from the model's by up to {worst:.3g}",
-            hint="feed the model exactly its signature's input columns, as F.struct(*inputs)",
+            hint="Feed the model exactly its signature's input columns, in one struct, unchanged.",
         )
     return CheckResult.ok(f"{what}: {actual.size} predictions equal the model's")
 
 
-@checker("batch", "ex1", title="A Spark UDF from the champion")
+@checker("batch", "ex1", title="A Spark UDF from the champion", hints=[
+    "MLflow's pyfunc flavour can wrap a model as a Spark UDF.",
+    "Ask the UDF for one number per row, and let it use this environment's packages.",
+])
 def check_udf(value: Any, *, model_uri: str, listings_df, **_: Any) -> CheckResult:
     """``value`` is a UDF that, applied to the model's inputs, predicts like the model."""
     from pyspark.sql import functions as F
@@ -47,35 +50,44 @@ def check_udf(value: Any, *, model_uri: str, listings_df, **_: Any) -> CheckResu
     if not callable(value) or not hasattr(value, "evalType"):
         return CheckResult.fail(
             f"expected a Spark UDF, got a {type(value).__name__}",
-            hint="mlflow.pyfunc.spark_udf(spark, model_uri, result_type='double', env_manager='local')",
+            hint="Build it from model_uri with MLflow's pyfunc flavour; a model URI is not a UDF yet.",
         )
     sample = listings_df.orderBy("id").limit(SAMPLE_ROWS)
     rows = sample.toPandas()
     expected, inputs = _expected(model_uri, rows)
     got = sample.select(value(F.struct(*inputs)).alias("p")).toPandas()["p"]
     if got.map(lambda v: hasattr(v, "__len__")).any():
-        return CheckResult.fail("the UDF returns arrays, not numbers", hint="pass result_type='double'")
+        return CheckResult.fail("the UDF returns arrays, not numbers",
+                                hint="The UDF's result type decides what one row's answer is.")
     return _compare(got, expected, "UDF")
 
 
-@checker("batch", "ex2", title="Score the listings")
+@checker("batch", "ex2", title="Score the listings", hints=[
+    "A new column on every row of listings_df, computed by the UDF.",
+    "The UDF takes one argument: the model's input columns packed together.",
+])
 def check_scored(value: Any, *, model_uri: str, listings_df, **_: Any) -> CheckResult:
     """``value`` is the listings with a ``prediction`` column equal to the model's."""
     if not hasattr(value, "columns") or not hasattr(value, "toPandas"):
-        return CheckResult.fail(f"expected a Spark DataFrame, got a {type(value).__name__}")
+        return CheckResult.fail(f"expected a Spark DataFrame, got a {type(value).__name__}",
+                                hint="Keep the result of withColumn, a DataFrame.")
     if "prediction" not in value.columns:
         return CheckResult.fail(
             f"no column 'prediction' (columns: {value.columns})",
-            hint='listings_df.withColumn("prediction", predict_udf(F.struct(*inputs)))',
+            hint="Name the new column exactly as the exercise says.",
         )
     if value.count() != listings_df.count():
-        return CheckResult.fail(f"{value.count()} rows scored, the table has {listings_df.count()}")
+        return CheckResult.fail(f"{value.count()} rows scored, the table has {listings_df.count()}",
+                                hint="Score every listing: no filter, no limit.")
     rows = value.orderBy("id").limit(SAMPLE_ROWS).toPandas()
     expected, _ = _expected(model_uri, rows)
     return _compare(rows["prediction"], expected, "scored listings")
 
 
-@checker("batch", "ex3", title="Predictions as a partitioned Delta table")
+@checker("batch", "ex3", title="Predictions as a partitioned Delta table", hints=[
+    "Delta is a format of the DataFrame writer; the partitioning is chosen when writing.",
+    "Partition by the column readers filter on, and replace what an earlier run left there.",
+])
 def check_table(value: Any, *, model_uri: str, listings_df, **_: Any) -> CheckResult:
     """``value`` is the path of a Delta table partitioned by room_type with all predictions."""
     from delta.tables import DeltaTable
@@ -85,19 +97,83 @@ def check_table(value: Any, *, model_uri: str, listings_df, **_: Any) -> CheckRe
     spark = get_spark()
     path = str(value)
     if not DeltaTable.isDeltaTable(spark, path):
-        return CheckResult.fail(f"no Delta table at {path}", hint="scored_df.write.format('delta')...save(output_path)")
+        return CheckResult.fail(f"no Delta table at {path}",
+                                hint="Write scored_df in the Delta format to output_path, then pass that path.")
     detail = DeltaTable.forPath(spark, path).detail().first()
     if list(detail["partitionColumns"]) != ["room_type"]:
+        partitions = list(detail["partitionColumns"])
+        why = ("so a reader of one room type reads every file" if not partitions else
+               "so a reader of one room type still reads every partition" if "room_type" not in partitions
+               else "so one room type is spread over many small partitions")
         return CheckResult.fail(
-            f"the table is partitioned by {list(detail['partitionColumns'])}, not ['room_type']",
-            hint='.partitionBy("room_type") before .save(...)',
+            f"the table is partitioned by {partitions}, {why}",
+            hint="Partition by the column the readers filter on, and by nothing else.",
         )
     table = spark.read.format("delta").load(path)
     if table.count() != listings_df.count() or "prediction" not in table.columns:
         return CheckResult.fail(
             f"the table has {table.count()} rows and columns {table.columns}; expected "
-            f"{listings_df.count()} rows with a 'prediction' column"
+            f"{listings_df.count()} rows with a 'prediction' column",
+            hint="Overwrite the table with all the scored listings.",
         )
     rows = table.orderBy("id").limit(SAMPLE_ROWS).toPandas()
     expected, _ = _expected(model_uri, rows)
     return _compare(rows["prediction"], expected, "table")
+
+
+@checker("batch", "ex4", title="Repair the partner feed", hints=[
+    "Scoring is not the hard part: the feed must first look like what the model was trained on. "
+    "Compare the feed's columns with inputs, then its values with listings_df.",
+    "Check names first (which input is missing, which column is unknown), then ranges and "
+    "positions, column by column (describe() on both).",
+])
+def check_feed(value: Any, *, model_uri: str, feed_seed: int, feed_size: int, **_: Any) -> CheckResult:
+    """``value`` is the repaired feed with ``listing_id`` and a ``prediction`` equal to the model's."""
+    import pandas as pd
+
+    from mlops_kit.labs.scenarios import repair_app_rows
+
+    if not hasattr(value, "columns") or not hasattr(value, "toPandas"):
+        return CheckResult.fail(f"expected a Spark DataFrame, got a {type(value).__name__}",
+                                hint="Keep the scored, repaired feed as a DataFrame.")
+    missing = [c for c in ("listing_id", "prediction") if c not in value.columns]
+    if missing:
+        return CheckResult.fail(f"the scored feed has no column {missing[0]!r}",
+                                hint="Keep listing_id and add the prediction column, as in exercise 2.")
+    rows = value.orderBy("listing_id").toPandas()
+    if len(rows) != feed_size:
+        return CheckResult.fail(f"{len(rows)} rows scored; the feed has {feed_size}",
+                                hint="Repair values, do not drop rows.")
+    model_inputs = _model_inputs(model_uri)
+    truth = pd.DataFrame(repair_app_rows(model_inputs, feed_size, seed=feed_seed))
+    absent = [c for c in model_inputs if c not in rows.columns]
+    if absent:
+        return CheckResult.fail(f"the scored feed lacks the model input {absent[0]!r}",
+                                hint="Keep the input columns, under the names the model knows.")
+    for column in model_inputs:
+        if not _same_values(rows[column], truth[column]):
+            return CheckResult.fail(
+                f"the feed was scored, but its {column!r} values are not what the model was "
+                f"trained on, so the predictions are wrong",
+                hint="Compare that column of the feed with the same column of listings_df: a "
+                     "scale or a position can differ.")
+    expected, _ = _expected(model_uri, truth)
+    return _compare(rows["prediction"], expected, "repaired feed")
+
+
+def _same_values(got, want) -> bool:
+    """Equal columns, numbers within 1e-6 relative, missing values equal to missing values."""
+    import numpy as np
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(want) and pd.api.types.is_numeric_dtype(got):
+        return bool(np.isclose(got.to_numpy(dtype=float), want.to_numpy(dtype=float),
+                               rtol=1e-6, atol=1e-9, equal_nan=True).all())
+    return bool((got.fillna("<null>").astype(str).to_numpy()
+                 == want.fillna("<null>").astype(str).to_numpy()).all())
+
+
+def _model_inputs(model_uri: str) -> list[str]:
+    import mlflow
+
+    return list(mlflow.pyfunc.load_model(model_uri).metadata.get_input_schema().input_names())

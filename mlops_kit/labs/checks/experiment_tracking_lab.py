@@ -7,8 +7,11 @@ answer only passes if the runs really are in the tracking store:
 
 - ex1: the parent run has at least :data:`MIN_CHILDREN` children (tag
   ``mlflow.parentRunId``), each with the grid's params and the metric, and no
-  two children tried the same candidate;
-- ex2: the chosen run is one of those children and has the best metric;
+  two children tried the same candidate; given the learner's split, each
+  child's ``rmse`` is recomputed (refit with its params) and must be the
+  held-out RMSE, not the training RMSE, the MSE or another error;
+- ex2: the chosen run is one of those children and has the best held-out
+  metric (a pick by ``train_rmse`` gets a hint about why that misleads);
 - ex3: a model logged in the parent or the best run reloads, predicts one
   value per test row, and scores what the best child logged.
 """
@@ -19,11 +22,13 @@ from typing import Any
 
 from mlops_kit.labs import CheckResult, checker
 
-__all__ = ["LAB_ID", "METRIC", "PARAMS", "MIN_CHILDREN", "child_runs"]
+__all__ = ["LAB_ID", "METRIC", "TRAIN_METRIC", "PARAMS", "MIN_CHILDREN", "child_runs", "refit_rmse"]
 
 LAB_ID = "experiment-tracking-lab"
 #: the metric every child logs; lower is better
 METRIC = "rmse"
+#: the training-split RMSE every child logs too (the tempting wrong ranking)
+TRAIN_METRIC = "train_rmse"
 #: the params every child logs
 PARAMS = ("n_estimators", "max_depth")
 MIN_CHILDREN = 4
@@ -38,7 +43,7 @@ def _run(run_id: Any) -> tuple[Any, CheckResult | None]:
 
     if not isinstance(run_id, str) or not run_id:
         return None, CheckResult.fail(
-            f"expected a run id (a string), got {type(run_id).__name__}",
+            f"expected a run id (str), got {type(run_id).__name__}",
             hint="use run.info.run_id of the run you opened with mlflow.start_run()",
         )
     try:
@@ -67,9 +72,52 @@ def _name(run: Any) -> str:
     return run.data.tags.get("mlflow.runName") or run.info.run_id
 
 
-@checker(LAB_ID, "ex1", title="A grid search as nested runs")
-def check_ex1(value: Any, **context: Any) -> CheckResult:
-    """``value``: the parent run's id."""
+def refit_rmse(params: dict, X_train: Any, y_train: Any, X_eval: Any, y_eval: Any,
+               *, seed: int) -> float:
+    """RMSE on ``(X_eval, y_eval)`` of a forest with ``params`` fitted on the training split."""
+    import numpy as np
+    from sklearn.ensemble import RandomForestRegressor
+
+    forest = RandomForestRegressor(**params, random_state=seed, n_jobs=1).fit(X_train, y_train)
+    errors = np.asarray(forest.predict(X_eval)) - np.asarray(y_eval, dtype=float)
+    return float(np.sqrt(np.mean(errors ** 2)))
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-4)
+
+
+def _metric_problem(child: Any, split: tuple, seed: int) -> CheckResult | None:
+    """Why this child's ``rmse`` is not its held-out RMSE, or None when it is."""
+    X_train, X_test, y_train, y_test = split
+    params = {p: int(float(child.data.params[p])) for p in PARAMS}
+    logged = child.data.metrics[METRIC]
+    held_out = refit_rmse(params, X_train, y_train, X_test, y_test, seed=seed)
+    if _close(logged, held_out):
+        return None
+    training = refit_rmse(params, X_train, y_train, X_train, y_train, seed=seed)
+    if _close(logged, training):
+        what = "the error on the rows the forest was fitted on"
+    elif _close(logged, held_out ** 2):
+        what = "a squared error, not a root"
+    else:
+        what = "not the RMSE of this candidate on the test split"
+    return CheckResult.fail(
+        f"child run {_name(child)!r} logged {METRIC} = {logged:.4g}: that is {what}",
+        hint="the metric that ranks candidates must be measured on rows the forest never saw, "
+             "in the unit of the price",
+    )
+
+
+@checker(LAB_ID, "ex1", title="A grid search as nested runs",
+         hints=["one parent run holds the search; each candidate is a child run inside it, "
+                "with its settings and its scores",
+                "open each trial with mlflow.start_run(nested=True) inside the parent's `with` "
+                "block; log the RMSE on the test split as 'rmse' and on the training split as "
+                "'train_rmse'"])
+def check_ex1(value: Any, *, X_train: Any = None, X_test: Any = None, y_train: Any = None,
+              y_test: Any = None, seed: int | None = None, **context: Any) -> CheckResult:
+    """``value``: the parent run's id; context: the split and seed to recompute each metric."""
     parent, problem = _run(value)
     if problem:
         return problem
@@ -105,12 +153,26 @@ def check_ex1(value: Any, **context: Any) -> CheckResult:
             f"combination(s) of {', '.join(PARAMS)}",
             hint="loop over every candidate of the grid, one child run each",
         )
+    split = (X_train, X_test, y_train, y_test)
+    if any(part is None for part in split) or seed is None:
+        return CheckResult.fail(
+            "the check needs your split and seed to recompute each candidate's score",
+            hint='lab.check("ex1", parent_run_id, X_train=X_train, X_test=X_test, '
+                 "y_train=y_train, y_test=y_test, seed=seed)",
+        )
+    for child in children:
+        problem = _metric_problem(child, split, seed)
+        if problem:
+            return problem
     return CheckResult.ok(
-        f"{len(children)} nested child runs, each with {', '.join(PARAMS)} and {METRIC}"
+        f"{len(children)} nested child runs, each with {', '.join(PARAMS)} and its held-out {METRIC}"
     )
 
 
-@checker(LAB_ID, "ex2", title="Pick the best candidate")
+@checker(LAB_ID, "ex2", title="Pick the best candidate",
+         hints=["which of the scores you logged tells how a candidate will do on listings it "
+                "has never seen?",
+                "rank the children by the held-out metric; for an error, smaller is better"])
 def check_ex2(value: Any, *, parent_run_id: str | None = None, **context: Any) -> CheckResult:
     """``value``: the best child's run id; ``parent_run_id``: the search's parent."""
     best, problem = _run(value)
@@ -130,10 +192,18 @@ def check_ex2(value: Any, *, parent_run_id: str | None = None, **context: Any) -
     winner = min(scored, key=lambda run: run.data.metrics[METRIC])
     chosen = best.data.metrics.get(METRIC, math.inf)
     if chosen > winner.data.metrics[METRIC]:
+        trained = [c for c in scored if TRAIN_METRIC in c.data.metrics]
+        if trained and best.info.run_id == min(trained, key=lambda r: r.data.metrics[TRAIN_METRIC]).info.run_id:
+            return CheckResult.fail(
+                f"run {_name(best)!r} fits the training rows best, but another candidate does "
+                "better on the test split",
+                hint="a score on the rows a model was fitted on rewards memorising them: "
+                     "rank by the score on rows it never saw",
+            )
         return CheckResult.fail(
             f"run {_name(best)!r} has {METRIC} {chosen:.4g}, but {_name(winner)!r} has a "
             f"lower {METRIC} of {winner.data.metrics[METRIC]:.4g}",
-            hint=f'lower is better: order by "metrics.{METRIC} ASC" and take the first',
+            hint=f"{METRIC} is an error: check which end of your ordering is the best",
         )
     return CheckResult.ok(f"{_name(best)!r} has the lowest {METRIC} ({chosen:.4g})")
 
@@ -148,7 +218,10 @@ def _score(model: Any, X_test: Any, y_test: Any) -> tuple[int, float]:
     return len(predicted), float(np.sqrt(np.mean((predicted - truth) ** 2)))
 
 
-@checker(LAB_ID, "ex3", title="Log the best model and reload it")
+@checker(LAB_ID, "ex3", title="Log the best model and reload it",
+         hints=["the model you log must be the candidate the search chose, fitted the same way",
+                "refit with the best run's params (as ints), random_state=seed and n_jobs=1 on the "
+                "training split, and log it while the parent run is active"])
 def check_ex3(
     value: Any,
     *,

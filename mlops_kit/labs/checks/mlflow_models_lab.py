@@ -2,9 +2,19 @@
 
 The lab wraps a price regressor in a custom pyfunc that answers
 ``"Expensive"`` for a predicted price above 100 and ``"Not Expensive"``
-otherwise (100 itself is not expensive). The checkers never trust the
-learner's own regressor to land near the threshold: they swap it for a stub
-that returns prices chosen around 100, so the boundary is always tested.
+otherwise (100 itself is not expensive), and that accepts a *raw* request as
+the pricing app sends it (:func:`raw_request`: columns shuffled, numbers as
+text, extra fields). The checkers never trust the learner's regressor to
+land near the threshold: they swap it for a stub that returns prices chosen
+around 100, and that refuses input the real regressor could not score.
+
+- ex1: built with the stub, the class labels a raw request (per-learner
+  shuffle) and the boundary right;
+- ex2: logged with an input example and a signature that describes what
+  callers send (raw requests) and get back (labels, strings), it loads back
+  and labels a raw request right;
+- ex3: a ``models:/`` URI of a version registered under the workspace's
+  ``price_labels`` name, from the run of ex2, that a fresh process loads.
 """
 from __future__ import annotations
 
@@ -12,21 +22,77 @@ from typing import Any
 
 from mlops_kit.labs import CheckResult, checker
 
+__all__ = ["LAB_ID", "MODEL", "THRESHOLD", "raw_request"]
+
+LAB_ID = "mlflow-models-lab"
 THRESHOLD = 100.0
+#: the registered model's short name (the workspace prefixes env and user)
+MODEL = "price_labels"
 #: stub prices and the labels they must get (100 exactly is "Not Expensive")
 PROBES: list[tuple[float, str]] = [
     (20.0, "Not Expensive"), (99.99, "Not Expensive"), (100.0, "Not Expensive"),
     (100.01, "Expensive"), (750.0, "Expensive"),
 ]
 LABELS = {"Expensive", "Not Expensive"}
+#: fields the app sends that are not model features
+EXTRA_FIELDS = ("listing_url", "host_name")
+
+
+def raw_request(n: int = 5, seed: int | None = None):
+    """Rows as the pricing app sends them: every value a string, fields in any order.
+
+    The features are all there, but as text (``"3"``, ``"4.5"``, ``None`` for
+    a missing score), in an order that depends on ``seed`` (default: the
+    learner's), next to fields the model never saw (a URL, the host's name).
+    """
+    import numpy as np
+
+    from mlops_kit.labs.seeds import learner_seed
+    from mlops_kit.models import FEATURES, listings_frame
+
+    seed = learner_seed(LAB_ID) if seed is None else seed
+    rng = np.random.default_rng(seed)
+    frame = listings_frame(max(n, 5), seed=seed % 10_000)[FEATURES].head(n).reset_index(drop=True)
+    frame.loc[rng.integers(0, n), "review_scores_rating"] = np.nan
+    text = frame.astype(object).where(frame.notna(), None)
+    text = text.apply(lambda column: column.map(lambda v: None if v is None else f"{v:g}"))
+    text["listing_url"] = [f"https://example.com/rooms/{i}" for i in rng.integers(1_000, 99_999, n)]
+    text["host_name"] = rng.choice(["Ana", "Ben", "Chloé", "Dev", "Eun"], n)
+    order = list(text.columns)
+    while order[: len(FEATURES)] == FEATURES:
+        order = list(rng.permutation(order))
+    return text[order]
+
+
+class _BadInput(ValueError):
+    """The stub regressor refused what the pyfunc passed it."""
 
 
 class _StubRegressor:
-    """Returns the probe prices, whatever the rows: the checker decides the price."""
+    """Returns the probe prices, whatever the rows: the checker decides the price.
+
+    Like the fitted pipeline, it only accepts the training features, in the
+    training order, as numbers; anything else raises :class:`_BadInput`.
+    """
 
     def predict(self, frame: Any):
         import numpy as np
+        import pandas as pd
 
+        from mlops_kit.models import FEATURES
+
+        if isinstance(frame, pd.DataFrame):
+            columns = [str(c) for c in frame.columns]
+            if columns != FEATURES:
+                extra = [c for c in columns if c not in FEATURES]
+                what = (f"extra column(s) {extra}" if extra else
+                        "the features in another order than in training" if sorted(columns) == sorted(FEATURES)
+                        else f"only {len(columns)} of the {len(FEATURES)} features")
+                raise _BadInput(f"the regressor was given {what}")
+            text = [c for c in columns if not pd.api.types.is_numeric_dtype(frame[c])]
+            if text:
+                raise _BadInput(f"the regressor was given non-numeric column(s) {text[:3]} "
+                                f"(dtype {frame[text[0]].dtype})")
         prices = [price for price, _ in PROBES]
         return np.array([prices[i % len(prices)] for i in range(len(frame))])
 
@@ -51,12 +117,15 @@ def _labels_verdict(labels: list) -> CheckResult:
         return CheckResult.ok(
             "prices 20, 99.99, 100, 100.01, 750 got the right labels (100 is Not Expensive)"
         )
+    if len(labels) != len(expected):
+        return CheckResult.fail(f"{len(expected)} rows got {len(labels)} label(s)",
+                                hint="return one label per input row")
     wrong = [f"{price} -> {got!r} (expected {want!r})"
              for (price, want), got in zip(PROBES, labels) if got != want]
     return CheckResult.fail(
         "wrong labels: " + "; ".join(wrong or [f"got {labels!r}"]),
-        hint="return 'Expensive' when the predicted price is > 100, else 'Not Expensive', "
-             "one label per input row",
+        hint="look at which side of the threshold a price of exactly 100 falls: "
+             "only prices strictly above it are expensive",
     )
 
 
@@ -69,68 +138,152 @@ def _swap_regressor(python_model: Any) -> str | None:
     return None
 
 
-@checker("mlflow-models-lab", "ex1", title="A pyfunc that labels prices")
+_PREPROCESS_HINT = ("compare raw_request.columns and raw_request.dtypes with X: "
+                    "the regressor needs exactly its training columns, in that order, as numbers")
+
+
+@checker(LAB_ID, "ex1", title="A pyfunc that scores a raw request",
+         hints=["call your model's predict on raw_request and read what goes wrong: "
+                "what does the regressor expect that the app does not send?",
+                "inside predict, keep only the model's features in training order "
+                "and turn the text into numbers before calling the regressor; "
+                "then compare each price with the threshold"])
 def check_ex1(value: Any, **context: Any) -> CheckResult:
-    """``value`` is the PythonModel class; built with a stub regressor, it labels the probes."""
+    """``value`` is the PythonModel class; built with a stub regressor, it labels a raw request."""
     import mlflow.pyfunc
 
     if not (isinstance(value, type) and issubclass(value, mlflow.pyfunc.PythonModel)):
         return CheckResult.fail(
-            f"expected a subclass of mlflow.pyfunc.PythonModel, got {value!r}",
-            hint="class PriceLabelModel(mlflow.pyfunc.PythonModel): ...",
+            f"expected a subclass of mlflow.pyfunc.PythonModel (a class), got {type(value).__name__}",
+            hint="define class PriceLabelModel(mlflow.pyfunc.PythonModel) and pass the class itself",
         )
     try:
         instance = value(_StubRegressor())
     except TypeError as err:
         return CheckResult.fail(f"the class could not be built with a model: {err}",
                                 hint="give __init__ one argument: the fitted regressor")
-    labels = _as_list(instance.predict(None, _probe_frame(len(PROBES))))
+    try:
+        labels = _as_list(instance.predict(None, raw_request(len(PROBES))))
+    except _BadInput as err:
+        return CheckResult.fail(f"a raw request did not score: {err}", hint=_PREPROCESS_HINT)
+    except Exception as err:  # the learner's code failed on the raw request
+        return CheckResult.fail(
+            f"predict failed on a raw request ({type(err).__name__}: {str(err).splitlines()[0][:160]})",
+            hint=_PREPROCESS_HINT)
     return _labels_verdict(labels)
 
 
-@checker("mlflow-models-lab", "ex2", title="Log it with a signature and an input example")
+def _output_type(signature: Any) -> str | None:
+    outputs = getattr(signature, "outputs", None)
+    if outputs is None:
+        return None
+    types = [getattr(getattr(spec, "type", None), "name", str(getattr(spec, "type", "")))
+             for spec in outputs.inputs]
+    return types[0] if len(types) == 1 else ", ".join(types)
+
+
+@checker(LAB_ID, "ex2", title="Log it with a signature and an input example",
+         hints=["a signature describes what goes in and what comes out of *this* model, "
+                "as a caller sees it",
+                "infer the output part from what your PriceLabelModel returns, not from the "
+                "regressor inside it"])
 def check_ex2(value: Any, **context: Any) -> CheckResult:
     """``value`` is the ModelInfo of the logged model."""
     import mlflow
 
     uri = getattr(value, "model_uri", None)
-    if uri is None:
-        return CheckResult.fail(f"expected the ModelInfo that log_model returns, got {value!r}",
-                                hint="model_info = mlflow.pyfunc.log_model(...)")
+    if not isinstance(uri, str):
+        return CheckResult.fail(f"expected the ModelInfo that log_model returns, got {type(value).__name__}",
+                                hint="keep what mlflow.pyfunc.log_model(...) returns")
     info = mlflow.models.get_model_info(uri)
     if info.signature is None:
         return CheckResult.fail("the model was logged without a signature",
-                                hint="signature=infer_signature(X, labels)")
+                                hint="pass signature= to log_model, inferred from an input and an output")
+    output = _output_type(info.signature)
+    if output is None:
+        return CheckResult.fail("the signature has no output schema",
+                                hint="infer the signature from an input AND the model's output")
+    if output != "string":
+        return CheckResult.fail(
+            f"the signature says the model returns {output}, but this model returns labels",
+            hint="the output schema must describe what the PythonModel returns, "
+                 "not what the regressor inside it returns")
     if info.saved_input_example_info is None:
         return CheckResult.fail("the model was logged without an input example",
-                                hint="input_example=X.head(3)")
+                                hint="pass input_example= a few rows of the input")
     loaded = mlflow.pyfunc.load_model(uri)
-    real = _as_list(loaded.predict(_probe_frame(20)))
-    if not set(real) <= LABELS:
-        return CheckResult.fail(f"predictions must be labels, got {sorted(set(map(str, real)))}",
-                                hint="return a list of 'Expensive'/'Not Expensive'")
     if _swap_regressor(loaded.unwrap_python_model()) is None:
         return CheckResult.fail("the logged model keeps no regressor as an attribute",
                                 hint="store the fitted model in __init__: self.model = model")
-    verdict = _labels_verdict(_as_list(loaded.predict(_probe_frame(len(PROBES)))))
+    try:
+        predictions = loaded.predict(raw_request(len(PROBES)))
+    except Exception as err:  # MLflow's schema enforcement refused the request
+        return CheckResult.fail(
+            f"loaded back, the model refused a raw request ({type(err).__name__}: "
+            f"{str(err).splitlines()[0][:160]})",
+            hint="MLflow checks every request against the signature's input part: "
+                 "it must describe what callers send, not what the regressor sees")
+    verdict = _labels_verdict(_as_list(predictions))
     if not verdict.passed:
         return verdict
-    return CheckResult.ok("signature and input example logged; loaded back, it labels the "
-                          "boundary right (100 -> Not Expensive)")
+    return CheckResult.ok("signature (labels out) and input example logged; loaded back, it "
+                          "labels the boundary right (100 -> Not Expensive)")
 
 
-@checker("mlflow-models-lab", "ex3", title="Load it by URI from a fresh process")
-def check_ex3(value: Any, **context: Any) -> CheckResult:
-    """``value`` is a ``models:/`` or ``runs:/`` URI; a new process loads it and predicts."""
+def _resolve(uri: str) -> tuple[Any, str | None]:
+    """The model version a ``models:/name/version`` or ``models:/name@alias`` URI names."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    rest = uri[len("models:/"):]
+    client = MlflowClient()
+    try:
+        if "@" in rest:
+            name, alias = rest.split("@", 1)
+            return client.get_model_version_by_alias(name, alias), None
+        name, _, version = rest.partition("/")
+        if not version.isdigit():
+            return None, f"{uri!r} names no version (models:/<name>/<version> or models:/<name>@<alias>)"
+        return client.get_model_version(name, version), None
+    except MlflowException:
+        return None, f"the registry has no model version at {uri!r}"
+
+
+@checker(LAB_ID, "ex3", title="Register it and load it by URI from a fresh process",
+         hints=["a run's artifact is not a registered model: the registry gives it a name "
+                "and a version number",
+                "register model_info.model_uri under the workspace's model name, then "
+                "address the new version by name and version"])
+def check_ex3(value: Any, *, model_info: Any = None, **context: Any) -> CheckResult:
+    """``value``: a ``models:/`` URI; ``model_info``: the ModelInfo of ex2."""
     from mlops_kit.models import predict_in_fresh_process
+    from mlops_kit.workspace import get_workspace
 
-    if not isinstance(value, str) or not value.startswith(("models:/", "runs:/")):
+    if not isinstance(value, str):
+        return CheckResult.fail(f"expected a model URI (str), got {type(value).__name__}",
+                                hint="build the URI as an f-string from the registered name and version")
+    logged_uri = getattr(model_info, "model_uri", None)
+    if value.startswith("runs:/") or value == logged_uri or value.startswith("models:/m-"):
+        return CheckResult.fail("this URI points at the logged model itself: the model is not registered",
+                                hint="register the logged model, then load it through the registry")
+    if not value.startswith("models:/"):
+        return CheckResult.fail(f"{value!r} is not a registry URI",
+                                hint="registered models are addressed as models:/...")
+    version, problem = _resolve(value)
+    if problem:
+        return CheckResult.fail(problem, hint="use the name and version that register_model returned")
+    expected_name = get_workspace().model_name(MODEL)
+    if version.name != expected_name:
         return CheckResult.fail(
-            f"expected a 'models:/...' or 'runs:/...' URI string, got {value!r}",
-            hint="f'models:/{model_name}/{version}' or f'models:/{model_name}@champion'",
-        )
-    labels = predict_in_fresh_process(value, _probe_frame(10))
+            f"the model is registered as {version.name!r}, not under this workspace's {MODEL!r} name",
+            hint=f"ask the workspace for the full name of {MODEL!r}")
+    run_id = getattr(model_info, "run_id", None)
+    if run_id is not None and version.run_id != run_id:
+        return CheckResult.fail("this version was registered from another run than the model you logged",
+                                hint="register model_info.model_uri, the model of exercise 2")
+    labels = predict_in_fresh_process(value, raw_request(10))
     if len(labels) != 10 or not set(labels) <= LABELS:
         return CheckResult.fail(f"a fresh process predicted {labels!r}",
-                                hint="the model must return one label per row")
-    return CheckResult.ok(f"a new Python process loaded {value} and labelled 10 rows")
+                                hint="the registered model must return one label per row")
+    return CheckResult.ok(f"version {version.version} of {MODEL} loads in a new Python process "
+                          "and labels 10 rows")

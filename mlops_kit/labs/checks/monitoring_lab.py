@@ -1,9 +1,11 @@
 """Checks of the monitoring lab (``solutions/04-production/01L-monitoring-lab.ipynb``).
 
-The lab's current window of ice-cream sales has three problems injected by
-:func:`mlops_kit.datasets.ice_cream_windows`: temperature in Fahrenheit, a
-new flavour mix and 15 % missing humidity readings. The checkers receive the
-learner's data as context, so they recompute the truth from it.
+The lab's current window of ice-cream sales (:func:`mlops_kit.labs.scenarios.
+monitoring_windows`) has three problems: a new flavour mix, 15 % missing
+humidity readings and one column in other units, *which* column depending on
+the learner (``learner_seed``). The checkers receive the learner's data and
+seed as context and recompute the truth from them, so a column name copied
+from the demo is not an answer.
 """
 from __future__ import annotations
 
@@ -11,65 +13,101 @@ from typing import Any
 
 from mlops_kit.labs import CheckResult, checker
 
-#: the features the lab's drift scenarios break
-BROKEN = {"temperature", "flavour", "humidity"}
+#: the features every learner's current window breaks (plus one unit change)
+BROKEN = {"flavour", "humidity"}
 
 
-@checker("monitoring-lab", "ex1", title="Null counts of the current window")
+def _broken(learner: int | None) -> set[str]:
+    from mlops_kit.labs.scenarios import unit_change
+
+    return BROKEN | {unit_change(learner)[0]} if learner is not None else set(BROKEN)
+
+
+@checker("monitoring-lab", "ex1", title="Null counts of the current window", hints=[
+    "A null count is a number per column: how many rows have no value there.",
+    "pandas marks missing values with isna(); count them per column of the window you are asked about.",
+])
 def check_ex1(value: Any, **context: Any) -> CheckResult:
     import pandas as pd
 
     current = context.get("current")
     if not isinstance(value, pd.Series):
         return CheckResult.fail(f"expected a pandas Series of null counts per column, got {type(value).__name__}",
-                                hint="current.isna().sum()")
+                                hint="Aggregate per column so that the result is indexed by column name.")
     expected = current.isna().sum() if current is not None else None
     if expected is not None and not value.reindex(expected.index).fillna(-1).astype(int).equals(expected.astype(int)):
         return CheckResult.fail("the counts differ from the nulls in `current`",
-                                hint="count per column over the current window: current.isna().sum()")
+                                hint="Counts, not rates, over the current window (not the reference).")
     if value.get("humidity", 0) <= 0:
         return CheckResult.fail("humidity shows no nulls", hint="count nulls in the *current* window")
     return CheckResult.ok(f"humidity lost {int(value['humidity'])} readings; no other column has nulls")
 
 
-@checker("monitoring-lab", "ex2", title="Run the Monitor")
-def check_ex2(value: Any, **context: Any) -> CheckResult:
+@checker("monitoring-lab", "ex2", title="Run the Monitor", hints=[
+    "A Monitor is built on the window you trust and run on the window you doubt.",
+    "Give it every numeric and categorical feature the exercise lists, and the current window to run on.",
+])
+def check_ex2(value: Any, *, learner: int | None = None, **context: Any) -> CheckResult:
     from mlops_kit.monitoring import DriftReport
 
     if not isinstance(value, DriftReport):
         return CheckResult.fail(f"expected the DriftReport that Monitor.run returns, got {type(value).__name__}",
                                 hint="Monitor(reference, numeric=[...], categorical=[...]).run(current)")
+    broken = _broken(learner)
     tested = set(value.results["feature"])
-    missing = sorted(BROKEN - tested)
+    missing = sorted(broken - tested)
     if missing:
         return CheckResult.fail(f"the report did not test {missing}",
                                 hint="pass the numeric and categorical feature columns to the Monitor")
-    found = BROKEN & set(value.drifted_features)
-    if found != BROKEN:
-        return CheckResult.fail(f"only {sorted(found)} drifted; the lab data breaks {sorted(BROKEN)}",
-                                hint="run the Monitor on the reference and *current* windows, all tests")
+    found = broken & set(value.drifted_features)
+    if found != broken:
+        return CheckResult.fail(f"only {len(found)} of the {len(broken)} broken features drifted in "
+                                f"this report",
+                                hint="Run it on the current window, with every test and the lab's alpha.")
     return CheckResult.ok(f"drift found on {sorted(value.drifted_features)}")
 
 
-@checker("monitoring-lab", "ex3", title="Which feature changed units?")
-def check_ex3(value: Any, **context: Any) -> CheckResult:
-    if value == "temperature":
-        return CheckResult.ok("temperature's mean jumped by >200 %: Celsius became Fahrenheit")
-    return CheckResult.fail(f"{value!r} is not the column with the unit change",
-                            hint="look for the largest percent change of the mean in report.summary_stats")
+@checker("monitoring-lab", "ex3", title="Which feature changed units?", hints=[
+    "A unit change moves a column's mean by a large factor, up or down.",
+    "Rank the means' percent changes by their size, whatever their sign, in *your* report.",
+])
+def check_ex3(value: Any, *, reference: Any = None, current: Any = None, **context: Any) -> CheckResult:
+    if not isinstance(value, str):
+        return CheckResult.fail(f"expected a column name (a str), got {type(value).__name__}",
+                                hint="Take the feature column of the row you picked.")
+    if reference is None or current is None:
+        return CheckResult.fail("the check needs your windows: pass reference=reference, current=current",
+                                hint="Call lab.check as the cell shows.")
+    numeric = [c for c in ("temperature", "humidity", "price_per_cone") if c in current]
+    change = {c: abs(current[c].mean() / reference[c].mean() - 1) for c in numeric}
+    expected = max(change, key=change.get)
+    if value == expected:
+        return CheckResult.ok(f"{expected}'s mean changed by {change[expected]:.0%}: other units")
+    if value not in change:
+        return CheckResult.fail(f"{value!r} is not one of the numeric features the Monitor tested",
+                                hint="Look at report.summary_stats, rows whose stat is the mean.")
+    return CheckResult.fail(f"{value!r}'s mean changed by {change[value]:.0%} in your data; another "
+                            f"feature's changed more",
+                            hint="A fall to a hundredth is as large a change as a rise a hundredfold: "
+                                 "compare sizes, not signed values.")
 
 
-@checker("monitoring-lab", "ex4", title="The Bonferroni-corrected KS threshold")
+@checker("monitoring-lab", "ex4", title="The Bonferroni-corrected KS threshold", hints=[
+    "Bonferroni splits one alpha over the tests of one family.",
+    "The KS family is the numeric features only; the categorical ones get chi-square.",
+])
 def check_ex4(value: Any, **context: Any) -> CheckResult:
     report = context.get("report")
     try:
         value = float(value)
     except (TypeError, ValueError):
-        return CheckResult.fail(f"expected a number, got {value!r}", hint="alpha / number of numeric features")
+        return CheckResult.fail(f"expected a number, got {value!r}",
+                                hint="The threshold is a probability computed from alpha.")
     if report is not None:
         expected = float(report.results.loc[report.results["test"] == "ks", "threshold"].iloc[0])
         if abs(value - expected) > 1e-12:
-            return CheckResult.fail(f"{value:g} is not the KS threshold the Monitor used ({expected:g})",
-                                    hint="divide alpha by the number of numeric columns the KS test ran on")
+            return CheckResult.fail(f"{value:g} is not the KS threshold the Monitor used "
+                                    f"({'larger' if value > expected else 'smaller'} than it)",
+                                    hint="Count only the features the KS test ran on.")
     return CheckResult.ok(f"each KS p-value is compared with {value:g}, so all features together "
                           "raise a false alarm at most alpha of the time")

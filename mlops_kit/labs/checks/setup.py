@@ -38,6 +38,13 @@ def _is_spark_dataframe(value: Any) -> bool:
     return type(value).__name__ == "DataFrame" and type(value).__module__.startswith("pyspark.")
 
 
+def _kind(value: Any) -> str:
+    """What the learner gave, for a message: 'a pandas DataFrame', 'str', ..."""
+    module = type(value).__module__.split(".")[0]
+    name = type(value).__name__
+    return f"a {module} {name}" if module in ("pandas", "pyspark") else name
+
+
 def _read(path: str, version: int | None = None):
     from mlops_kit.spark import get_spark
 
@@ -53,7 +60,9 @@ def _price_total(df) -> float:
     return float(df.agg(F.sum("price")).first()[0] or 0.0)
 
 
-@checker("setup", "ex1", title="Name the workspace user")
+@checker("setup", "ex1", title="Name the workspace user",
+         hints=["the kit knows who you are: it printed it when %load_ext ran",
+                "ask the active workspace (get_workspace()) for its user, as a string"])
 def check_ex1(value: Any, **context: Any) -> CheckResult:
     """The learner's user name, as the active workspace knows it."""
     from mlops_kit.workspace import get_workspace
@@ -61,24 +70,26 @@ def check_ex1(value: Any, **context: Any) -> CheckResult:
     expected = get_workspace().user
     if not isinstance(value, str):
         return CheckResult.fail(
-            f"expected a string, got {type(value).__name__}",
-            hint="the workspace has a .user attribute",
+            f"expected a user name (str), got {type(value).__name__}",
+            hint="the workspace object holds the name as one of its attributes",
         )
     if value != expected:
         return CheckResult.fail(
             f"{value!r} is not the workspace user",
-            hint="ask the active workspace: get_workspace().user",
+            hint="not your login or the environment's name: ask the active workspace",
         )
     return CheckResult.ok(f"you work as {value!r}")
 
 
-@checker("setup", "ex2", title="Read the listings Delta table")
+@checker("setup", "ex2", title="Read the listings Delta table",
+         hints=["a Delta table is a folder of files: Spark reads it with the delta format",
+                "read the whole table at path, latest version, no filter, no column selection"])
 def check_ex2(value: Any, *, path: str, **context: Any) -> CheckResult:
     """A Spark DataFrame of the table's current version."""
     if not _is_spark_dataframe(value):
         return CheckResult.fail(
-            f"expected a Spark DataFrame, got {type(value).__name__}",
-            hint='spark.read.format("delta").load(path)',
+            f"expected a Spark DataFrame, got {_kind(value)}",
+            hint="read it with Spark (spark.read), not pandas, and keep the DataFrame",
         )
     missing = {"room_type", "price"} - set(value.columns)
     if missing:
@@ -99,15 +110,17 @@ def check_ex2(value: Any, *, path: str, **context: Any) -> CheckResult:
     return CheckResult.ok(f"{rows} listings with {len(value.columns)} columns")
 
 
-@checker("setup", "ex3", title="Average price per room type, as pandas")
+@checker("setup", "ex3", title="Average price per room type, as pandas",
+         hints=["aggregate in Spark, then bring the small result back to pandas",
+                "group by room type, take the mean of price, one row per room type"])
 def check_ex3(value: Any, *, path: str, **context: Any) -> CheckResult:
     """A pandas DataFrame: one row per room type, its mean price."""
     import pandas as pd
 
     if not isinstance(value, pd.DataFrame):
         return CheckResult.fail(
-            f"expected a pandas DataFrame, got {type(value).__name__}",
-            hint="finish the Spark query with .toPandas()",
+            f"expected a pandas DataFrame, got {_kind(value)}",
+            hint="the result of a Spark query is a Spark DataFrame until you convert it",
         )
     frame = value.reset_index() if "room_type" not in value.columns else value
     if "room_type" not in frame.columns:
@@ -116,7 +129,7 @@ def check_ex3(value: Any, *, path: str, **context: Any) -> CheckResult:
     if len(numeric) != 1:
         return CheckResult.fail(
             f"expected one numeric column besides room_type, got {numeric}",
-            hint='.agg(F.avg("price").alias("avg_price"))',
+            hint="keep room_type and exactly one aggregated price column",
         )
     expected = _read(path).toPandas().groupby("room_type")["price"].mean()
     got = frame.set_index("room_type")[numeric[0]].astype(float)
@@ -129,18 +142,20 @@ def check_ex3(value: Any, *, path: str, **context: Any) -> CheckResult:
     if worst > 0.01:
         return CheckResult.fail(
             f"the averages are off by up to {worst:.2f}",
-            hint="the mean (avg) of price, not the sum or the median",
+            hint="which aggregate gives a typical price per listing? not a total, not a middle value",
         )
     return CheckResult.ok(f"{len(got)} room types, averages match")
 
 
-@checker("setup", "ex4", title="Time travel to version 0")
+@checker("setup", "ex4", title="Time travel to version 0",
+         hints=["every write made a new version of the table, and old versions stay readable",
+                "read the table with the versionAsOf option"])
 def check_ex4(value: Any, *, path: str, **context: Any) -> CheckResult:
     """The table as it was first written, before the price rise."""
     if not _is_spark_dataframe(value):
         return CheckResult.fail(
-            f"expected a Spark DataFrame, got {type(value).__name__}",
-            hint='spark.read.format("delta").option("versionAsOf", 0).load(path)',
+            f"expected a Spark DataFrame, got {_kind(value)}",
+            hint="read it with Spark as a Delta table, at an earlier version",
         )
     if "price" not in value.columns:
         return CheckResult.fail("there is no price column", hint="read the whole table")
@@ -149,6 +164,6 @@ def check_ex4(value: Any, *, path: str, **context: Any) -> CheckResult:
         current = _price_total(_read(path))
         which = "the current version" if abs(total - current) < 1 else "not version 0"
         return CheckResult.fail(
-            f"these prices are {which}", hint='.option("versionAsOf", 0) when reading'
+            f"these prices are {which}", hint="look at the history above: which version came first?"
         )
     return CheckResult.ok("version 0: the prices before the 10% rise")

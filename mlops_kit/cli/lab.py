@@ -1,0 +1,23 @@
+"""``mlops-kit lab``: start JupyterLab for the course, without the news pop-up."""
+from __future__ import annotations
+
+import os
+import shlex
+
+import click
+
+
+@click.command("lab", context_settings={"ignore_unknown_options": True})
+@click.option("--print-command", is_flag=True, help="Show the command instead of running it.")
+@click.argument("jupyter_args", nargs=-1, type=click.UNPROCESSED)
+def command(print_command: bool, jupyter_args: tuple[str, ...]) -> None:
+    """Start JupyterLab (extra arguments go to it), with its news pop-up turned off."""
+    from mlops_kit.jupyter import disable_news, lab_command
+
+    config = disable_news()
+    cmd = lab_command(jupyter_args)
+    click.echo(f"news pop-up off: {config}")
+    if print_command:
+        click.echo(shlex.join(cmd))
+        return
+    os.execv(cmd[0], cmd)  # JupyterLab takes over this process (and Ctrl-C)
