@@ -6,7 +6,8 @@
 #
 # Installs: .venv (Python 3.11) with the package and its dev extras, Java 17 when
 # it is missing (apt-get, as root), the Delta jars in ~/.m2, and for `test` the
-# Debian chromium the browser test drives. A second call skips every step that
+# Debian chromium the browser test drives and Debian's PostgreSQL (initdb, pg_ctl)
+# the MLflow-on-PostgreSQL test starts. A second call skips every step that
 # is already done. Extra arguments go to `mlops-kit course` or to pytest.
 #
 #   ./run.sh --dry-run test   print what would be installed and run, change nothing
@@ -88,6 +89,29 @@ ensure_browser() {
     fi
 }
 
+pg_bin_dir() {
+    # Debian puts initdb and pg_ctl in /usr/lib/postgresql/<major>/bin, not on PATH
+    command -v initdb >/dev/null 2>&1 && { dirname "$(command -v initdb)"; return 0; }
+    local dir
+    for dir in /usr/lib/postgresql/*/bin; do
+        [ -x "$dir/initdb" ] && { echo "$dir"; return 0; }
+    done
+    return 1
+}
+
+ensure_postgres() {
+    # The MLflow-on-PostgreSQL test starts its own server in a temporary folder; it
+    # needs initdb and pg_ctl (not a running service). Without them it is skipped.
+    pg_bin_dir >/dev/null && return 0
+    if is_root && command -v apt-get >/dev/null 2>&1; then
+        say "installing Debian's postgresql for the MLflow-on-PostgreSQL test"
+        run apt-get update -qq
+        run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql
+    else
+        say "initdb is missing and we are not root: the PostgreSQL test will be skipped"
+    fi
+}
+
 run_course() {
     run "$VENV/bin/mlops-kit" course "$@"
 }
@@ -133,6 +157,7 @@ main() {
         run_course "$@"
     else
         ensure_browser
+        ensure_postgres
         run_tests "$@"
     fi
 }

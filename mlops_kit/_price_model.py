@@ -10,9 +10,14 @@ Three lessons train a price model, each exposing what it teaches:
   lesson's seeded model on one-hot features, which a run must reproduce
   exactly from its logged params.
 
-Their pipelines differ on purpose, so each keeps its own; the columns, the
-numeric preparation, the regressors, the holdout split and the metrics are
-defined here once, so "the price model" means the same thing in every lesson.
+This is the runtime half of the price model: the columns, the numeric
+preparation, the regressors, the served pipeline (:func:`price_pipeline`), the
+holdout split, the metrics, the declared signature and the types skops must
+trust to load it back (:func:`trusted_types`) are defined here once, so "the
+price model" means the same thing in every lesson and job. The runtime
+(:mod:`mlops_kit.training`, the jobs, the registry's validation) imports it;
+the lesson modules (:mod:`mlops_kit.models`, :mod:`mlops_kit.tracking`) build
+their own lesson pipelines from it, and nothing here imports them.
 Nothing heavy is imported until a function is called.
 """
 from __future__ import annotations
@@ -37,6 +42,8 @@ __all__ = [
     "FittedModel",
     "fit_on_holdout",
     "declared_signature",
+    "price_pipeline",
+    "trusted_types",
 ]
 
 #: numeric listing columns the price models are trained on
@@ -176,3 +183,35 @@ def declared_signature(X: "pd.DataFrame", y: Any):
         for spec in inferred.inputs.inputs
     ])
     return ModelSignature(inputs=inputs, outputs=inferred.outputs, params=inferred.params)
+
+
+def price_pipeline(kind: str = "ridge", *, seed: int = 0):
+    """An unfitted pipeline: impute + scale numbers, one-hot categories, then a regressor.
+
+    ``ridge`` is small and fast (the default for serving lessons); ``forest``
+    is a random forest, the tree ensemble of the benchmarks.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    model = regressor(kind, alpha=1.0, n_estimators=50, max_depth=12, seed=seed)
+    prepare = ColumnTransformer(
+        [
+            ("num", make_pipeline(*numeric_steps()), NUMERIC_FEATURES),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL_FEATURES),
+        ]
+    )
+    return Pipeline([("prepare", prepare), ("model", model)])
+
+
+def trusted_types(model: Any) -> list[str]:
+    """Types skops must trust to load ``model`` (pass as ``skops_trusted_types``).
+
+    ``mlflow.sklearn.log_model`` saves with skops, which refuses to load types
+    it does not know (``numpy.dtype`` in an imputer, tree internals) unless
+    the model was logged with them listed; list exactly what this model holds.
+    """
+    import skops.io
+
+    return skops.io.get_untrusted_types(data=skops.io.dumps(model))

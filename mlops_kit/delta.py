@@ -14,7 +14,9 @@ first into the kit's own, with the fix in the message:
 Reads and writes go through Spark; metadata that needs no JVM (does the
 table exist, its version, row and file counts) is read with ``deltalake``
 (delta-rs), so the serving process and ``install()``'s no-op path never
-start Spark.
+start Spark. Jobs that need rows without a JVM use :func:`read_snapshot`
+and :func:`write_snapshot` (delta-rs and pandas): the kit's delta-rs reads
+all go through this module.
 """
 from __future__ import annotations
 
@@ -43,6 +45,8 @@ __all__ = [
     "table_version",
     "row_count",
     "file_count",
+    "read_snapshot",
+    "write_snapshot",
 ]
 
 _BARE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -139,6 +143,55 @@ def row_count(name_or_path: str | os.PathLike[str]) -> int:
 def file_count(path: str | os.PathLike[str]) -> int:
     """Data files in the latest version: the small-files problem, as a number."""
     return len(_delta_rs(path).file_uris())
+
+
+def read_snapshot(name_or_path: str | os.PathLike[str], *,
+                  version: int | None = None) -> tuple[pd.DataFrame, int]:
+    """Rows of one version of a table (the latest by default), and that version.
+
+    Read with delta-rs into pandas: no JVM, so jobs that only train or
+    monitor, and the serving side, start in seconds. Every delta-rs read of
+    the kit goes through here.
+
+    Raises
+    ------
+    NotFoundError
+        No table there, or a version the table never had.
+    """
+    from deltalake import DeltaTable
+
+    path = resolve_path(name_or_path)
+    if not DeltaTable.is_deltatable(path):
+        raise _not_found(name_or_path, path)
+    try:
+        table = DeltaTable(path, version=version)
+    except Exception as err:  # a version that never existed, or was vacuumed
+        latest = DeltaTable(path).version()
+        raise NotFoundError(
+            f"The Delta table {_label(name_or_path)!r} has no version {version}: "
+            f"its versions are 0 to {latest}."
+        ) from err
+    return table.to_pandas(), int(table.version())
+
+
+def write_snapshot(name_or_path: str | os.PathLike[str], frame: pd.DataFrame, *,
+                   mode: Literal["overwrite", "append"] = "append") -> int:
+    """Write a pandas frame with delta-rs (no JVM); returns the table's new version.
+
+    ``overwrite`` replaces the rows and the schema with a new version (the
+    old one stays readable by time travel); ``append`` adds rows.
+    """
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    path = resolve_path(name_or_path)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    data = pa.Table.from_pandas(frame, preserve_index=False)
+    if mode == "overwrite":
+        write_deltalake(path, data, mode="overwrite", schema_mode="overwrite")
+    else:
+        write_deltalake(path, data, mode=mode)
+    return table_version(path)
 
 
 def _not_found(name_or_path: Any, path: str) -> NotFoundError:

@@ -1,40 +1,47 @@
 """Errors raised by mlops-kit.
 
-Every error the kit raises on purpose derives from :class:`MlopsKitError`, and
-where it refines a builtin it inherits that too, so ``except ValueError`` keeps
-working for callers who do not know the kit::
+Every error the kit raises on purpose derives from :class:`MlopsKitError`, is
+defined here, and where it refines a builtin it inherits that too, so
+``except ValueError`` keeps working for callers who do not know the kit::
 
     MlopsKitError
-    ├── ConfigError (ValueError)          bad setting, env name, path
-    ├── EnvironmentProblem (RuntimeError) Java, jars, a service that is missing
-    ├── DataError (ValueError)            data that does not fit a table or schema
-    │   ├── SchemaMismatchError           an append whose columns do not match
-    │   ├── WriteConflictError            a write that kept losing to concurrent writers
-    │   └── InvalidRequestError           a request a server rejects (4xx + JSON)
-    ├── NotFoundError (LookupError)       table, notebook, model, exercise unknown
-    ├── JobFailedError (RuntimeError)     a notebook job whose cell raised
-    ├── NotCompilableError (ValueError)   a model with no Spark SQL form (spark_udf scores it)
-    ├── ExerciseError (AssertionError)    a lab exercise that is not filled in
-    └── SignatureError (PermissionError)  a webhook delivery that is not authentic
-        └── CheckFailedError              a checked answer is wrong (strict labs)
+    ├── ConfigError (ValueError)              bad setting, name, model reference, parameter
+    ├── EnvironmentProblem (RuntimeError)     Java, jars, a service that is missing
+    │   └── EndpointStopped (ConnectionError) the URL of an endpoint that is not running
+    ├── DataError (ValueError)                data that does not fit a table or schema
+    │   ├── SchemaMismatchError               an append whose columns do not match
+    │   ├── WriteConflictError                a write that kept losing to concurrent writers
+    │   └── InvalidRequestError               a request a server rejects (4xx + JSON)
+    ├── NotFoundError (LookupError)           table, notebook, model, exercise unknown
+    ├── JobFailedError (RuntimeError)         a notebook job whose cell raised
+    │   └── PipelineFailedError               a pipeline step that failed (which step)
+    ├── NotCompilableError (ValueError)       a model with no Spark SQL form (spark_udf scores it)
+    ├── ExerciseError (AssertionError)        a lab exercise that is not filled in
+    │   └── CheckFailedError                  a checked answer is wrong (strict labs)
+    └── SignatureError (PermissionError)      a webhook delivery that is not authentic
 
 Messages say what was wrong, what was expected, what came, and the fix.
 """
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "MlopsKitError",
     "ConfigError",
     "EnvironmentProblem",
+    "EndpointStopped",
     "DataError",
     "SchemaMismatchError",
     "WriteConflictError",
     "InvalidRequestError",
     "NotFoundError",
     "JobFailedError",
+    "PipelineFailedError",
     "NotCompilableError",
     "ExerciseError",
     "CheckFailedError",
+    "SignatureError",
 ]
 
 
@@ -55,6 +62,17 @@ class EnvironmentProblem(MlopsKitError, RuntimeError):
     """Something the kit needs on this machine is missing (Java, jars, a server)."""
 
     exit_code = 3
+
+
+class EndpointStopped(EnvironmentProblem, ConnectionError):
+    """The endpoint is not running, so its URL leads nowhere.
+
+    Also a :class:`ConnectionError`, as a refused connection would have been.
+    In Jupyter it shows as its one-line message, without a traceback.
+    """
+
+    def _render_traceback_(self) -> list[str]:  # IPython: show the message only
+        return [f"{type(self).__name__}: {self}"]
 
 
 class DataError(MlopsKitError, ValueError):
@@ -146,6 +164,29 @@ class JobFailedError(MlopsKitError, RuntimeError):
             f"{notebook} failed in {where}: {ename}: {evalue}. "
             f"The executed notebook is at {output_path}."
         )
+
+
+class PipelineFailedError(JobFailedError):
+    """A step of a pipeline failed; says which step, and what the job said.
+
+    Carries the step's :class:`JobFailedError` fields plus ``pipeline``,
+    ``step_index`` (1-based), ``steps`` (how many the pipeline has) and
+    ``results`` (the :class:`~mlops_kit.jobs.runner.JobResult` of the steps
+    that ran, the failed one last).
+    """
+
+    def __init__(self, pipeline: str, step_index: int, steps: int, error: JobFailedError,
+                 results: list[Any]) -> None:
+        super().__init__(error.notebook, error.output_path, error.cell_index, error.ename,
+                         error.evalue, error.source)
+        self.pipeline = pipeline
+        self.step_index = step_index
+        self.steps = steps
+        self.results = results
+
+    def __str__(self) -> str:
+        return (f"pipeline {self.pipeline!r} stopped at step {self.step_index}/{self.steps} "
+                f"({self.notebook}): {super().__str__()}")
 
 
 class ExerciseError(MlopsKitError, AssertionError):

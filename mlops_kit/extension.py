@@ -4,6 +4,8 @@ Loading the extension
 
 - activates the workspace (folders, MLflow tracking URI, env variables for
   child processes), from ``MLOPS_KIT_*`` settings;
+- keeps MLflow's INFO records and registry notices out of cell output
+  (:func:`mlops_kit._mlflow_logs.quiet_mlflow`);
 - puts ``spark`` in the notebook: a stand-in that starts the Spark session on
   first use, so notebooks that never touch Spark never pay its ~10 s start;
 - puts :func:`mlops_kit.display.display` in the notebook;
@@ -157,9 +159,11 @@ def _allow_reload(ipython) -> None:
 
 def load_ipython_extension(ipython) -> None:
     """Prepare the lesson in this IPython shell (``%load_ext mlops_kit``)."""
+    from mlops_kit._mlflow_logs import quiet_mlflow
     from mlops_kit.display import display
 
     ws = Workspace.from_env().activate()
+    quiet_mlflow()  # MLflow's INFO records and registry notices stay out of lesson output
     namespace = ipython.user_ns
     if not hasattr(namespace.get("spark"), "sparkContext") or isinstance(
         namespace.get("spark"), LazySpark

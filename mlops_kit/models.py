@@ -30,6 +30,7 @@ from mlflow.pyfunc import PythonModel
 
 from mlops_kit._price_model import (
     NUMERIC_FEATURES, TARGET, declared_signature, numeric_steps, regressor, require_columns,
+    trusted_types,
 )
 from mlops_kit.exceptions import DataError
 
@@ -75,18 +76,6 @@ def train_price_model(frame: "pd.DataFrame", *, alpha: float = 1.0, features: li
                     hint="Build it with listings_frame().")
     pipeline = make_pipeline(*numeric_steps(), regressor("ridge", alpha=alpha))
     return pipeline.fit(frame[columns], frame[TARGET])
-
-
-def trusted_types(model: Any) -> list[str]:
-    """Types skops must trust to load ``model`` (pass as ``skops_trusted_types``).
-
-    ``mlflow.sklearn.log_model`` saves with skops, which refuses to load types
-    it does not know (``numpy.dtype`` in an imputer, tree internals) unless
-    the model was logged with them listed; list exactly what this model holds.
-    """
-    import skops.io
-
-    return skops.io.get_untrusted_types(data=skops.io.dumps(model))
 
 
 def log_price_model(

@@ -9,6 +9,13 @@ Where it points comes from the workspace (``MLOPS_KIT_SPARK_MASTER``):
 - ``spark://host:7077``, ``yarn``, ...: a cluster, same settings;
 - ``sc://host:15002``: a Spark Connect server (which must have Delta itself).
 
+With ``MLOPS_KIT_SPARK_MASTER`` unset and ``MLOPS_KIT_SPARK=connect``, a
+session connects to the workspace's own Spark Connect server when one runs
+(``mlops-kit spark start``, :mod:`mlops_kit.spark_server`): one warm JVM
+shared by every notebook, a client session in well under a second. Without
+a running server, or with ``MLOPS_KIT_SPARK=local`` (the default), the
+session is a local JVM in this process as above.
+
 Any ``spark.*`` setting can be added with ``MLOPS_KIT_SPARK_CONF`` as
 ``key=value;key=value``, and ``MLOPS_KIT_LOG4J`` names another log4j2 file.
 
@@ -22,86 +29,59 @@ import contextlib
 import os
 import sys
 import time
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from mlops_kit._processes import log_tail
 from mlops_kit.exceptions import ConfigError, EnvironmentProblem
 from mlops_kit.java import ensure_delta_jars, find_java
+from mlops_kit.spark_settings import spark_conf
 from mlops_kit.workspace import Workspace, get_workspace
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
 
-__all__ = ["get_spark", "stop_spark", "spark_conf", "last_startup_seconds"]
+__all__ = ["get_spark", "stop_spark", "spark_conf", "spark_mode", "last_startup_seconds"]
 
 _startup_seconds: float | None = None
 
+#: values of ``MLOPS_KIT_SPARK``: where a session goes when no master is set
+SPARK_MODES: tuple[str, ...] = ("local", "connect")
 
-def spark_conf(workspace: Workspace) -> dict[str, str]:
-    """The settings the kit applies to a classic (non-Connect) session.
 
-    Small-machine choices: 2 shuffle partitions instead of 200, 2 file-listing
-    tasks instead of 10000 (VACUUM), and Delta snapshot reconstruction on 2
-    partitions instead of 50, since on two cores every extra task is pure
-    scheduling overhead; a local JVM compiles with C1 only (quick start),
-    plans without adaptive execution (no per-query re-planning) and caches
-    tables uncompressed (cheaper scans).
+def spark_mode() -> str:
+    """``MLOPS_KIT_SPARK``: ``local`` (default) or ``connect`` (the workspace's server)."""
+    mode = os.environ.get("MLOPS_KIT_SPARK", "").strip().lower() or "local"
+    if mode not in SPARK_MODES:
+        raise ConfigError(
+            f"MLOPS_KIT_SPARK must be one of {', '.join(SPARK_MODES)}. Got "
+            f"{os.environ['MLOPS_KIT_SPARK']!r} instead."
+        )
+    return mode
+
+
+def _remote_url(workspace: Workspace) -> str | None:
+    """The ``sc://`` URL a session for ``workspace`` connects to, or None for a JVM here.
+
+    An explicit ``MLOPS_KIT_SPARK_MASTER`` always wins; the workspace's own
+    server is used only on opt-in (``MLOPS_KIT_SPARK=connect``) and only while
+    it runs.
     """
-    log4j = os.environ.get("MLOPS_KIT_LOG4J") or (
-        resources.files("mlops_kit") / "resources" / "log4j2.properties")
-    java_opts = f"-Dlog4j2.configurationFile=file:{log4j}"
-    if workspace.spark_master.startswith("local") and not os.environ.get("MLOPS_KIT_SPARK_FULL_JIT"):
-        # Lessons run short jobs on small data in a fresh JVM: the optimising (C2)
-        # compiler spends its CPU on code that finishes before it pays back. C1
-        # only made a start + Delta round trip 20-30 % faster here (25 s -> 20 s).
-        # Benchmarks and long local runs set MLOPS_KIT_SPARK_FULL_JIT=1.
-        java_opts = f"-XX:TieredStopAtLevel=1 {java_opts}"
-    conf = {
-        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
-        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
-        "spark.sql.shuffle.partitions": os.environ.get("MLOPS_KIT_SHUFFLE_PARTITIONS", "2"),
-        "spark.default.parallelism": "2",
-        "spark.databricks.delta.snapshotPartitions": "2",
-        # VACUUM lists files with one task per this many (default 10000): 40-80 s
-        # on two cores for a tiny table, 2 s with 2.
-        "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
-        "spark.ui.enabled": "true" if os.environ.get("MLOPS_KIT_SPARK_UI") else "false",
-        "spark.ui.showConsoleProgress": "false",
-        "spark.sql.session.timeZone": "UTC",
-        "spark.sql.execution.arrow.pyspark.enabled": "true",
-        "spark.driver.memory": os.environ.get("MLOPS_KIT_DRIVER_MEMORY", "2g"),
-        "spark.driver.extraJavaOptions": java_opts,
-        "spark.executor.extraJavaOptions": java_opts,
-        "spark.sql.warehouse.dir": str(workspace.root / "spark-warehouse"),
-        "spark.driver.host": "127.0.0.1",
-        "spark.driver.bindAddress": "127.0.0.1",
-    }
-    if workspace.spark_master.startswith("local"):
-        # Adaptive execution re-plans around shuffles from their real sizes: worth it
-        # on a cluster, but locally every query pays its planning (tiny query 44 ms
-        # -> 23 ms without it, a 1M-row compiled batch scoring 101 ms -> 88 ms) and
-        # two shuffle partitions leave it nothing to coalesce. Clusters keep it.
-        conf["spark.sql.adaptive.enabled"] = "false"
-        # Cached tables are kept uncompressed: lessons cache small frames, so the
-        # memory saved is small, while every scan of a compressed cache decodes it
-        # again (a 1M x 8 doubles scan: 67 ms -> 42 ms uncompressed).
-        conf["spark.sql.inMemoryColumnarStorage.compressed"] = "false"
-    for item in filter(None, os.environ.get("MLOPS_KIT_SPARK_CONF", "").split(";")):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip().startswith("spark."):
-            raise ConfigError(
-                "MLOPS_KIT_SPARK_CONF must be 'spark.key=value;spark.key2=value2'. "
-                f"Got the item {item!r} instead."
-            )
-        conf[key.strip()] = value.strip()
-    return conf
+    if workspace.spark_master.startswith("sc://"):
+        return workspace.spark_master
+    mode = spark_mode()
+    if (mode != "connect" or os.environ.get("MLOPS_KIT_SPARK_MASTER")
+            or workspace.spark_master != "local[*]"):
+        return None
+    from mlops_kit.spark_server import running_server
+
+    server = running_server(workspace)
+    return server["url"] if server else None
 
 
 def driver_log_path(workspace: Workspace) -> Path:
     """Where the local Spark JVM's stdout and stderr go (see the module docstring)."""
-    return workspace.root / "logs" / "spark-driver.log"
+    return workspace.spark_driver_log_path
 
 
 @contextlib.contextmanager
@@ -178,8 +158,9 @@ def get_spark(workspace: Workspace | None = None, *, app_name: str = "mlops-kit"
         return active
     workspace = workspace or get_workspace()
     started = time.perf_counter()
-    if workspace.spark_master.startswith("sc://"):
-        session = SparkSession.builder.remote(workspace.spark_master).getOrCreate()
+    remote = _remote_url(workspace)
+    if remote is not None:
+        session = SparkSession.builder.remote(remote).getOrCreate()
     else:
         session = _classic_session(workspace, app_name)
         session.sparkContext.setLogLevel("ERROR")

@@ -17,9 +17,9 @@ from mlops_kit._price_model import (
     TARGET,
     declared_signature,
     fit_on_holdout,
-    numeric_steps,
-    regressor,
+    price_pipeline,
     require_columns,
+    trusted_types,
 )
 from mlops_kit.workspace import Workspace, get_workspace
 
@@ -49,26 +49,6 @@ class TrainedModel:
     def registered_uri(self) -> str:
         """``models:/<name>/<version>`` (or the run's model URI if not registered)."""
         return f"models:/{self.name}/{self.version}" if self.name else self.model_uri
-
-
-def price_pipeline(kind: str = "ridge", *, seed: int = 0):
-    """An unfitted pipeline: impute + scale numbers, one-hot categories, then a regressor.
-
-    ``ridge`` is small and fast (the default for serving lessons); ``forest``
-    is a random forest, the tree ensemble of the benchmarks.
-    """
-    from sklearn.compose import ColumnTransformer
-    from sklearn.pipeline import Pipeline, make_pipeline
-    from sklearn.preprocessing import OneHotEncoder
-
-    model = regressor(kind, alpha=1.0, n_estimators=50, max_depth=12, seed=seed)
-    prepare = ColumnTransformer(
-        [
-            ("num", make_pipeline(*numeric_steps()), NUMERIC_FEATURES),
-            ("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL_FEATURES),
-        ]
-    )
-    return Pipeline([("prepare", prepare), ("model", model)])
 
 
 def train_price_model(
@@ -108,7 +88,6 @@ def train_price_model(
     import mlflow
     import pandas as pd
 
-    from mlops_kit.models import trusted_types
 
     ws = workspace or get_workspace()
     require_columns(data, _FEATURES + [TARGET])

@@ -8,11 +8,25 @@ Layout under the root (``$MLOPS_KIT_HOME``, default ``~/.mlops-kit``)::
 
     <root>/mlflow.db                       tracking + registry (SQLite), shared by envs
     <root>/mlartifacts/<user>/<env>/       run and model artifacts
+    <root>/logs/spark-driver.log           the local Spark JVM's output
+    <root>/spark-connect.{json,lock}       the shared Spark Connect server's record, lock
+    <root>/logs/spark-connect.log          its output
+    <root>/spark-warehouse/                Spark's warehouse folder
+    <root>/mlflow-server.{log,json}        the kit's MLflow tracking server: log, pid file
+    <root>/webhook-secret.key              key MLflow encrypts webhook secrets with
+    <root>/webhook-deliveries.db           the webhook receiver's delivery log
+    <root>/users/<user>/lab-progress.json  lab progress
     <root>/users/<user>/<env>/tables/      Delta tables, one folder each
     <root>/users/<user>/<env>/checkpoints/ streaming checkpoints
+    <root>/users/<user>/<env>/feature_tables/  feature-table documents
     <root>/users/<user>/<env>/online.db    online feature store (SQLite)
     <root>/users/<user>/<env>/jobs/        executed job notebooks
+    <root>/users/<user>/<env>/endpoints/   serving endpoints' logs
     <root>/users/<user>/<env>/spool/       inference-log write-ahead spools
+
+Each of these is a property of :class:`Workspace`; no other module joins a
+folder or file name onto the root. :meth:`Workspace.to_environ` is the one
+step from a workspace to the environment variables of a child process.
 
 User folders live only under ``users/`` and shared folders only beside it,
 so no user name can reach a shared folder or another user's data. A
@@ -43,7 +57,15 @@ arguments to :meth:`Workspace.from_env`):
                                else SQLite in the root)
 ``MLOPS_KIT_REGISTRY_URI``     MLflow registry URI (default: tracking URI)
 ``MLOPS_KIT_SPARK_MASTER``     ``local[*]``, ``spark://host:7077`` or ``sc://host:15002``
+``MLOPS_KIT_SPARK``            ``local`` (default): a Spark JVM in the process;
+                               ``connect``: with no master set, the workspace's Spark
+                               Connect server when it runs (``mlops-kit spark start``)
 =============================  =============================================
+
+``MLOPS_KIT_MLFLOW_BACKEND_STORE_URI`` sets the database behind the kit's own
+``mlflow server`` (``mlops-kit mlflow-server start``), e.g.
+``postgresql://user@host:5432/mlflow`` (default: SQLite in the root); clients
+then use the server's URL as their tracking URI.
 """
 from __future__ import annotations
 
@@ -54,6 +76,7 @@ import shutil
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Mapping, MutableMapping
 
 from mlops_kit.exceptions import ConfigError
 
@@ -249,8 +272,83 @@ class Workspace:
         return self.env_dir / "online.db"
 
     @property
+    def feature_tables_dir(self) -> Path:
+        """Feature-table documents (one JSON file per table) of this env."""
+        return self.env_dir / "feature_tables"
+
+    @property
+    def endpoints_dir(self) -> Path:
+        """Logs of the serving endpoints started in this env, one per port."""
+        return self.env_dir / "endpoints"
+
+    @property
+    def progress_path(self) -> Path:
+        """This user's lab progress (all envs)."""
+        return self.user_dir / "lab-progress.json"
+
+    @property
+    def artifacts_root(self) -> Path:
+        """Every user's MLflow artifacts (the tracking server's default artifact root)."""
+        return self.root / "mlartifacts"
+
+    @property
     def artifacts_dir(self) -> Path:
-        return self.root / "mlartifacts" / self.user / self.env
+        return self.artifacts_root / self.user / self.env
+
+    # ------------------------------------------------- shared files of the root
+    @property
+    def mlflow_db_path(self) -> Path:
+        """The kit's SQLite tracking and registry store, shared by all users and envs."""
+        return self.root / "mlflow.db"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def spark_driver_log_path(self) -> Path:
+        """Where the local Spark JVM's stdout and stderr go."""
+        return self.logs_dir / "spark-driver.log"
+
+    @property
+    def spark_connect_state_path(self) -> Path:
+        """The record (pid, port) of the workspace's Spark Connect server."""
+        return self.root / "spark-connect.json"
+
+    @property
+    def spark_connect_lock_path(self) -> Path:
+        """Lock file: one process at a time starts or stops the Spark Connect server."""
+        return self.root / "spark-connect.lock"
+
+    @property
+    def spark_connect_log_path(self) -> Path:
+        """The Spark Connect server's stdout and stderr."""
+        return self.logs_dir / "spark-connect.log"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        """Spark's ``spark.sql.warehouse.dir``."""
+        return self.root / "spark-warehouse"
+
+    @property
+    def tracking_server_log_path(self) -> Path:
+        """Output of the kit's ``mlflow server`` process."""
+        return self.root / "mlflow-server.log"
+
+    @property
+    def tracking_server_pid_path(self) -> Path:
+        """Pid file that keeps the kit's ``mlflow server`` alive between commands."""
+        return self.root / "mlflow-server.json"
+
+    @property
+    def webhook_key_path(self) -> Path:
+        """The Fernet key MLflow encrypts webhook secrets with (made once)."""
+        return self.root / "webhook-secret.key"
+
+    @property
+    def webhook_deliveries_path(self) -> Path:
+        """SQLite delivery log of the webhook receiver."""
+        return self.root / "webhook-deliveries.db"
 
     def table_path(self, name: str) -> Path:
         """Folder of the Delta table ``name`` in this env."""
@@ -281,7 +379,7 @@ class Workspace:
 
     @property
     def _local_tracking_uri(self) -> str:
-        return f"sqlite:///{self.root / 'mlflow.db'}"
+        return f"sqlite:///{self.mlflow_db_path}"
 
     @property
     def tracking_uri(self) -> str:
@@ -301,11 +399,11 @@ class Workspace:
         migrate_layout(self.root)
         for path in (self.tables_dir, self.checkpoints_dir, self.jobs_dir, self.artifacts_dir):
             path.mkdir(parents=True, exist_ok=True)
+        _apply(os.environ, self._variables())
+        # this process (and Spark workers, started with its environment) talks to
+        # MLflow directly; children started by the kit get to_environ() instead
         os.environ["MLFLOW_TRACKING_URI"] = self.tracking_uri
         os.environ["MLFLOW_REGISTRY_URI"] = self.registry_uri
-        os.environ["MLOPS_KIT_HOME"] = str(self.root)
-        os.environ["MLOPS_KIT_USER"] = self.user
-        os.environ["MLOPS_KIT_ENV"] = self.env
         # progress bars for every artifact download drown notebook output
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         import mlflow  # local: importing mlflow costs ~1 s
@@ -314,6 +412,43 @@ class Workspace:
         mlflow.set_registry_uri(self.registry_uri)
         use_workspace(self)
         return self
+
+    # ------------------------------------------------------------ environment
+    def _variables(self) -> dict[str, str | None]:
+        """What a process needs to rebuild this workspace with :meth:`from_env`
+        (None: the variable must be absent)."""
+        local = self.uses_local_mlflow
+        return {
+            "MLOPS_KIT_HOME": str(self.root),
+            "MLOPS_KIT_USER": self.user,
+            "MLOPS_KIT_ENV": self.env,
+            "MLOPS_KIT_SPARK_MASTER": self.spark_master,
+            "MLOPS_KIT_TRACKING_URI": None if local else self.tracking_uri,
+            "MLOPS_KIT_REGISTRY_URI": self.registry_uri_override,
+            "MLFLOW_TRACKING_URI": None,
+            "MLFLOW_REGISTRY_URI": None,
+        }
+
+    def to_environ(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The environment of a child process that works in this workspace.
+
+        ``base`` (default ``os.environ``) with the workspace's variables set, so
+        that :meth:`from_env` in the child builds this same workspace. With the
+        kit's local SQLite store the MLflow URI variables are left out: the
+        child derives the same store (and its artifact locations) from
+        ``MLOPS_KIT_HOME``. A configured tracking or registry server travels as
+        ``MLOPS_KIT_TRACKING_URI`` / ``MLOPS_KIT_REGISTRY_URI``.
+
+        Examples
+        --------
+        >>> ws = Workspace(root=Path("/tmp/kit"), user="ada", env="prod")
+        >>> env = ws.to_environ({"PATH": "/bin", "MLFLOW_TRACKING_URI": "sqlite:///x.db"})
+        >>> env["MLOPS_KIT_ENV"], env["PATH"], "MLFLOW_TRACKING_URI" in env
+        ('prod', '/bin', False)
+        """
+        env = dict(os.environ if base is None else base)
+        _apply(env, self._variables())
+        return env
 
     def set_experiment(self, name: str) -> str:
         """Create (if needed) and select the experiment ``name``; return its id.
@@ -358,7 +493,7 @@ class Workspace:
             if path.exists():
                 shutil.rmtree(path)
                 report.folders.append(path)
-        if not (self.uses_local_mlflow and not (self.root / "mlflow.db").exists()):
+        if not (self.uses_local_mlflow and not self.mlflow_db_path.exists()):
             from mlflow.tracking import MlflowClient
 
             client = MlflowClient(tracking_uri=self.tracking_uri,
@@ -384,6 +519,15 @@ class Workspace:
         for kind, names in report.names.items():
             report[kind] = len(names)
         return report
+
+
+def _apply(environ: MutableMapping[str, str], variables: Mapping[str, str | None]) -> None:
+    """Set each variable, or remove it where its value is None."""
+    for key, value in variables.items():
+        if value is None:
+            environ.pop(key, None)
+        else:
+            environ[key] = value
 
 
 class ResetReport(dict):

@@ -25,6 +25,8 @@ from typing import Any
 import nbformat
 import pytest
 
+from mlops_kit._processes import signal_group
+
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / ".test-artifacts" / "notebooks"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -170,7 +172,7 @@ def run_notebook(
         try:
             log, _ = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            signal_group(process.pid, signal.SIGKILL)
             log, _ = process.communicate()
             kept = _keep(executed, path)
             pytest.fail(f"{path.name} did not finish within {timeout:.0f} s; partial run at {kept}")

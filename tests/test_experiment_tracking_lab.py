@@ -8,7 +8,8 @@ from sklearn.metrics import root_mean_squared_error
 from sklearn.model_selection import train_test_split
 
 from mlops_kit.datasets import listings
-from mlops_kit.labs.checks.experiment_tracking_lab import check_ex1, check_ex2, check_ex3
+from mlops_kit.labs.checks.experiment_tracking_lab import LAB_ID, check_ex1, check_ex2, check_ex3
+from mlops_kit.labs.seeds import learner_seed
 from mlops_kit.models import trusted_types
 from mlops_kit.tracking import price_features
 
@@ -17,7 +18,8 @@ COVERS_EXERCISES = [('experiment-tracking-lab', 'ex1'), ('experiment-tracking-la
 
 
 GRID = [{"n_estimators": n, "max_depth": d} for n in (3, 6) for d in (4, 30)]
-SEED = 0
+#: the seed of the test workspace's learner (user 'tester'), as the lab's setup cell computes it
+SEED = learner_seed(LAB_ID, user="tester")
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +118,29 @@ def test_ex1_needs_the_split_to_recompute(workspace, split):
     workspace.set_experiment("lab")
     result = check_ex1(_search(split))
     assert not result.passed and "needs your split" in result.message
+
+
+def test_ex1_rejects_a_search_on_the_demos_data_or_with_another_seed(workspace, split):
+    """The demo's seed (42) gives other listings and another best candidate: not this learner's."""
+    workspace.set_experiment("lab")
+    X, y = price_features(listings(300, seed=42))
+    demo = train_test_split(X, y, test_size=0.2, random_state=42)
+    result = check_ex1(_search(demo), **{**_data(demo), "seed": 42})
+    assert not result.passed and "the seed you passed is not your own" in result.message
+    result = check_ex1(_search(demo), **_data(demo))  # the learner's seed, the demo's rows
+    assert not result.passed and "the split you passed is not your own" in result.message
+    shuffled = train_test_split(*price_features(listings(300, seed=SEED)), test_size=0.2,
+                                random_state=1)
+    result = check_ex1(_search(split), **_data(shuffled))  # own rows, another split
+    assert not result.passed and "the split you passed" in result.message
+    assert "42" not in result.hint
+
+
+def test_the_learners_seed_gives_each_learner_other_data():
+    from mlops_kit.labs.checks.experiment_tracking_lab import learner_split
+
+    seeds = {learner_split(50, user=user)[0] for user in ("ada", "bob", "tester")}
+    assert len(seeds) == 3 and SEED in seeds
 
 
 def test_ex1_rejects_runs_that_are_not_nested(workspace, split):

@@ -84,6 +84,23 @@ def test_registered_model_keeps_the_spec_and_tables_record_lineage(trained, spar
         assert table.lineage[0]["model_uri"] == info.model_uri and table.lineage[0]["table_version"] == 0
 
 
+def test_score_batch_uses_the_cached_metadata_and_the_batch_udf(trained, spark, workspace,
+                                                                monkeypatch):
+    """Metadata through registry.info's per-version cache, scoring through deployment.batch."""
+    from mlops_kit.features import packaging
+
+    seen = {"info": [], "udf": []}
+    real_info, real_udf = packaging.registry_info.model_info, packaging.prediction_udf
+    monkeypatch.setattr(packaging.registry_info, "model_info",
+                        lambda uri: seen["info"].append(uri) or real_info(uri))
+    monkeypatch.setattr(packaging, "prediction_udf",
+                        lambda uri, **kw: seen["udf"].append(uri) or real_udf(uri, **kw))
+    uri = f"models:/{workspace.model_name('homes_price')}/1"
+    keys = spark.createDataFrame([(1, T0)], "home_id long, ts timestamp")
+    assert trained[0].score_batch(uri, keys).count() == 1
+    assert seen == {"info": [uri], "udf": [uri]}
+
+
 def test_missing_keys_and_unknown_models_fail_clearly(trained, spark):
     fs, _, info, _ = trained
     with pytest.raises(DataError, match="the DataFrame does not have"):

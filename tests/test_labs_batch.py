@@ -59,24 +59,41 @@ def test_batch_lab_accepts_the_solution_and_rejects_wrong_answers(spark, workspa
     passed, message = _verdict("ex2", scored.withColumnRenamed("prediction", "pred"), env)
     assert not passed and "no column 'prediction'" in message
 
+    from mlops_kit.labs.seeds import READER_COLUMNS, learner_seed, reader_column, reader_queries
+
+    column = reader_column(learner_seed("batch-readers", user="tester"))
+    assert all(f"{column} =" in query for query in reader_queries(learner_seed("batch-readers", user="tester")))
+    other = next(c for c in READER_COLUMNS if c != column)
     good_path = str(tmp_path / "good")
-    scored.write.format("delta").partitionBy("room_type").save(good_path)
+    scored.write.format("delta").partitionBy(column).save(good_path)
     assert _verdict("ex3", good_path, env)[0]
     unpartitioned = str(tmp_path / "flat")
     scored.write.format("delta").save(unpartitioned)
     passed, message = _verdict("ex3", unpartitioned, env)
-    assert not passed and "partitioned by []" in message
+    assert not passed and "partitioned by []" in message and column not in message
     passed, message = _verdict("ex3", str(tmp_path / "nothing"), env)
     assert not passed and "no Delta table" in message
-    by_area = str(tmp_path / "by_area")
-    scored.write.format("delta").partitionBy("neighbourhood").save(by_area)
-    passed, message = _verdict("ex3", by_area, env)
-    assert not passed and "still reads every partition" in message
+    by_other = str(tmp_path / "by_other")  # a column only some of the queries filter on
+    scored.write.format("delta").partitionBy(other).save(by_other)
+    passed, message = _verdict("ex3", by_other, env)
+    assert not passed and f"do not filter on {other!r}" in message and repr(column) not in message
+    by_prediction = str(tmp_path / "by_prediction")  # every query has a range on it
+    scored.write.format("delta").partitionBy("prediction").save(by_prediction)
+    passed, message = _verdict("ex3", by_prediction, env)
+    assert not passed and "tiny partitions" in message
     too_fine = str(tmp_path / "too_fine")
-    scored.write.format("delta").partitionBy("room_type", "id").save(too_fine)
+    scored.write.format("delta").partitionBy(column, other).save(too_fine)
     passed, message = _verdict("ex3", too_fine, env)
-    assert not passed and "many small partitions" in message
+    assert not passed and "spread over many small partitions" in message
 
+
+def test_reader_queries_differ_between_learners_and_all_ask_for_their_column():
+    from mlops_kit.labs.seeds import learner_seed, reader_column, reader_queries
+
+    seeds = [learner_seed("batch-readers", user=u) for u in ("ada", "bob", "cyd", "dan", "eve", "fay")]
+    assert len({reader_column(seed) for seed in seeds}) > 1
+    for seed in seeds:
+        assert all(f"{reader_column(seed)} =" in query for query in reader_queries(seed))
 
 def test_batch_lab_ex4_wants_the_feed_repaired_not_only_scored(spark, workspace, lab_env):
     import mlflow

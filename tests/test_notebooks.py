@@ -8,6 +8,7 @@ metadata and is covered by that test instead.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,27 @@ def _assert_no_warnings(nb) -> None:
     found = warnings_in(nb)
     assert not found, "the notebook printed warnings:\n" + "\n".join(
         f"cell {index}: {line}" for index, line in found)
+    chatter = mlflow_chatter_in(nb)
+    assert not chatter, "the notebook printed MLflow's routine notices:\n" + "\n".join(
+        f"cell {index}: {line}" for index, line in chatter)
+
+
+# MLflow's INFO records, its advice on choices the course made on purpose, and its
+# registry notices: %load_ext mlops_kit keeps them out (mlops_kit._mlflow_logs)
+_MLFLOW_CHATTER = re.compile(
+    r"^.*(?: INFO mlflow[\w.]*: .*|`spark_udf\(\)` with `env_manager=.*"
+    r"|serialized using CloudPickle.*"
+    r"|Successfully registered model '.*|Created version '.*' of model .*"
+    r"|Registered model '.*' already exists\. Creating a new version.*"
+    r"|Copied version '.*' of model .*)$", re.M)
+
+
+def mlflow_chatter_in(nb) -> list[tuple[int, str]]:
+    """``(cell index, line)`` of every MLflow notice a lesson should not show on stderr."""
+    return [(index, m.group(0)[:300])
+            for index, cell in enumerate(nb.cells) for output in cell.get("outputs", [])
+            if output.get("output_type") == "stream" and output.get("name") == "stderr"
+            for m in _MLFLOW_CHATTER.finditer(re.sub(r"\x1b\[[0-9;]*m", "", output.get("text", "")))]
 
 
 def _assert_no_jvm_noise(nb) -> None:
@@ -136,3 +158,28 @@ def test_warning_detector_finds_python_warnings(text: str) -> None:
 def test_warning_detector_ignores_lesson_text(text: str) -> None:
     assert warnings_in(_with_stderr(text)) == []
     assert warnings_in(_with_stderr(text, name="stdout")) == []
+
+
+@pytest.mark.parametrize("text", [
+    "2026/11/30 08:59:28 INFO mlflow.store.db.utils: Creating initial MLflow database tables...\n",
+    "2026/11/30 09:00:47 INFO mlflow.pyfunc: Validating input example against model signature\n",
+    "2026/11/30 05:30:00 WARNING mlflow.pyfunc: Calling `spark_udf()` with `env_manager=\"local\"` "
+    "does not recreate the same environment\n",
+    "2026/11/30 09:00:47 WARNING mlflow.pyfunc: Passing a Python object as `python_model` causes "
+    "it to be serialized using CloudPickle, it requires exercising caution\n",
+    "Successfully registered model 'dev.root.price_labels'.\nCreated version '1' of model "
+    "'dev.root.price_labels'.\n",
+    "Registered model 'staging.root.price' already exists. Creating a new version of this model...\n",
+])
+def test_mlflow_chatter_detector_finds_mlflow_notices(text: str) -> None:
+    assert {index for index, _ in mlflow_chatter_in(_with_stderr("ok\n", text))} == {1}
+    assert mlflow_chatter_in(_with_stderr(text, name="stdout")) == []  # a lesson may print these
+
+
+@pytest.mark.parametrize("text", [
+    "Registered version 3 of dev.ada.price\n",
+    "2026/11/30 05:30:00 WARNING mlflow.models: Model signature mismatch\n",
+    "INFO is a log level\n",
+])
+def test_mlflow_chatter_detector_ignores_other_lines(text: str) -> None:
+    assert mlflow_chatter_in(_with_stderr(text)) == []

@@ -60,6 +60,69 @@ def test_every_module_all_is_honest(module_name: str) -> None:
     assert not missing, f"{module_name}.__all__ names missing objects: {missing}"
 
 
+def _public_errors() -> dict[str, type]:
+    from mlops_kit import exceptions
+
+    return {name: obj for name, obj in vars(exceptions).items()
+            if isinstance(obj, type) and issubclass(obj, BaseException)
+            and obj.__module__ == exceptions.__name__ and not name.startswith("_")}
+
+
+def test_every_public_error_is_listed_in_exceptions_all() -> None:
+    """Not only do the listed names exist: every error class defined there is listed."""
+    from mlops_kit import exceptions
+
+    unlisted = sorted(set(_public_errors()) - set(exceptions.__all__))
+    assert not unlisted, f"mlops_kit.exceptions defines errors missing from __all__: {unlisted}"
+    assert sorted(exceptions.__all__) == sorted(_public_errors())
+
+
+@pytest.mark.parametrize("module_name", _modules())
+def test_every_kit_error_is_defined_in_exceptions(module_name: str) -> None:
+    """A module may re-export a kit error, never define one of its own."""
+    from mlops_kit.exceptions import MlopsKitError
+
+    module = importlib.import_module(module_name)
+    own = [name for name, obj in vars(module).items()
+           if isinstance(obj, type) and issubclass(obj, MlopsKitError)
+           and obj.__module__ == module_name]
+    assert module_name == "mlops_kit.exceptions" or not own, (
+        f"{module_name} defines kit errors {own}: define them in mlops_kit/exceptions.py")
+
+
+_TREE_LINE = re.compile(
+    r"    (?P<lead>(?:[│ ]   )*(?:[├└]── )?)(?P<name>[A-Z]\w+)(?: \((?P<bases>[\w, ]+)\))?(?:\s.*)?")
+
+
+def _docstring_tree() -> list[tuple[int, str, list[str]]]:
+    """(depth, class name, builtins in parentheses) for each line of the drawn tree."""
+    from mlops_kit import exceptions
+
+    rows = []
+    for line in exceptions.__doc__.splitlines():
+        match = _TREE_LINE.fullmatch(line)
+        if match and (match["lead"] or match["name"] == "MlopsKitError"):
+            bases = [b.strip() for b in (match["bases"] or "").split(",") if b.strip()]
+            rows.append((len(match["lead"]) // 4, match["name"], bases))
+    return rows
+
+
+def test_exceptions_docstring_draws_every_error_under_its_parent() -> None:
+    import builtins
+
+    rows = _docstring_tree()
+    errors = _public_errors()
+    assert sorted(name for _, name, _ in rows) == sorted(errors)
+    parents: list[str] = []
+    for depth, name, bases in rows:
+        parents[depth:] = [name]
+        cls = errors[name]
+        if depth:
+            assert cls.__bases__[0] is errors[parents[depth - 1]], (name, parents)
+        for base in bases:
+            assert getattr(builtins, base) in cls.__mro__, (name, base)
+
+
 def _run_sh(*args: str):
     import subprocess
 

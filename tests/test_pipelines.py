@@ -186,11 +186,22 @@ def test_inference_log_is_none_without_traffic_and_parsed_with_it(workspace) -> 
     assert parsed["x"].tolist() == [0, 2] and parsed["prediction"].tolist() == [1.5, 3.5]
 
 
-def test_retrain_command_runs_the_training_job_in_the_env() -> None:
-    cmd = tasks.retrain_command("prod", reason="drift: a", extra={"model": "m"})
-    start = cmd.index("job")
-    assert cmd[start:] == ["job", "run", "jobs/train", "--env", "prod", "-p", "trigger", "drift: a",
-                           "-p", "model", "m"]
+def test_retraining_runs_the_training_job_through_the_runner(monkeypatch) -> None:
+    """No shelling out to the CLI: the job runner gets the notebook, parameters and env."""
+    from pathlib import Path
+
+    from mlops_kit.jobs.runner import JobResult
+
+    calls = []
+
+    def fake_run(notebook, parameters, *, env, timeout):
+        calls.append((notebook, parameters, env, timeout))
+        return JobResult(Path(notebook), Path("/jobs/train-1.ipynb"), 12.0, parameters)
+
+    monkeypatch.setattr(tasks, "run_notebook", fake_run)
+    line = tasks.launch_retraining("prod", reason="drift: a", extra={"model": "m"}, timeout=60)
+    assert calls == [("jobs/train", {"trigger": "drift: a", "model": "m"}, "prod", 60)]
+    assert line.startswith("jobs/train ran in prod") and line.endswith("/jobs/train-1.ipynb")
 
 
 def test_count_test_layers_sees_all_three_layers() -> None:

@@ -107,3 +107,39 @@ def test_results_render_as_tables_not_dataclass_reprs():
 def test_verdict_of_an_inconclusive_test():
     r = two_proportion_ztest(100, 1000, 104, 1000)
     assert r.verdict.startswith("no significant difference")
+
+
+def _rolling_steps():
+    import pandas as pd
+
+    return pd.DataFrame({
+        "replaced": [None, 0, 1, 2],
+        "versions": [["1", "1", "1"], ["2", "1", "1"], ["2", "2", "1"], ["2", "2", "2"]],
+        "on_new": [0, 1, 2, 3], "seconds": [0.0, 4.1, 3.9, 4.0],
+        "requests": [20, 160, 150, 155], "errors": [0, 0, 2, 0],
+    }, index=pd.Index([0, 1, 2, 3], name="step"))
+
+
+def test_rolling_update_plot_shows_instances_per_version_and_requests_per_step():
+    from mlops_kit.rollout.plots import plot_rolling_update
+
+    fig = plot_rolling_update(_rolling_steps())
+    fleet, traffic = fig.axes
+    assert [a.get_ylabel() for a in fig.axes] == ["instances", "requests during the step"]
+    assert {a.get_xlabel() for a in fig.axes} == {"step (instances replaced)"}
+    old, new = fleet.containers
+    assert (old.get_label(), new.get_label()) == ("old version", "new version")
+    assert [b.get_height() for b in old] == [3, 2, 1, 0]
+    assert [b.get_height() for b in new] == [0, 1, 2, 3]
+    assert [b.get_y() for b in new] == [3, 2, 1, 0]              # stacked on the old ones
+    answered, failed = traffic.containers
+    assert [b.get_height() for b in answered] == [20, 160, 148, 155]
+    assert [b.get_height() for b in failed] == [0, 0, 2, 0]
+    assert "3 instances: 2 of 485 requests failed" in fig._suptitle.get_text()
+
+
+def test_rolling_update_plot_names_missing_columns():
+    from mlops_kit.rollout.plots import plot_rolling_update
+
+    with pytest.raises(DataError, match=r"Missing: \['errors', 'requests'\]"):
+        plot_rolling_update(_rolling_steps().drop(columns=["requests", "errors"]))

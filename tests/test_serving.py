@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from mlops_kit.exceptions import ConfigError, InvalidRequestError
 from mlops_kit.serving.auth import check_bearer, validate_token
 from mlops_kit.serving.metrics import Metrics
-from mlops_kit.serving.model_loader import parse_model_uri
+from mlops_kit.registry.reference import ModelReference
 from mlops_kit.serving.openapi import endpoint_openapi, request_body_schema
 from mlops_kit.serving.schema import Column, InputSchema, parse_payload
 from mlops_kit.serving.server import check_host
@@ -125,12 +125,13 @@ def test_metrics_render_counters_errors_and_a_histogram():
     ("models:/dev.ada.price/3", ("dev.ada.price", None, "3")),
 ])
 def test_model_uris(uri, expected):
-    assert parse_model_uri(uri) == expected
+    ref = ModelReference.parse(uri)
+    assert (ref.name, ref.alias, ref.version) == expected
 
 
 def test_bad_model_uri_names_the_accepted_forms():
     with pytest.raises(ConfigError, match="NAME@ALIAS"):
-        parse_model_uri("runs:/abc/model")
+        ModelReference.parse("runs:/abc/model")
 
 
 def test_only_loopback_without_allow_remote_and_token():

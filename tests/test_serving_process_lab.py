@@ -67,10 +67,10 @@ def shell(stand_in):
 
 
 def test_rerunning_the_setup_cell_stops_the_endpoint_it_started_before(shell):
-    shell.run_cell("first = make().start()", store_history=False).raise_error()
+    shell.run_cell("first = make().start()", store_history=True).raise_error()
     first = shell.user_ns["first"]
     assert first.running
-    shell.run_cell("second = make().start()", store_history=False).raise_error()
+    shell.run_cell("second = make().start()", store_history=True).raise_error()
     second = shell.user_ns["second"]
     assert second.running and not first.running
     assert second.port != first.port
@@ -79,8 +79,17 @@ def test_rerunning_the_setup_cell_stops_the_endpoint_it_started_before(shell):
 def test_a_cell_keeps_endpoints_of_other_models_running(shell):
     shell.run_cell("a = make('models:/price@champion').start()\n"
                    "b = make('models:/price@challenger').start()",
-                   store_history=False).raise_error()
+                   store_history=True).raise_error()
     assert shell.user_ns["a"].running and shell.user_ns["b"].running
+
+
+def test_one_cell_run_may_start_several_endpoints_of_one_model(shell):
+    """A fleet started from a cell: its instances share the model and do not replace each other."""
+    shell.run_cell("fleet = [make().start() for _ in range(2)]", store_history=True).raise_error()
+    assert all(endpoint.running for endpoint in shell.user_ns["fleet"])
+    shell.run_cell("again = make().start()", store_history=True).raise_error()
+    assert shell.user_ns["again"].running
+    assert not any(endpoint.running for endpoint in shell.user_ns["fleet"])
 
 
 def test_library_code_may_run_several_endpoints_of_one_model(stand_in):

@@ -8,7 +8,8 @@ from mlops_kit.labs import registry
 from mlops_kit.workspace import Workspace
 
 #: exercises whose checker these tests feed a right and wrong answers
-COVERS_EXERCISES = [("setup", "ex1"), ("setup", "ex2"), ("setup", "ex3"), ("setup", "ex4")]
+COVERS_EXERCISES = [("setup", "ex1"), ("setup", "ex2"), ("setup", "ex3"), ("setup", "ex4"),
+                    ("setup", "ex5"), ("setup", "ex6")]
 
 
 def check(exercise, value, **context):
@@ -33,6 +34,93 @@ def test_ex1_rejects_other_names(workspace, wrong, says):
 def test_ex1_rejects_the_workspace_object(workspace):
     result = check("ex1", workspace)
     assert not result.passed and "got Workspace" in result.message
+
+
+def test_ex5_jobs_differ_between_learners_and_cover_every_env():
+    from mlops_kit.labs.checks.setup import JOBS, job_env
+
+    envs = {job_env(f"learner{i}") for i in range(30)}
+    assert envs == set(JOBS) == {"dev", "staging", "prod"}
+
+
+@pytest.mark.parametrize("user", ["ada", "cy", "learner1", "tester"])  # dev, staging, prod, staging
+def test_ex5_accepts_the_model_name_in_the_jobs_env(tmp_path, user):
+    from mlops_kit.labs.checks.setup import job_brief, job_env
+
+    ws = Workspace.from_env(root=tmp_path, user=user).activate()
+    result = check("ex5", ws.with_env(job_env()).model_name("price"))
+    assert result.passed, result
+    assert job_brief().startswith("The job: ") and "'price'" in job_brief()
+
+
+def _wrong_env(workspace):
+    from mlops_kit.labs.checks.setup import job_env
+
+    return [env for env in ("dev", "staging", "prod") if env != job_env()]
+
+
+def test_ex5_rejects_either_wrong_env_without_naming_the_right_one(workspace):
+    from mlops_kit.labs.checks.setup import job_env
+
+    for env in _wrong_env(workspace):
+        result = check("ex5", workspace.with_env(env).model_name("price"))
+        assert not result.passed and f"{env!r} is the wrong env for this job" in result.message
+        assert job_env() not in result.hint
+
+
+@pytest.mark.parametrize("wrong, says", [
+    (lambda ws, env: ws.model_name("price").replace(ws.user, "ada"), "'ada' is not your workspace user"),
+    (lambda ws, env: f"{env}.price", "is not a full registered model name"),
+    (lambda ws, env: ws.with_env(env).model_name("prices"), "loads the model 'price', not 'prices'"),
+    (lambda ws, env: f"production.{ws.user}.price", "'production' is not an env"),
+    (lambda ws, env: ws.with_env(env), "expected a registered model name (str), got Workspace"),
+])
+def test_ex5_rejects_names_that_are_not_the_learners_model(workspace, wrong, says):
+    from mlops_kit.labs.checks.setup import job_env
+
+    result = check("ex5", wrong(workspace, job_env()))
+    assert not result.passed and says in result.message, result
+
+
+@pytest.fixture
+def team():
+    from mlops_kit.labs.checks import setup
+
+    return setup.TEAM_TRACKING_URI, setup.TEAM_SPARK_CONNECT
+
+
+@pytest.mark.parametrize("name", ["MLOPS_KIT_TRACKING_URI", "MLFLOW_TRACKING_URI"])
+def test_ex6_accepts_moving_only_the_tracking_uri(workspace, team, name):
+    result = check("ex6", {name: team[0]})
+    assert result.passed, result
+    assert str(workspace.root) in result.message
+
+
+@pytest.mark.parametrize("wrong, says", [
+    (lambda uri, sc: {"MLOPS_KIT_REGISTRY_URI": uri}, "runs would still be tracked at sqlite:///"),
+    (lambda uri, sc: {"MLOPS_KIT_HOME": uri}, "the workspace root (your tables) would move"),
+    (lambda uri, sc: {"MLOPS_KIT_SPARK_MASTER": sc}, "runs would still be tracked"),
+    (lambda uri, sc: {"MLOPS_KIT_TRACKING_URI": uri, "MLOPS_KIT_SPARK_MASTER": sc},
+     "but the Spark master would move too"),
+    (lambda uri, sc: {"MLOPS_KIT_TRACKING_URI": uri, "MLOPS_KIT_REGISTRY_URI": "sqlite:///models.db"},
+     "models would be registered at sqlite:///models.db"),
+    (lambda uri, sc: {"MLOPS_KIT_TRACKING_URI": uri, "MLOPS_KIT_ENV": "shared"}, "refuses to start"),
+    (lambda uri, sc: {"TRACKING_URI": uri}, "the kit does not read ['TRACKING_URI']"),
+    (lambda uri, sc: uri, "expected the settings as a dict"),
+])
+def test_ex6_rejects_settings_that_miss_the_server_or_move_too_much(workspace, team, wrong, says):
+    result = check("ex6", wrong(*team))
+    assert not result.passed and says in result.message, result
+    assert result.hint and "MLOPS_KIT_TRACKING_URI" not in result.hint
+
+
+def test_ex6_judges_against_the_learners_own_workspace(tmp_path, team, monkeypatch):
+    """A learner whose env is prod keeps prod: the settings are applied on top of it."""
+    ws = Workspace.from_env("prod", root=tmp_path, user="ada").activate()
+    assert check("ex6", {"MLOPS_KIT_TRACKING_URI": team[0]}).passed
+    result = check("ex6", {"MLOPS_KIT_TRACKING_URI": team[0], "MLOPS_KIT_ENV": "dev"})
+    assert not result.passed and "the env would move too" in result.message
+    assert ws.env == "prod"
 
 
 @pytest.fixture(scope="module")

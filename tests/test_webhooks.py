@@ -76,7 +76,13 @@ def test_verify_signature_rejects_stale_and_accepts_fresh():
 
 def test_receiver_refuses_a_short_secret():
     with pytest.raises(ValueError, match="at least 16 characters"):
-        WebhookReceiver("short")
+        WebhookReceiver("short", handler=lambda *a: None)
+
+
+def test_receiver_needs_a_callable_handler():
+    """The registry runs no job by itself: the action is passed in."""
+    with pytest.raises(ValueError, match="needs handler.*validation_job_handler"):
+        WebhookReceiver(SECRET, handler="jobs/validate_model")
 
 
 # ------------------------------------------------------------ the live stack
@@ -87,7 +93,8 @@ def stack(tmp_path_factory):
     from mlflow import MlflowClient
 
     from mlops_kit.registry.server import TrackingServer
-    from mlops_kit.registry.webhooks import register_webhook, validation_job_handler
+    from mlops_kit.jobs.validation import validation_job_handler
+    from mlops_kit.registry.webhooks import register_webhook
     from mlops_kit.workspace import Workspace
 
     ws = Workspace(root=tmp_path_factory.mktemp("kit"), user="tester")

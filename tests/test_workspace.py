@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -145,6 +146,85 @@ def test_a_child_process_sees_the_local_store_as_local(workspace) -> None:
     assert child.uses_local_mlflow
     assert not Workspace(root=workspace.root, user="t",
                          tracking_uri_override="http://mlflow:5000").uses_local_mlflow
+
+
+@pytest.mark.parametrize("ws", [
+    Workspace(root=Path("/tmp/kit"), user="ada", env="prod", spark_master="sc://h:15002"),
+    Workspace(root=Path("/tmp/kit"), user="ada", tracking_uri_override="http://mlflow:5000"),
+    Workspace(root=Path("/tmp/kit"), user="ada", registry_uri_override="http://reg:5000"),
+    Workspace(root=Path("/tmp/kit"), user="ada",
+              tracking_uri_override="sqlite:////tmp/kit/mlflow.db"),
+], ids=["local", "tracking-server", "registry-server", "local-given-as-uri"])
+def test_to_environ_rebuilds_the_same_workspace_in_a_child(ws, monkeypatch) -> None:
+    """from_env() in a process started with to_environ() gives back the same workspace."""
+    stale = {"MLOPS_KIT_HOME": "/elsewhere", "MLOPS_KIT_TRACKING_URI": "http://stale:1",
+             "MLOPS_KIT_REGISTRY_URI": "http://stale:2", "MLFLOW_TRACKING_URI": "http://stale:3",
+             "PATH": "/bin"}
+    env = ws.to_environ(stale)
+    assert env["PATH"] == "/bin" and stale["MLOPS_KIT_HOME"] == "/elsewhere"  # base untouched
+    for key in [k for k in os.environ if k.startswith(("MLOPS_KIT_", "MLFLOW_"))]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    child = Workspace.from_env()
+    assert child == ws or (child.uses_local_mlflow and ws.uses_local_mlflow and
+                           (child.root, child.user, child.env) == (ws.root, ws.user, ws.env))
+    assert (child.tracking_uri, child.registry_uri) == (ws.tracking_uri, ws.registry_uri)
+    assert child.spark_master == ws.spark_master
+
+
+def test_to_environ_leaves_the_mlflow_uris_out_for_the_local_store(tmp_path) -> None:
+    env = Workspace(root=tmp_path, user="ada").to_environ({"MLFLOW_TRACKING_URI": "x"})
+    assert not {"MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLOPS_KIT_TRACKING_URI",
+                "MLOPS_KIT_REGISTRY_URI"} & set(env)
+    assert env["MLOPS_KIT_HOME"] == str(tmp_path) and env["MLOPS_KIT_USER"] == "ada"
+
+
+def test_to_environ_defaults_to_this_process_environment(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SOME_SETTING", "kept")
+    assert Workspace(root=tmp_path, user="ada").to_environ()["SOME_SETTING"] == "kept"
+
+
+def test_the_job_runner_and_the_endpoint_export_the_workspace_with_to_environ(tmp_path,
+                                                                              monkeypatch) -> None:
+    from mlops_kit.jobs.runner import job_environment
+
+    ws = Workspace(root=tmp_path, user="ada", env="staging",
+                   registry_uri_override="http://reg:5000")
+    env = job_environment(ws, {"PATH": "/bin"})
+    assert {k: v for k, v in env.items() if k.startswith("MLOPS_KIT_")} == {
+        k: v for k, v in ws.to_environ({}).items()}
+    assert env["PYTHONUNBUFFERED"] == "1"
+
+
+def test_every_root_path_comes_from_the_workspace(tmp_path) -> None:
+    ws = Workspace(root=tmp_path, user="ada", env="prod")
+    shared = {ws.mlflow_db_path, ws.artifacts_root, ws.logs_dir, ws.warehouse_dir,
+              ws.tracking_server_log_path, ws.tracking_server_pid_path, ws.webhook_key_path,
+              ws.webhook_deliveries_path, ws.spark_connect_state_path, ws.spark_connect_lock_path}
+    assert {p.relative_to(tmp_path).parts[0] for p in shared} <= {
+        "mlflow.db", "mlartifacts", "logs", "spark-warehouse", "mlflow-server.log",
+        "mlflow-server.json", "webhook-secret.key", "webhook-deliveries.db",
+        "spark-connect.json", "spark-connect.lock"}
+    assert ws.spark_driver_log_path.parent == ws.spark_connect_log_path.parent == ws.logs_dir
+    assert ws.tracking_uri == f"sqlite:///{ws.mlflow_db_path}"
+    assert ws.artifacts_dir == ws.artifacts_root / "ada" / "prod"
+    for mine in (ws.endpoints_dir, ws.feature_tables_dir):
+        assert mine.parent == ws.env_dir
+    assert ws.progress_path.parent == ws.user_dir
+
+
+def test_no_module_joins_a_name_onto_the_workspace_root() -> None:
+    """Paths under the root are Workspace properties; other modules only use them."""
+    import re
+
+    package = Path(__file__).resolve().parents[1] / "mlops_kit"
+    pattern = re.compile(r"\.root\s*/")
+    offenders = [f"{path.relative_to(package)}:{number}"
+                 for path in sorted(package.rglob("*.py")) if path.name != "workspace.py"
+                 for number, line in enumerate(path.read_text().splitlines(), 1)
+                 if pattern.search(line)]
+    assert not offenders, f"build these paths with a Workspace property: {offenders}"
 
 
 def _populate(ws: Workspace) -> None:

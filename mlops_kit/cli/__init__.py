@@ -7,26 +7,35 @@ become one line on stderr and the error's ``exit_code``.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
+from typing import Iterator
 
 import click
 
 from mlops_kit.exceptions import MlopsKitError
 
 #: subcommand modules, in the order ``--help`` lists them
-_COMMAND_MODULES: list[str] = ["setup", "doctor", "course", "job", "reset", "ui", "lab", "labs", "progress", "mlflow_server", "serve", "pipeline"]
+_COMMAND_MODULES: list[str] = ["setup", "doctor", "course", "job", "reset", "ui", "lab", "labs", "progress", "mlflow_server", "spark", "serve", "pipeline"]
+
+
+@contextlib.contextmanager
+def exit_on_kit_error() -> Iterator[None]:
+    """Turn a :class:`MlopsKitError` into ``error: ...`` on stderr and its exit code."""
+    try:
+        yield
+    except MlopsKitError as err:
+        click.secho(f"error: {err}", fg="red", err=True)
+        sys.exit(err.exit_code)
 
 
 class _KitGroup(click.Group):
     """A group that turns the kit's own errors into a one-line message."""
 
     def invoke(self, ctx: click.Context):
-        try:
+        with exit_on_kit_error():
             return super().invoke(ctx)
-        except MlopsKitError as err:
-            click.secho(f"error: {err}", fg="red", err=True)
-            sys.exit(err.exit_code)
 
 
 @click.group(cls=_KitGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -4,6 +4,10 @@ Registry webhooks need a running ``mlflow server``; this keeps one per
 workspace alive between commands (pid file in the workspace root). In a
 notebook or test, prefer the context manager
 :class:`mlops_kit.registry.server.TrackingServer`.
+
+``start --backend-store-uri postgresql://user@host:5432/mlflow`` (or the
+setting ``MLOPS_KIT_MLFLOW_BACKEND_STORE_URI``) keeps runs and the registry in
+a real database instead of the workspace's SQLite file.
 """
 from __future__ import annotations
 
@@ -17,16 +21,22 @@ def command() -> None:
 
 @command.command("start")
 @click.option("--port", type=int, default=None, help="Port on 127.0.0.1 (default: a free one).")
-def start(port: int | None) -> None:
+@click.option(
+    "--backend-store-uri", default=None, metavar="URI",
+    help="Database for runs and the registry, e.g. postgresql://user@host:5432/mlflow "
+         "(default: $MLOPS_KIT_MLFLOW_BACKEND_STORE_URI, else SQLite in the workspace).",
+)
+def start(port: int | None, backend_store_uri: str | None) -> None:
     """Start the server in the background and wait until it answers /health."""
     from mlops_kit.registry.server import start_detached
     from mlops_kit.workspace import get_workspace
 
-    info = start_detached(get_workspace(), port=port)
+    info = start_detached(get_workspace(), port=port, backend_store_uri=backend_store_uri)
     if info.get("already_running"):
         click.echo(f"already running: {info['url']} (pid {info['pid']})")
         return
     click.echo(f"started: {info['url']} (pid {info['pid']}, ready in {info['startup_seconds']} s)")
+    click.echo(f"backend: {info['backend']}")
     click.echo(f"use it:  export MLFLOW_TRACKING_URI={info['url']}")
 
 
@@ -49,3 +59,5 @@ def status() -> None:
         click.echo("not running")
         raise SystemExit(1)
     click.echo(f"running: {info['url']} (pid {info['pid']})")
+    if info.get("backend"):
+        click.echo(f"backend: {info['backend']}")

@@ -21,7 +21,7 @@ def command(port: int, print_command: bool) -> None:
         return
     argv = [sys.executable, "-m", "mlflow", "ui", "--host", "127.0.0.1", "--port", str(port),
             "--workers", "1", "--backend-store-uri", ws.tracking_uri,
-            "--default-artifact-root", (ws.root / "mlartifacts").as_uri()]
+            "--default-artifact-root", ws.artifacts_root.as_uri()]
     if print_command:
         click.echo(shlex.join(argv))
         return

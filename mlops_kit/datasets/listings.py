@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from mlops_kit.exceptions import ConfigError, DataError
+
 __all__ = ["NEIGHBOURHOODS", "ROOM_TYPES", "listings", "review_events"]
 
 #: neighbourhood -> (typical nightly price of an entire home in USD, latitude, longitude, share)
@@ -84,7 +86,7 @@ def listings(n: int = 5000, seed: int = 42) -> pd.DataFrame:
     True
     """
     if n < 1:
-        raise ValueError(f"listings() needs n >= 1. Got n={n!r} instead.")
+        raise ConfigError(f"listings() needs n >= 1. Got n={n!r} instead.")
     rng = np.random.default_rng(seed)
     hood = _pick(rng, NEIGHBOURHOODS, n, 3)
     room = _pick(rng, ROOM_TYPES, n, 0)
@@ -196,7 +198,7 @@ def review_events(
     missing = {"id", "number_of_reviews", "review_scores_rating", "minimum_nights",
                "accommodates"} - set(listings_df.columns)
     if missing:
-        raise ValueError(
+        raise DataError(
             "review_events() needs a frame from listings(); it lacks the columns "
             f"{sorted(missing)}."
         )

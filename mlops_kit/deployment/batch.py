@@ -38,19 +38,26 @@ ARROW_BATCH_ROWS = 50_000
 def resolve_model_uri(name: str, alias: str) -> str:
     """``models:/<name>@<alias>`` once it is checked that the alias exists.
 
-    Jobs call this first so a missing model fails at once with the fix, not
-    deep inside Spark when the first task tries to load it.
-    """
-    from mlops_kit.registry.promotion import current_alias_version
+    ``name`` is the registered model's full name (``dev.ada.price``). Jobs
+    call this first so a missing model fails at once with the fix, not deep
+    inside Spark when the first task tries to load it.
 
-    version = current_alias_version(name, alias)
-    if version is None:
+    Raises
+    ------
+    NotFoundError
+        The model or its alias does not exist.
+    """
+    from mlops_kit.registry.reference import ModelReference
+
+    ref = ModelReference(name=name, alias=alias)
+    try:
+        ref.resolve()
+    except NotFoundError as err:
         raise NotFoundError(
-            f"The registered model {name!r} has no alias {alias!r} (or does not exist). "
-            "Train and promote one first, e.g. with the training job or "
+            f"{err} Train and promote one first, e.g. with the training job or "
             "mlops_kit.registry.promotion.promote(name, version, alias, reason)."
-        )
-    return f"models:/{name}@{alias}"
+        ) from None
+    return ref.as_uri()
 
 
 def model_input_columns(model_uri: str, *, model_info: Any = None) -> list[str]:

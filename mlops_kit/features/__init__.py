@@ -1,7 +1,8 @@
 """Delta-backed feature store with the Databricks feature engineering client's shape.
 
 - :mod:`~mlops_kit.features.client`: :class:`FeatureStoreClient` (tables, writes, reads)
-- :mod:`~mlops_kit.features.lookup`: :class:`FeatureLookup`, point-in-time training sets
+- :mod:`~mlops_kit.features.types`: :class:`FeatureLookup`, :class:`TrainingSet` (shared types)
+- :mod:`~mlops_kit.features.lookup`: point-in-time joins of lookups
 - :mod:`~mlops_kit.features.packaging`: ``log_model`` with a feature spec, ``score_batch``
 - :mod:`~mlops_kit.features.online`: online stores (SQLite default, Redis optional)
 - :mod:`~mlops_kit.features.metadata`: table metadata and lineage
@@ -9,7 +10,7 @@
 Importing this package loads neither Spark nor MLflow.
 """
 from mlops_kit.features.client import FeatureStoreClient
-from mlops_kit.features.lookup import FeatureLookup, TrainingSet
+from mlops_kit.features.types import FeatureLookup, TrainingSet
 from mlops_kit.features.metadata import FeatureTable
 from mlops_kit.features.online import OnlineStore, RedisOnlineStore, SqliteOnlineStore
 

@@ -20,6 +20,7 @@ message and leaves the table at its version.
 """
 from __future__ import annotations
 
+import functools
 import shutil
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -31,8 +32,10 @@ from mlops_kit.exceptions import (
     WriteConflictError,
 )
 from mlops_kit.features import online as online_stores
-from mlops_kit.features.lookup import FeatureLookup, TrainingSet, _as_list, join_lookups
+from mlops_kit.features.lookup import join_lookups
 from mlops_kit.features.metadata import FeatureTable, MetadataStore, utc_now
+from mlops_kit.features.packaging import log_model, score_batch
+from mlops_kit.features.types import FeatureLookup, TrainingSet, as_list
 from mlops_kit.workspace import Workspace, check_name, get_workspace
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -240,7 +243,7 @@ class FeatureStoreClient:
             The table exists, or keys are missing, null or duplicated.
         """
         check_name("feature table", name)
-        keys = _as_list(primary_keys)
+        keys = as_list(primary_keys)
         if not keys:
             raise ConfigError(f"create_table({name!r}) needs primary_keys: the column(s) that identify a row.")
         if timeseries_column in keys:
@@ -261,14 +264,14 @@ class FeatureStoreClient:
         shutil.rmtree(path, ignore_errors=True)  # leftovers of a table dropped by hand
         writer = data.write.format("delta").mode("overwrite")
         if partition_columns:
-            writer = writer.partitionBy(*_as_list(partition_columns))
+            writer = writer.partitionBy(*as_list(partition_columns))
         writer.save(path)
         table = FeatureTable(
             name=name,
             path=path,
             primary_keys=keys,
             timeseries_column=timeseries_column,
-            partition_columns=_as_list(partition_columns),
+            partition_columns=as_list(partition_columns),
             features=[c for c in data.columns if c not in keys and c != timeseries_column],
             description=description,
             tags=dict(tags or {}),
@@ -402,7 +405,7 @@ class FeatureStoreClient:
         is read.
         """
         data = self._spark_df(df)
-        labels = _as_list(label)
+        labels = as_list(label)
         missing = [c for c in labels if c not in data.columns]
         if missing:
             raise DataError(f"The label column(s) {missing} are not in the DataFrame {data.columns}.")
@@ -420,22 +423,18 @@ class FeatureStoreClient:
             exclude_columns=excluded,
             table_versions=versions,
             feature_columns=[c for c in joined.columns if c not in data.columns],
-            _client=self,
+            _load=functools.partial(join_lookups, self, data, lookups, table_versions=versions),
         )
 
     # ------------------------------------------------------------------ models
     def log_model(self, model: Any, artifact_path: str, flavor: Any, training_set: TrainingSet,
                   registered_model_name: str | None = None, **kwargs: Any):
         """Log ``model`` with its feature spec (see :func:`mlops_kit.features.packaging.log_model`)."""
-        from mlops_kit.features.packaging import log_model
-
         return log_model(self, model, artifact_path, flavor, training_set,
                          registered_model_name=registered_model_name, **kwargs)
 
     def score_batch(self, model_uri: str, df: Any, result_type: str = "double", **kwargs: Any) -> "DataFrame":
         """Score rows that hold only keys (see :func:`mlops_kit.features.packaging.score_batch`)."""
-        from mlops_kit.features.packaging import score_batch
-
         return score_batch(self, model_uri, self._spark_df(df), result_type=result_type, **kwargs)
 
     # ------------------------------------------------------------------ online

@@ -1,9 +1,9 @@
 """Feature lookups and point-in-time training sets.
 
-A :class:`FeatureLookup` says which features of which table to attach to a
-DataFrame of keys (and, for time-series tables, timestamps).
-:func:`join_lookups` does the join in Spark; :class:`TrainingSet` is what
-:meth:`FeatureStoreClient.create_training_set` returns.
+A :class:`~mlops_kit.features.types.FeatureLookup` says which features of
+which table to attach to a DataFrame of keys (and, for time-series tables,
+timestamps). :func:`join_lookups` does the join in Spark, for the training
+sets of :meth:`FeatureStoreClient.create_training_set` and for scoring.
 
 Point in time
 -------------
@@ -24,156 +24,18 @@ label rows are kept.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Sequence
 
-from mlops_kit.exceptions import ConfigError, DataError
+from mlops_kit.exceptions import DataError
+from mlops_kit.features.types import FeatureLookup, FeatureSource, TrainingSet
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame
 
-    from mlops_kit.features.client import FeatureStoreClient
-
 __all__ = ["FeatureLookup", "TrainingSet", "join_lookups"]
 
 _PREFIX = "__fs_"  # helper columns; removed before results are returned
-
-
-def _as_list(value: str | Sequence[str] | None) -> list[str]:
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else list(value)
-
-
-@dataclass
-class FeatureLookup:
-    """Which features to look up from one feature table, and how.
-
-    Parameters
-    ----------
-    table_name : str
-        The feature table.
-    lookup_key : str or list of str
-        Columns of the DataFrame being enriched that hold the table's primary
-        keys, in the order of the table's ``primary_keys``.
-    feature_names : str or list of str, optional
-        Features to attach; all of the table's features by default.
-    rename_outputs : dict, optional
-        ``{feature name: output column name}``.
-    timestamp_lookup_key : str, optional
-        Column with the time of each row; makes the lookup point-in-time
-        (time-series tables only). Without it a time-series table contributes
-        its latest row per key.
-    lookback_window : datetime.timedelta, optional
-        Ignore feature rows older than ``timestamp - lookback_window``.
-    default_values : dict, optional
-        ``{feature name or output name: value}`` used when no feature row
-        matches or the feature value is null.
-
-    Examples
-    --------
-    >>> FeatureLookup("review_features", "listing_id",
-    ...               feature_names=["avg_rating_7d"],
-    ...               timestamp_lookup_key="event_time").output_names(["avg_rating_7d"])
-    ['avg_rating_7d']
-    """
-
-    table_name: str
-    lookup_key: str | list[str]
-    feature_names: str | list[str] | None = None
-    rename_outputs: dict[str, str] | None = None
-    timestamp_lookup_key: str | None = None
-    lookback_window: timedelta | None = None
-    default_values: dict[str, Any] | None = None
-
-    def __post_init__(self) -> None:
-        if self.lookback_window is not None:
-            if not isinstance(self.lookback_window, timedelta) or self.lookback_window < timedelta(0):
-                raise ConfigError(
-                    "lookback_window must be a non-negative datetime.timedelta. "
-                    f"Got {self.lookback_window!r} instead."
-                )
-            if self.timestamp_lookup_key is None:
-                raise ConfigError(
-                    "lookback_window needs timestamp_lookup_key: the window is counted "
-                    "back from each row's timestamp."
-                )
-
-    @property
-    def lookup_keys(self) -> list[str]:
-        return _as_list(self.lookup_key)
-
-    def features_of(self, table_features: Sequence[str]) -> list[str]:
-        """The requested features, checked against what the table has."""
-        wanted = _as_list(self.feature_names) or list(table_features)
-        unknown = [f for f in wanted if f not in table_features]
-        if unknown:
-            raise DataError(
-                f"The feature table {self.table_name!r} has no feature(s) {unknown}. "
-                f"Its features are {list(table_features)}."
-            )
-        return wanted
-
-    def output_names(self, features: Sequence[str]) -> list[str]:
-        renames = self.rename_outputs or {}
-        return [renames.get(f, f) for f in features]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form stored in a model's feature spec."""
-        return {
-            "table_name": self.table_name,
-            "lookup_key": self.lookup_keys,
-            "feature_names": _as_list(self.feature_names) or None,
-            "rename_outputs": self.rename_outputs,
-            "timestamp_lookup_key": self.timestamp_lookup_key,
-            "lookback_window_seconds": (
-                None if self.lookback_window is None else self.lookback_window.total_seconds()
-            ),
-            "default_values": self.default_values,
-        }
-
-    @classmethod
-    def from_dict(cls, spec: dict[str, Any]) -> "FeatureLookup":
-        seconds = spec.get("lookback_window_seconds")
-        return cls(
-            table_name=spec["table_name"],
-            lookup_key=spec["lookup_key"],
-            feature_names=spec.get("feature_names"),
-            rename_outputs=spec.get("rename_outputs"),
-            timestamp_lookup_key=spec.get("timestamp_lookup_key"),
-            lookback_window=None if seconds is None else timedelta(seconds=seconds),
-            default_values=spec.get("default_values"),
-        )
-
-
-@dataclass
-class TrainingSet:
-    """Label rows joined with their point-in-time features.
-
-    Built by :meth:`FeatureStoreClient.create_training_set`; the feature
-    tables are read at the Delta version they had then (``table_versions``),
-    so :meth:`load_df` returns the same rows later, even after new writes.
-    """
-
-    df: "DataFrame"
-    feature_lookups: list[FeatureLookup]
-    label: str | list[str] | None
-    exclude_columns: list[str] = field(default_factory=list)
-    table_versions: dict[str, int] = field(default_factory=dict)
-    feature_columns: list[str] = field(default_factory=list)
-    _client: "FeatureStoreClient | None" = field(default=None, repr=False)
-
-    def load_df(self) -> "DataFrame":
-        """The training DataFrame: the input columns, the features, the label."""
-        joined = join_lookups(
-            self._client, self.df, self.feature_lookups, table_versions=self.table_versions
-        )
-        return joined.drop(*self.exclude_columns)
-
-    @property
-    def labels(self) -> list[str]:
-        return _as_list(self.label)
 
 
 def _check_keys(lookup: FeatureLookup, table: Any, df: "DataFrame") -> None:
@@ -290,7 +152,7 @@ def _join_one(
 
 
 def join_lookups(
-    client: "FeatureStoreClient",
+    client: FeatureSource,
     df: "DataFrame",
     feature_lookups: Sequence[FeatureLookup],
     *,

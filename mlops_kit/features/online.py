@@ -38,6 +38,7 @@ import time
 from decimal import Decimal
 from typing import Any, Iterable, Sequence
 
+from mlops_kit._registry import Registry
 from mlops_kit.exceptions import ConfigError, EnvironmentProblem, NotFoundError
 
 __all__ = [
@@ -126,7 +127,9 @@ class OnlineStore(abc.ABC):
 
 
 # ------------------------------------------------------------------- registry
-_BACKENDS: dict[str, type[OnlineStore]] = {}
+_BACKENDS: Registry[type[OnlineStore]] = Registry(
+    "online store", plural="stores",
+    hint="Register yours with mlops_kit.features.online.register(name, cls).")
 
 
 def register(name: str, backend: type[OnlineStore]) -> type[OnlineStore]:
@@ -136,19 +139,12 @@ def register(name: str, backend: type[OnlineStore]) -> type[OnlineStore]:
             f"An online store backend must subclass OnlineStore. Got {backend!r} instead."
         )
     backend.kind = name
-    _BACKENDS[name] = backend
-    return backend
+    return _BACKENDS.register(name, backend)
 
 
 def get(name: str) -> type[OnlineStore]:
-    """The backend class registered as ``name``."""
-    try:
-        return _BACKENDS[name]
-    except KeyError:
-        raise NotFoundError(
-            f"No online store named {name!r}. Known stores: {', '.join(sorted(_BACKENDS))}. "
-            "Register yours with mlops_kit.features.online.register(name, cls)."
-        ) from None
+    """The backend class registered as ``name``; NotFoundError lists the known ones."""
+    return _BACKENDS.lookup(name)
 
 
 def from_spec(spec: dict[str, Any]) -> OnlineStore:

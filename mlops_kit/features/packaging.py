@@ -5,23 +5,26 @@ model's own ``MLmodel`` metadata (``feature_spec``), the lookups it was
 trained with and the order of its input columns. Whatever copies the model
 (registration, ``copy_model_version`` to another env) copies the spec too.
 
-:func:`score_batch` reads that spec back, looks the features up (point in
-time when the rows carry timestamps) and scores through
-``mlflow.pyfunc.spark_udf``. Columns the caller already provides win over
-looked-up ones, so a feature can be overridden at scoring time.
+:func:`score_batch` reads that spec back (the model's metadata is read once
+per version, :func:`mlops_kit.registry.info.model_info`), looks the features
+up (point in time when the rows carry timestamps) and scores with the batch
+deployment's UDF (:func:`mlops_kit.deployment.batch.prediction_udf`). Columns
+the caller already provides win over looked-up ones, so a feature can be
+overridden at scoring time.
 """
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from mlops_kit.deployment.batch import prediction_udf
 from mlops_kit.exceptions import ConfigError, DataError
-from mlops_kit.features.lookup import FeatureLookup, TrainingSet, join_lookups
+from mlops_kit.features.lookup import join_lookups
+from mlops_kit.features.types import FeatureLookup, FeatureSource, TrainingSet
+from mlops_kit.registry import info as registry_info
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame
-
-    from mlops_kit.features.client import FeatureStoreClient
 
 __all__ = ["log_model", "score_batch", "read_feature_spec", "SPEC_KEY"]
 
@@ -69,7 +72,7 @@ def _sklearn_trusted_types(model: Any) -> list[str]:
 
 
 def log_model(
-    client: "FeatureStoreClient",
+    client: FeatureSource,
     model: Any,
     artifact_path: str,
     flavor: Any,
@@ -153,10 +156,12 @@ def log_model(
 
 
 def read_feature_spec(model_uri: str, *, model_info: Any = None) -> dict[str, Any]:
-    """The feature spec stored with a model by :func:`log_model`."""
-    from mlflow.models import get_model_info
+    """The feature spec stored with a model by :func:`log_model`.
 
-    metadata = (model_info or get_model_info(model_uri)).metadata or {}
+    ``model_info``: the model's ``ModelInfo`` when already read; otherwise it
+    comes from the per-version cache (:func:`mlops_kit.registry.info.model_info`).
+    """
+    metadata = (model_info or registry_info.model_info(model_uri)).metadata or {}
     if SPEC_KEY not in metadata:
         raise DataError(
             f"The model {model_uri!r} has no feature spec: it was not logged with "
@@ -167,7 +172,7 @@ def read_feature_spec(model_uri: str, *, model_info: Any = None) -> dict[str, An
 
 
 def score_batch(
-    client: "FeatureStoreClient",
+    client: FeatureSource,
     model_uri: str,
     df: "DataFrame",
     result_type: str = "double",
@@ -180,12 +185,9 @@ def score_batch(
     lookups); features it already has are used as given. Returns ``df``'s
     columns, the looked-up features, and ``prediction_col``.
     """
-    import mlflow.pyfunc
     from pyspark.sql import functions as F
 
-    from mlflow.models import get_model_info
-
-    info = get_model_info(model_uri)
+    info = registry_info.model_info(model_uri)
     spec = read_feature_spec(model_uri, model_info=info)
     lookups = [FeatureLookup.from_dict(item) for item in spec["lookups"]]
     joined = join_lookups(client, df, lookups, skip_present=True)
@@ -198,9 +200,7 @@ def score_batch(
         )
     if prediction_col in joined.columns:
         raise DataError(f"The DataFrame already has a {prediction_col!r} column; pass prediction_col=... .")
-    predict = mlflow.pyfunc.spark_udf(
-        client.spark, model_uri, result_type=result_type, env_manager="local"
-    )
+    predict = prediction_udf(model_uri, result_type=result_type, spark=client.spark)
     doubles = set()
     if info.signature is not None and info.signature.inputs is not None:
         doubles = {

@@ -28,7 +28,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from mlops_kit.exceptions import ConfigError, JobFailedError, NotFoundError
+from mlops_kit._registry import Registry
+from mlops_kit.exceptions import ConfigError, JobFailedError, PipelineFailedError
 from mlops_kit.jobs.params import declared_parameters
 from mlops_kit.jobs.runner import JobResult, resolve_notebook, run_notebook
 from mlops_kit.workspace import Workspace, get_workspace
@@ -58,29 +59,8 @@ class Pipeline:
     description: str = ""
 
 
-class PipelineFailedError(JobFailedError):
-    """A step of a pipeline failed; says which step, and what the job said.
-
-    Carries the step's :class:`JobFailedError` fields plus ``pipeline``,
-    ``step_index`` (1-based) and ``results`` (the steps that ran, the failed
-    one last).
-    """
-
-    def __init__(self, pipeline: str, step_index: int, steps: int, error: JobFailedError,
-                 results: list[JobResult]) -> None:
-        super().__init__(error.notebook, error.output_path, error.cell_index, error.ename,
-                         error.evalue, error.source)
-        self.pipeline = pipeline
-        self.step_index = step_index
-        self.steps = steps
-        self.results = results
-
-    def __str__(self) -> str:
-        return (f"pipeline {self.pipeline!r} stopped at step {self.step_index}/{self.steps} "
-                f"({self.notebook}): {super().__str__()}")
-
-
-PIPELINES: dict[str, Pipeline] = {}
+PIPELINES: Registry[Pipeline] = Registry(
+    "pipeline", sort=False, hint="Run `mlops-kit pipeline list` to see their steps.")
 
 
 def register_pipeline(name: str, steps: list[Step | str], description: str = "") -> Pipeline:
@@ -89,8 +69,7 @@ def register_pipeline(name: str, steps: list[Step | str], description: str = "")
         raise ConfigError(f"The pipeline {name!r} needs at least one step.")
     pipeline = Pipeline(name, tuple(s if isinstance(s, Step) else Step(s) for s in steps),
                         description)
-    PIPELINES[name] = pipeline
-    return pipeline
+    return PIPELINES.register(name, pipeline)
 
 
 def get_pipeline(name: str) -> Pipeline:
@@ -101,13 +80,7 @@ def get_pipeline(name: str) -> Pipeline:
     NotFoundError
         No such pipeline; the message lists the known ones.
     """
-    try:
-        return PIPELINES[name]
-    except KeyError:
-        raise NotFoundError(
-            f"No pipeline named {name!r}. Known pipelines: {', '.join(PIPELINES)}. "
-            "Run `mlops-kit pipeline list` to see their steps."
-        ) from None
+    return PIPELINES.lookup(name)
 
 
 def _route(pipeline: Pipeline, given: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -124,29 +124,15 @@ def resolve_notebook(notebook: str | os.PathLike[str]) -> Path:
 
 
 def job_environment(workspace: Workspace, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Environment variables for a job's kernel: the workspace, exported.
-
-    With the kit's local SQLite store the MLflow URIs are left out, so the
-    kernel derives the same store from ``MLOPS_KIT_HOME`` and keeps the kit's
-    artifact locations; a configured (shared) tracking server is passed on.
-    """
-    env = dict(os.environ if base is None else base)
+    """Environment variables for a job's kernel: the workspace's
+    (:meth:`~mlops_kit.workspace.Workspace.to_environ`), plus this Python for
+    Spark's workers and unbuffered output."""
+    env = workspace.to_environ(base)
     env.update(
-        MLOPS_KIT_HOME=str(workspace.root),
-        MLOPS_KIT_USER=workspace.user,
-        MLOPS_KIT_ENV=workspace.env,
-        MLOPS_KIT_SPARK_MASTER=workspace.spark_master,
         PYSPARK_PYTHON=env.get("PYSPARK_PYTHON", sys.executable),
         PYSPARK_DRIVER_PYTHON=env.get("PYSPARK_DRIVER_PYTHON", sys.executable),
         PYTHONUNBUFFERED="1",
     )
-    if workspace.uses_local_mlflow:
-        for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLOPS_KIT_TRACKING_URI",
-                    "MLOPS_KIT_REGISTRY_URI"):
-            env.pop(key, None)
-    else:
-        env["MLOPS_KIT_TRACKING_URI"] = workspace.tracking_uri
-        env["MLOPS_KIT_REGISTRY_URI"] = workspace.registry_uri
     return env
 
 

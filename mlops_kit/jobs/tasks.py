@@ -14,21 +14,19 @@ feature store's MERGE).
 """
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops_kit.exceptions import DataError, JobFailedError, NotFoundError
+from mlops_kit.exceptions import DataError, NotFoundError
+from mlops_kit.jobs.runner import run_notebook
+from mlops_kit.serving.inference_log import read_inference_log
 from mlops_kit.workspace import Workspace, get_workspace
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 __all__ = ["land_listings", "ensure_listings", "read_table_version", "build_listing_features", "TrainOutcome",
-           "train_and_validate", "champion_reference", "read_inference_log", "retrain_command",
+           "train_and_validate", "champion_reference", "read_inference_log", "retrain_parameters",
            "launch_retraining", "send_requests"]
 
 #: the listing feature table the featurize job maintains
@@ -43,20 +41,10 @@ def land_listings(frame: "pd.DataFrame", *, table: str = "listings", mode: str =
     ``overwrite`` replaces the rows with a new version (the old one stays
     readable by time travel), ``append`` adds them.
     """
-    import pyarrow as pa
-    from deltalake import write_deltalake
+    from mlops_kit.delta import write_snapshot
 
     ws = workspace or get_workspace()
-    path = ws.table_path(table)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = pa.Table.from_pandas(frame, preserve_index=False)
-    if mode == "overwrite":
-        write_deltalake(str(path), data, mode="overwrite", schema_mode="overwrite")
-    else:
-        write_deltalake(str(path), data, mode=mode)
-    from mlops_kit.delta import table_version
-
-    return table_version(path)
+    return write_snapshot(ws.table_path(table), frame, mode=mode)
 
 
 def ensure_listings(table: str = "listings", *, rows: int = 2000, seed: int = 42,
@@ -86,18 +74,17 @@ def read_table_version(table: str, *, version: int | None = None,
     NotFoundError
         The table does not exist in this env: run the ETL job first.
     """
-    from deltalake import DeltaTable
+    from mlops_kit.delta import read_snapshot, table_exists
 
     ws = workspace or get_workspace()
     path = str(ws.table_path(table))
-    try:
-        dt = DeltaTable(path, version=version)
-    except Exception as err:  # TableNotFoundError and friends
+    if not table_exists(path):
         raise NotFoundError(
             f"No Delta table {table!r} in env {ws.env!r} (looked at {path}). "
             f"Run the ETL job first: mlops-kit pipeline run etl --env {ws.env}"
-        ) from err
-    return dt.to_pandas(), dt.version(), path
+        )
+    frame, read_version = read_snapshot(path, version=version)
+    return frame, read_version, path
 
 
 # --------------------------------------------------------------- featurize
@@ -233,9 +220,10 @@ def champion_reference(model: str = "price", *, alias: str = "champion",
     (pandas.DataFrame, dict)
         The reference rows, and ``{"model", "version", "data_source", "data_version"}``.
     """
-    from deltalake import DeltaTable
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
+
+    from mlops_kit.delta import read_snapshot
 
     ws = workspace or get_workspace()
     name = ws.model_name(model)
@@ -254,36 +242,9 @@ def champion_reference(model: str = "price", *, alias: str = "champion",
             "training data cannot be found. Retrain it with the train job."
         )
     source, data_version = params["data_source"], int(params["data_version"])
-    frame = DeltaTable(source, version=data_version).to_pandas()
+    frame, _ = read_snapshot(source, version=data_version)
     return frame, {"model": name, "version": str(version.version), "data_source": source,
                    "data_version": str(data_version)}
-
-
-def read_inference_log(*, table: str = "inference_log", model_name: str | None = None,
-                       last_rows: int = 1000,
-                       workspace: Workspace | None = None) -> "pd.DataFrame | None":
-    """The features of the latest scored rows of the endpoint's inference table.
-
-    Returns ``None`` when the table does not exist yet (no traffic): a
-    monitoring run then has nothing to check, which is not a failure.
-    Columns: the request's features, plus ``prediction`` and ``timestamp``.
-    """
-    import pandas as pd
-
-    from mlops_kit.delta import table_exists
-
-    ws = workspace or get_workspace()
-    path = ws.table_path(table)
-    if not table_exists(path):
-        return None
-    log, _, _ = read_table_version(table, workspace=ws)
-    if model_name:
-        log = log[log["model_name"] == model_name]
-    log = log.sort_values("timestamp").tail(last_rows)
-    features = pd.DataFrame([json.loads(row) for row in log["inputs"]], index=log.index)
-    features["prediction"] = [json.loads(p) for p in log["prediction"]]
-    features["timestamp"] = log["timestamp"]
-    return features.reset_index(drop=True)
 
 
 def send_requests(url: str, frame: "pd.DataFrame", *, batch_size: int = 50,
@@ -309,28 +270,26 @@ def send_requests(url: str, frame: "pd.DataFrame", *, batch_size: int = 50,
     return scored
 
 
-def retrain_command(env: str, *, reason: str = "drift", extra: dict[str, Any] | None = None) -> list[str]:
-    """The command line that starts the training job: ``mlops-kit job run jobs/train ...``."""
-    exe = Path(sys.executable).with_name("mlops-kit")
-    base = [str(exe)] if exe.exists() else [sys.executable, "-c", "from mlops_kit.cli import main; main()"]
-    cmd = base + ["job", "run", "jobs/train", "--env", env, "-p", "trigger", reason]
-    for key, value in (extra or {}).items():
-        cmd += ["-p", key, str(value)]
-    return cmd
+#: the job notebook the monitoring job starts on drift
+RETRAIN_JOB = "jobs/train"
+
+
+def retrain_parameters(reason: str = "drift", extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The training job's parameters for a retraining: its ``trigger`` and any ``extra``."""
+    return {"trigger": reason, **(extra or {})}
 
 
 def launch_retraining(env: str, *, reason: str = "drift", extra: dict[str, Any] | None = None,
                       timeout: float = 900) -> str:
-    """Run the training job through the job runner, as a scheduler would; returns its output.
+    """Run the training job in ``env`` through the job runner, as a scheduler would.
+
+    The job runs in its own kernel (:func:`mlops_kit.jobs.runner.run_notebook`)
+    with ``trigger=reason``; returns one line naming the executed copy.
 
     Raises
     ------
     JobFailedError
-        The training job exited non-zero (its message holds the job's report).
+        The training job failed: the failing cell, its error and the executed copy.
     """
-    cmd = retrain_command(env, reason=reason, extra=extra)
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    if done.returncode != 0:
-        raise JobFailedError("jobs/train", "(see the message)", ename="RetrainingFailed",
-                             evalue=(done.stderr or done.stdout).strip()[-2000:])
-    return done.stdout.strip()
+    result = run_notebook(RETRAIN_JOB, retrain_parameters(reason, extra), env=env, timeout=timeout)
+    return f"{RETRAIN_JOB} ran in {env} in {result.seconds:.0f} s ({reason}): {result.path}"

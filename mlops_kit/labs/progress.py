@@ -33,7 +33,6 @@ __all__ = ["ExerciseProgress", "Progress", "progress_path", "record_event", "REC
 
 #: env variable naming the JSON-lines file a graded run appends its checks to
 RECORD_ENV = "MLOPS_KIT_LABS_RECORD"
-_FILE_NAME = "lab-progress.json"
 
 
 @dataclass
@@ -60,7 +59,7 @@ def progress_path(workspace=None) -> Path:
     from mlops_kit.workspace import get_workspace
 
     ws = workspace or get_workspace()
-    return ws.user_dir / _FILE_NAME
+    return ws.progress_path
 
 
 def _now() -> str:

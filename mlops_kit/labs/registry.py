@@ -34,6 +34,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from mlops_kit._registry import Registry
 from mlops_kit.exceptions import ConfigError, NotFoundError
 
 __all__ = [
@@ -170,7 +171,11 @@ class Exercise:
         return f"{kind} {self.number} — {self.title}"
 
 
-_REGISTRY: dict[str, dict[str, Exercise]] = {}
+#: lab id -> its exercises by id; a lab's checks module registers on first use
+_REGISTRY: Registry[dict[str, Exercise]] = Registry(
+    "lab", known=lambda: known_labs(),
+    hint=lambda lab_id: (f"Add its checkers in {module_name(lab_id).replace('.', '/')}.py with "
+                         f"@checker({lab_id!r}, 'ex1', title=...)."))
 
 
 def module_name(lab_id: str) -> str:
@@ -195,7 +200,9 @@ def register(lab_id: str, exercise_id: str, check: Checker, *, title: str,
             f"Got {exercise_id!r} instead."
         )
     exercise = Exercise(lab_id, exercise_id, title, check, tuple(hints), question)
-    _REGISTRY.setdefault(lab_id, {})[exercise_id] = exercise
+    if lab_id not in _REGISTRY:
+        _REGISTRY.register(lab_id, {})
+    _REGISTRY[lab_id][exercise_id] = exercise
     return exercise
 
 
@@ -224,13 +231,7 @@ def _load(lab_id: str) -> dict[str, Exercise]:
         except ModuleNotFoundError as err:
             if err.name != module_name(lab_id):
                 raise
-    if lab_id not in _REGISTRY:
-        raise NotFoundError(
-            f"No lab named {lab_id!r}. Known labs: {', '.join(known_labs()) or 'none'}. "
-            f"Add its checkers in {module_name(lab_id).replace('.', '/')}.py with "
-            f"@checker({lab_id!r}, 'ex1', title=...)."
-        )
-    return _REGISTRY[lab_id]
+    return _REGISTRY.lookup(lab_id)
 
 
 def _sort_key(exercise: Exercise) -> tuple[int, str]:

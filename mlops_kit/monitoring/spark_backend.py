@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from mlops_kit.monitoring._samples import Sample
+from mlops_kit.monitoring.profile import ColumnProfile
 
 __all__ = ["profile_spark"]
 
@@ -43,8 +44,6 @@ def profile_spark(frame, columns: Mapping[str, tuple[str, bool]], *, like: Mappi
     current column use the same bin edges.
     """
     from pyspark.sql import functions as F
-
-    from mlops_kit.monitoring.monitor import ColumnProfile
 
     types = {f.name: f.dataType.typeName() for f in frame.schema.fields}
     missing = sorted(set(columns) - set(types))
@@ -88,8 +87,6 @@ def _binned(rows, name: str, kind: str, nulls: int, ref, bins: int, relative_err
     """Counts and means per quantile bin (edges from ``ref`` when it has them)."""
     from pyspark.ml.feature import Bucketizer
     from pyspark.sql import functions as F
-
-    from mlops_kit.monitoring.monitor import ColumnProfile
 
     col = rows.select(F.col(name).cast("double").alias("v"))
     if ref is not None and ref.edges is not None:

@@ -10,17 +10,17 @@ cached under that version's identity.
 """
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from mlops_kit._cache import LRUCache
+from mlops_kit.exceptions import ConfigError
+from mlops_kit.registry.reference import URI_PREFIX, ModelReference
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow.models.model import ModelInfo
 
 __all__ = ["model_info"]
 
-_REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[^/]+))/?$")
 _INFOS: LRUCache["ModelInfo"] = LRUCache(32)
 
 
@@ -35,14 +35,20 @@ def model_info(model_uri: str) -> "ModelInfo":
     import mlflow
     from mlflow.models import get_model_info
 
-    match = _REGISTRY_URI.match(model_uri)
-    if match is None:
+    ref = _registry_reference(model_uri)
+    if ref is None:
         return get_model_info(model_uri)
-    client = mlflow.MlflowClient()
-    name = match["name"]
-    if match["alias"]:
-        version = client.get_model_version_by_alias(name, match["alias"])
-    else:
-        version = client.get_model_version(name, match["version"])
-    key = (mlflow.get_registry_uri(), name, str(version.version), version.creation_timestamp)
-    return _INFOS.get(key, lambda: get_model_info(f"models:/{name}/{version.version}"))
+    version = ref.resolve()
+    key = (mlflow.get_registry_uri(), ref.name, str(version.version), version.creation_timestamp)
+    return _INFOS.get(key, lambda: get_model_info(ref.at_version(version.version).as_uri()))
+
+
+def _registry_reference(model_uri: str) -> ModelReference | None:
+    """The registered model version a ``models:/`` URI names; None for any other URI
+    (``runs:/``, a logged model's ``models:/m-...``), which MLflow reads itself."""
+    if not model_uri.startswith(URI_PREFIX):
+        return None
+    try:
+        return ModelReference.parse(model_uri)
+    except ConfigError:
+        return None

@@ -14,6 +14,15 @@ no worker survives a crashed notebook or test::
 The CLI (``mlops-kit mlflow-server start|stop|status``) keeps one server per
 workspace alive between commands with a pid file in the workspace root.
 
+The backend store is SQLite in the workspace unless told otherwise: pass
+``backend_store_uri="postgresql://user@host:5432/mlflow"`` (or set
+``$MLOPS_KIT_MLFLOW_BACKEND_STORE_URI``, or ``--backend-store-uri`` on the
+CLI) to keep runs and the registry in a real database that many users and
+envs share; names carry env and user, so each still sees only its own. A
+``postgresql://`` URI needs the driver SQLAlchemy picks for it
+(``pip install -e ".[postgres]"``); a URI with a password is handed to the
+server through its environment, never on the command line ``ps`` shows.
+
 Start-up cost: ``mlflow server`` with its default four workers took 33-39 s on
 a 2-core machine. One worker, no artifact proxy (clients on the same machine
 write artifacts straight to the folder) and the job runner switched off bring
@@ -28,6 +37,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from mlops_kit._processes import (
     LOOPBACK, free_port, port_is_free, stop_child, stop_group, wait_until_ready,
@@ -35,10 +45,14 @@ from mlops_kit._processes import (
 from mlops_kit.exceptions import ConfigError, EnvironmentProblem, NotFoundError
 from mlops_kit.workspace import Workspace, get_workspace
 
-__all__ = ["TrackingServer", "free_port", "webhook_encryption_key", "read_pid_file"]
+__all__ = ["TrackingServer", "free_port", "webhook_encryption_key", "read_pid_file",
+           "backend_store_uri", "redact_uri"]
 
 #: seconds to wait for ``/health`` before giving up
 DEFAULT_START_TIMEOUT = 120.0
+
+#: the setting that moves the server's backend store out of the workspace's SQLite
+BACKEND_STORE_SETTING = "MLOPS_KIT_MLFLOW_BACKEND_STORE_URI"
 
 #: SIGTERM the process group led by a pid, SIGKILL what is left (``stop_detached``)
 kill_group = stop_group
@@ -50,7 +64,7 @@ def webhook_encryption_key(workspace: Workspace) -> str:
     Without a stable key the server cannot decrypt the secrets it stored before a
     restart, and every signed delivery breaks.
     """
-    path = workspace.root / "webhook-secret.key"
+    path = workspace.webhook_key_path
     if not path.exists():
         from cryptography.fernet import Fernet
 
@@ -58,6 +72,55 @@ def webhook_encryption_key(workspace: Workspace) -> str:
         path.write_bytes(Fernet.generate_key())
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def backend_store_uri(workspace: Workspace, uri: str | None = None) -> str:
+    """The backend store a server for ``workspace`` uses.
+
+    ``uri`` if given, else ``$MLOPS_KIT_MLFLOW_BACKEND_STORE_URI``, else the
+    workspace's SQLite file (``<root>/mlflow.db``).
+    """
+    return uri or os.environ.get(BACKEND_STORE_SETTING) or f"sqlite:///{workspace.mlflow_db_path}"
+
+
+def redact_uri(uri: str) -> str:
+    """``uri`` with its password replaced by ``***`` (for logs, pid files, messages)."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    netloc = parts.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+
+
+def check_backend_driver(uri: str) -> None:
+    """Raise a clear error when the database driver a backend URI needs is missing.
+
+    Without this the server dies at start-up and the reason is a traceback deep
+    in its log. SQLAlchemy decides the driver: ``postgresql://`` loads psycopg
+    (version 3) with SQLAlchemy 2.1, ``postgresql+psycopg2://`` loads psycopg2.
+    """
+    if uri.startswith(("sqlite:", "file:")) or "://" not in uri:
+        return
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        url = make_url(uri)
+        dialect = url.get_dialect()
+    except (ArgumentError, NoSuchModuleError) as err:
+        raise ConfigError(
+            f"The backend store URI {redact_uri(uri)!r} is not one SQLAlchemy can use ({err}). "
+            "Use e.g. postgresql://user@host:5432/mlflow or sqlite:////path/mlflow.db."
+        ) from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as err:
+        raise EnvironmentProblem(
+            f"The backend store {redact_uri(uri)} needs the Python driver "
+            f"{dialect.driver!r}, which is not installed ({err}). For PostgreSQL: "
+            "pip install -e \".[postgres]\" (or pip install 'psycopg[binary]')."
+        ) from None
 
 
 def _server_env(workspace: Workspace) -> dict[str, str]:
@@ -88,6 +151,10 @@ class TrackingServer:
         Port to bind; a free one by default.
     start_timeout : float
         Seconds to wait for ``/health``.
+    backend_store_uri : str, optional
+        Where runs and the registry live: a SQLAlchemy URI such as
+        ``postgresql://mlflow@db:5432/mlflow``. Default:
+        ``$MLOPS_KIT_MLFLOW_BACKEND_STORE_URI``, else the workspace's SQLite file.
     basic_auth : bool
         Run MLflow's ``basic-auth`` app (needs ``mlflow[auth]``): every request
         needs a user and password. The admin password comes from
@@ -107,8 +174,10 @@ class TrackingServer:
         port: int | None = None,
         start_timeout: float = DEFAULT_START_TIMEOUT,
         basic_auth: bool = False,
+        backend_store_uri: str | None = None,
     ) -> None:
         self.workspace = workspace
+        self._backend_store_uri = backend_store_uri
         self.basic_auth = basic_auth
         self.port = port
         self.start_timeout = start_timeout
@@ -124,22 +193,32 @@ class TrackingServer:
 
     @property
     def log_path(self) -> Path:
-        return self._workspace.root / "mlflow-server.log"
+        return self._workspace.tracking_server_log_path
 
     @property
     def _workspace(self) -> Workspace:
         return self.workspace or get_workspace()
 
+    @property
+    def backend_store_uri(self) -> str:
+        """The backend store this server uses (may hold a password: see :func:`redact_uri`)."""
+        return backend_store_uri(self._workspace, self._backend_store_uri)
+
+    @property
+    def _backend_in_env(self) -> bool:
+        # a password must not show in ``ps``: the server reads it from its environment
+        return urlsplit(self.backend_store_uri).password is not None
+
     def command(self) -> list[str]:
         """The ``mlflow server`` command line this object runs."""
         ws = self._workspace
-        artifacts = ws.root / "mlartifacts"
+        artifacts = ws.artifacts_root
         return [
             sys.executable, "-m", "mlflow", "server",
             "--host", LOOPBACK,
             "--port", str(self.port),
             "--workers", "1",
-            "--backend-store-uri", f"sqlite:///{ws.root / 'mlflow.db'}",
+            *([] if self._backend_in_env else ["--backend-store-uri", self.backend_store_uri]),
             "--no-serve-artifacts",
             "--default-artifact-root", artifacts.as_uri(),
             *(["--app-name", "basic-auth"] if self.basic_auth else []),
@@ -147,6 +226,9 @@ class TrackingServer:
 
     def _env(self, ws: Workspace) -> dict[str, str]:
         env = _server_env(ws)
+        env.pop("MLFLOW_BACKEND_STORE_URI", None)
+        if self._backend_in_env:
+            env["MLFLOW_BACKEND_STORE_URI"] = self.backend_store_uri
         if not self.basic_auth:
             return env
         try:
@@ -169,7 +251,8 @@ class TrackingServer:
             return self
         ws = self._workspace
         ws.root.mkdir(parents=True, exist_ok=True)
-        (ws.root / "mlartifacts").mkdir(exist_ok=True)
+        ws.artifacts_root.mkdir(exist_ok=True)
+        check_backend_driver(self.backend_store_uri)
         self.port = self.port or free_port()
         if not port_is_free(self.port):  # else /health would answer from the other server
             raise EnvironmentProblem(
@@ -226,7 +309,7 @@ def wait_healthy(
 
 # ------------------------------------------------------------ pid-file control
 def _pid_file(workspace: Workspace) -> Path:
-    return workspace.root / "mlflow-server.json"
+    return workspace.tracking_server_pid_path
 
 
 def read_pid_file(workspace: Workspace | None = None) -> dict | None:
@@ -243,18 +326,23 @@ def read_pid_file(workspace: Workspace | None = None) -> dict | None:
     return info
 
 
-def start_detached(workspace: Workspace | None = None, *, port: int | None = None) -> dict:
-    """Start a server that outlives this process; record it in the pid file."""
+def start_detached(workspace: Workspace | None = None, *, port: int | None = None,
+                   backend_store_uri: str | None = None) -> dict:
+    """Start a server that outlives this process; record it in the pid file.
+
+    The pid file records the backend store with its password redacted.
+    """
     ws = workspace or get_workspace()
     running = read_pid_file(ws)
     if running is not None:
         return {**running, "already_running": True}
-    server = TrackingServer(ws, port=port).start()
+    server = TrackingServer(ws, port=port, backend_store_uri=backend_store_uri).start()
     assert server.process is not None
     info = {
         "pid": server.process.pid,
         "port": server.port,
         "url": server.url,
+        "backend": redact_uri(server.backend_store_uri),
         "startup_seconds": round(server.startup_seconds or 0.0, 1),
     }
     _pid_file(ws).write_text(json.dumps(info))

@@ -21,8 +21,10 @@ this process) that
 4. hands the event to one worker thread and answers 200 at once: MLflow waits
    for the answer (30 s timeout, then retries), a validation job takes longer.
 
-The default action (:func:`validation_job_handler`) runs the job notebook
-``jobs/validate_model`` on ``model_version.created``.
+What a delivery does is the ``handler`` the receiver is given: the course
+passes :func:`mlops_kit.jobs.validation.validation_job_handler`, which runs the
+job notebook ``jobs/validate_model`` on ``model_version.created``. The
+registry knows nothing of jobs; the job layer plugs its action in.
 """
 # no `from __future__ import annotations`: FastAPI must see the real Request class
 # of the route defined inside build_app()
@@ -39,14 +41,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from mlops_kit.exceptions import ConfigError, SignatureError
-from mlops_kit.workspace import ENVS, Workspace, get_workspace
+from mlops_kit.workspace import get_workspace
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 __all__ = [
-    "sign", "verify_signature", "DeliveryLog", "WebhookReceiver",
-    "validation_job_handler", "run_validation_job", "register_webhook",
+    "sign", "verify_signature", "DeliveryLog", "WebhookReceiver", "Handler", "register_webhook",
     "SIGNATURE_HEADER", "TIMESTAMP_HEADER", "DELIVERY_ID_HEADER",
 ]
 
@@ -169,10 +170,11 @@ class WebhookReceiver:
     ----------
     secret : str
         The secret given to ``MlflowClient.create_webhook(..., secret=...)``.
-    handler : callable, optional
+    handler : callable
         ``handler(event, data, delivery_id)``, run once per delivery in the
-        worker thread; its return value (str) is stored as the detail.
-        Default: :func:`validation_job_handler`.
+        worker thread; its return value (str) is stored as the detail. E.g.
+        :func:`mlops_kit.jobs.validation.validation_job_handler` to validate
+        each new model version with the job notebook.
     events : iterable of str, optional
         Events the handler runs for; others are recorded as ``ignored``.
     state_path : path, optional
@@ -196,7 +198,7 @@ class WebhookReceiver:
         self,
         secret: str,
         *,
-        handler: Handler | None = None,
+        handler: Handler,
         events: tuple[str, ...] = ("model_version.created",),
         state_path: str | Path | None = None,
         port: int | None = None,
@@ -205,14 +207,18 @@ class WebhookReceiver:
         header_timeout: float | None = None,
         body_timeout: float | None = None,
     ) -> None:
-        from mlops_kit.serving.app import DEFAULT_BODY_TIMEOUT
-        from mlops_kit.serving.protocol import DEFAULT_HEADER_TIMEOUT
+        from mlops_kit._http import DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT
 
         if not secret or len(secret) < 16:
             raise ConfigError(
                 "The webhook secret must be at least 16 characters (use secrets.token_hex(16)). "
                 f"Got {len(secret or '')} characters."
             )
+        if not callable(handler):
+            raise ConfigError(
+                "The webhook receiver needs handler(event, data, delivery_id), e.g. "
+                "mlops_kit.jobs.validation.validation_job_handler(). "
+                f"Got {handler!r} instead.")
         self.secret = secret
         self.handler = handler
         self.events = tuple(events)
@@ -235,7 +241,7 @@ class WebhookReceiver:
 
     @property
     def log(self) -> DeliveryLog:
-        path = self.state_path or get_workspace().root / "webhook-deliveries.db"
+        path = self.state_path or get_workspace().webhook_deliveries_path
         return DeliveryLog(path)
 
     # -------------------------------------------------------------- the app
@@ -294,7 +300,7 @@ class WebhookReceiver:
     # -------------------------------------------------------------- worker
     def _work(self) -> None:
         log = self.log
-        handler = self.handler or validation_job_handler()
+        handler = self.handler
         while True:
             delivery_id = self._queue.get()
             if delivery_id is None:
@@ -320,7 +326,7 @@ class WebhookReceiver:
         import uvicorn
 
         from mlops_kit._processes import free_port
-        from mlops_kit.serving.protocol import header_timeout_protocol
+        from mlops_kit._http import header_timeout_protocol
 
         if self._server is not None:
             return self
@@ -389,36 +395,6 @@ class WebhookReceiver:
                         return row
             time.sleep(0.2)
         raise TimeoutError(f"No finished {event} delivery matching {data} within {timeout:.0f} s.")
-
-
-# ---------------------------------------------------------------- the action
-def run_validation_job(name: str, version: str, *, env: str | None = None,
-                       parameters: Mapping[str, Any] | None = None,
-                       workspace: Workspace | None = None) -> Path:
-    """Run ``jobs/validate_model`` for one model version; return the executed notebook."""
-    from mlops_kit.jobs.runner import run_notebook
-
-    params = {"model_name": name, "version": str(version), **(parameters or {})}
-    result = run_notebook("jobs/validate_model", params, env=env, workspace=workspace)
-    return result.path
-
-
-def validation_job_handler(parameters: Mapping[str, Any] | None = None,
-                           workspace: Workspace | None = None) -> Handler:
-    """A handler that validates each newly created model version.
-
-    The env comes from the model name (``staging.ada.price`` -> ``staging``).
-    """
-
-    def handle(event: str, data: dict, delivery_id: str) -> str:
-        name, version = data["name"], str(data["version"])
-        prefix = name.split(".", 1)[0]
-        env = prefix if prefix in ENVS else None
-        path = run_validation_job(name, version, env=env, parameters=parameters,
-                                  workspace=workspace)
-        return f"validated {name} v{version}: {path}"
-
-    return handle
 
 
 def register_webhook(url: str, secret: str, *, events: tuple[str, ...] = ("model_version.created",),

@@ -2,9 +2,10 @@
 
 - :mod:`.abtest`: A/B statistics (two-proportion z, Welch t, lift and
   intervals), sample sizes, a group-sequential stopping rule, simulated traffic.
-- :mod:`.routing`: the routing config (deployments, weights, shadows, sticky
-  assignment) that the routed endpoint (:mod:`mlops_kit.serving.routed`)
-  reloads while it serves.
+- :mod:`.routing`: writing and editing the routing config (deployments,
+  weights, shadows, sticky assignment) that the routed endpoint
+  (:mod:`mlops_kit.serving.routed`, its router :mod:`mlops_kit.serving.router`)
+  reloads while it serves. Rollout drives serving; serving never imports it.
 - :mod:`.policies`: canary with automatic promotion/rollback, blue-green switch,
   the rollout audit trail.
 - :mod:`.fleet`: several endpoint processes and rolling updates.

@@ -10,6 +10,9 @@
 - :func:`plot_traffic_shares`: the live traffic share of the new version over
   time under each rollout strategy (a sketch computed from the strategy, not a
   measurement).
+- :func:`plot_rolling_update`: per step of a rolling update, how many
+  instances serve the old and the new version, and the requests answered and
+  failed meanwhile.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ import pandas as pd
 from mlops_kit.exceptions import ConfigError, DataError
 
 __all__ = ["canary_frame", "plot_canary", "plot_ab", "interim_z", "plot_sequential",
-           "traffic_shares", "plot_traffic_shares"]
+           "traffic_shares", "plot_traffic_shares", "plot_rolling_update"]
 
 
 def canary_frame(decisions: Sequence[Any], *, first_weight: float | None = None) -> pd.DataFrame:
@@ -210,6 +213,45 @@ def plot_traffic_shares(shares: pd.DataFrame | None = None, *, dpi: int = 90):
         ax.set_xlabel("release time")
         ax.set_ylim(0, 105)
     np.atleast_1d(axes)[0].set_ylabel("new version's live share (%)")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def plot_rolling_update(steps: pd.DataFrame, *, dpi: int = 90):
+    """Two panels over the steps of a rolling update (what ``Fleet.rolling_update`` returns).
+
+    Left: instances on the old and on the new version, stacked (the fleet's
+    size never changes). Right: requests answered and failed during each step.
+    Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    missing = {"on_new", "versions", "requests", "errors"} - set(steps.columns)
+    if missing:
+        raise DataError(f"plot_rolling_update needs the columns on_new, versions, requests and "
+                        f"errors (Fleet.rolling_update returns them). Missing: {sorted(missing)}.")
+    x = steps.index.to_numpy()
+    size = steps["versions"].map(len).to_numpy()
+    new = steps["on_new"].to_numpy(dtype=float)
+    errors = steps["errors"].to_numpy(dtype=float)
+    answered = steps["requests"].to_numpy(dtype=float) - errors
+    fig, (fleet_ax, traffic_ax) = plt.subplots(1, 2, figsize=(9.0, 3.0), dpi=dpi)
+    fleet_ax.bar(x, size - new, color="tab:gray", label="old version")
+    fleet_ax.bar(x, new, bottom=size - new, color="tab:green", label="new version")
+    fleet_ax.set_ylabel("instances")
+    fleet_ax.set_yticks(range(int(size.max()) + 1))
+    fleet_ax.set_ylim(0, size.max() * 1.35)            # room for the legend above the bars
+    traffic_ax.bar(x, answered, color="tab:blue", label="answered (200)")
+    traffic_ax.bar(x, errors, bottom=answered, color="firebrick", label="failed")
+    traffic_ax.set_ylabel("requests during the step")
+    traffic_ax.set_ylim(0, max(1.0, float((answered + errors).max())) * 1.35)
+    for ax in (fleet_ax, traffic_ax):
+        ax.set_xlabel("step (instances replaced)")
+        ax.set_xticks(x)
+        ax.legend(fontsize=7, loc="upper left", ncol=2)
+    fig.suptitle(f"Rolling update of {int(size.max())} instances: {int(errors.sum())} of "
+                 f"{int(steps['requests'].sum())} requests failed", fontsize=10)
     fig.tight_layout()
     plt.close(fig)
     return fig

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mlops_kit._html import CardMixin
-from mlops_kit.exceptions import ConfigError, NotFoundError
+from mlops_kit._registry import Registry
+from mlops_kit.exceptions import ConfigError
 from mlops_kit.rollout.routing import read_config, set_weights, write_config
 
 __all__ = ["Decision", "RolloutPolicy", "CanaryPolicy", "run_canary", "switch",
@@ -100,19 +101,20 @@ class CanaryPolicy(RolloutPolicy):
         return Decision("step", later[0], f"within budget at {weight:g}%: step to {later[0]:g}%", stats)
 
 
-_POLICIES: dict[str, type[RolloutPolicy]] = {"canary": CanaryPolicy}
+_POLICIES: Registry[type[RolloutPolicy]] = Registry(
+    "rollout policy", plural="policies",
+    hint="Register yours with mlops_kit.rollout.policies.register_policy(name, cls).")
+_POLICIES.register("canary", CanaryPolicy)
 
 
 def register_policy(name: str, policy: type[RolloutPolicy]) -> None:
-    """Make a policy class available as ``get_policy(name)``."""
-    _POLICIES[name] = policy
+    """Make ``policy`` available by name (the plug-in shape of the kit)."""
+    _POLICIES.register(name, policy)
 
 
 def get_policy(name: str, **options: Any) -> RolloutPolicy:
     """A policy instance by name; NotFoundError lists the known ones."""
-    if name not in _POLICIES:
-        raise NotFoundError(f"No rollout policy named {name!r}. Known: {sorted(_POLICIES)}.")
-    return _POLICIES[name](**options)
+    return _POLICIES.lookup(name)(**options)
 
 
 # ---------------------------------------------------------------------- audit
@@ -220,9 +222,9 @@ def _promote(endpoint, routing, decision, version, champion, challenger, alias, 
     if alias is None:
         return
     from mlops_kit.registry.promotion import promote
-    from mlops_kit.serving.model_loader import parse_model_uri
+    from mlops_kit.registry.reference import ModelReference
 
-    name = parse_model_uri(read_config(routing)["deployments"][challenger]["model"])[0]
+    name = ModelReference.parse(read_config(routing)["deployments"][challenger]["model"]).name
     promote(name, version, alias, reason=f"canary passed: {decision.reason}")
     set_weights(routing, **{champion: 100, challenger: 0})
 

@@ -5,7 +5,9 @@
   (``/invocations``, ``/ping``, ``/health``, ``/version``, ``/metrics``);
 - :func:`~mlops_kit.serving.server.serve` runs it in the foreground
   (``mlops-kit serve``);
-- :mod:`.schema`, :mod:`.model_loader`, :mod:`.inference_log`,
+- :mod:`.router` and :mod:`.routed`: several deployments behind one endpoint,
+  routed by a config file that :mod:`mlops_kit.rollout` writes;
+- :mod:`.schema`, :mod:`.bodies`, :mod:`.model_loader`, :mod:`.inference_log`,
   :mod:`.metrics`, :mod:`.auth`, :mod:`.features`: one concern each.
 
 The serving process never imports pyspark: features come from the online

@@ -1,6 +1,4 @@
-"""``python -m mlops_kit.serving``: run the endpoint (see :mod:`.server`)."""
-import sys
+"""``python -m mlops_kit.serving``: the ``mlops-kit serve`` command (see :mod:`mlops_kit.cli.serve`)."""
+from mlops_kit.cli.serve import main
 
-from mlops_kit.serving.server import main
-
-sys.exit(main())
+main()

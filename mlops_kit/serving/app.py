@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import os
 import sys
 import time
 import uuid
@@ -38,6 +37,9 @@ from typing import Any
 
 from mlops_kit.exceptions import InvalidRequestError
 from mlops_kit.serving.auth import check_bearer
+from mlops_kit.serving.bodies import (
+    DEFAULT_BODY_TIMEOUT, json_content_type, predictions_body, read_body,
+)
 from mlops_kit.serving.inference_log import InferenceLog
 from mlops_kit.serving.metrics import Metrics
 from mlops_kit.serving.model_loader import ServedModel
@@ -52,51 +54,6 @@ _log = logging.getLogger("mlops_kit.serving")
 DEFAULT_MAX_BODY_BYTES = 1 << 20
 #: batches larger than this are scored in a worker thread so /ping stays responsive
 THREAD_ROWS = 2000
-#: seconds a client gets to send its whole body; a slow or stalled sender
-#: (slow-loris) gets 408 and the connection is closed, instead of holding it forever
-DEFAULT_BODY_TIMEOUT = float(os.environ.get("MLOPS_KIT_SERVING_BODY_TIMEOUT", "10"))
-
-
-def _json_content_type(value: str | None) -> bool:
-    return bool(value) and value.split(";", 1)[0].strip().lower() == "application/json"
-
-
-async def _read_body(request: Any, limit: int, timeout: float = DEFAULT_BODY_TIMEOUT) -> bytes:
-    """The body within ``timeout`` seconds, refusing more than ``limit`` bytes."""
-    import anyio
-
-    try:
-        with anyio.fail_after(timeout):
-            return await _read_limited(request, limit)
-    except TimeoutError:
-        raise InvalidRequestError(
-            f"The request body did not arrive within {timeout:g} s. Send the whole body "
-            "at once (and a Content-Length that matches it).",
-            status_code=408, error_code="REQUEST_TIMEOUT",
-        ) from None
-
-
-async def _read_limited(request: Any, limit: int) -> bytes:
-    """The body, refusing more than ``limit`` bytes before reading it all."""
-    length = request.headers.get("content-length")
-    too_big = InvalidRequestError(
-        f"The request body is larger than this endpoint's limit of {limit} bytes. "
-        "Send fewer rows per request (split the batch).",
-        status_code=413, error_code="PAYLOAD_TOO_LARGE",
-    )
-    if length is not None:
-        if not length.isdigit():
-            raise InvalidRequestError("The Content-Length header is not a number.")
-        if int(length) > limit:
-            raise too_big
-        return await request.body()
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_big
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _check_finite_predictions(predictions: Any) -> None:
@@ -117,15 +74,6 @@ def _check_finite_predictions(predictions: Any) -> None:
             f"Row {row} gives a prediction of {values.flat[int(np.flatnonzero(bad)[0])]}: the "
             "input is out of the range the model can compute with. Send finite values of a "
             "realistic size.", error_code="MODEL_REJECTED_INPUT")
-
-
-def _predictions_body(predictions: Any) -> Any:
-    """What ``mlflow models serve`` puts under ``predictions``."""
-    if hasattr(predictions, "columns") and hasattr(predictions, "to_dict"):
-        return predictions.to_dict(orient="records")
-    if hasattr(predictions, "to_numpy"):  # a Series
-        return predictions.to_numpy()
-    return predictions
 
 
 def create_app(
@@ -206,13 +154,13 @@ def create_app(
                         f"in {retry_after:g} s.", status_code=503, error_code="OVERLOADED")
                     return error_response(overloaded, "/invocations", t0, {
                         "Retry-After": f"{retry_after:.0f}", "Connection": "close"})
-            if not _json_content_type(request.headers.get("content-type")):
+            if not json_content_type(request.headers.get("content-type")):
                 raise InvalidRequestError(
                     "The body must be JSON: send the header 'Content-Type: application/json'. "
                     f"Got {request.headers.get('content-type') or 'no content type'!r}.",
                     status_code=415, error_code="UNSUPPORTED_MEDIA_TYPE",
                 )
-            body = await _read_body(request, max_body_bytes, body_timeout)
+            body = await read_body(request, max_body_bytes, body_timeout)
             try:
                 payload = orjson.loads(body)
             except orjson.JSONDecodeError as err:
@@ -246,7 +194,7 @@ def create_app(
             return error_response(failure, "/invocations", t0)
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         response = Response(
-            orjson.dumps({"predictions": _predictions_body(predictions)}, option=json_opts),
+            orjson.dumps({"predictions": predictions_body(predictions)}, option=json_opts),
             media_type="application/json", headers={"x-request-id": request_id},
         )
         elapsed = time.perf_counter() - t0

@@ -67,12 +67,15 @@ import threading
 import time
 import zlib
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from mlops_kit.exceptions import ConfigError
 
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
 __all__ = ["InferenceLog", "Spool", "LOG_COLUMNS", "LOG_TABLE_PROPERTIES",
-           "tame_delta_allocator", "FSYNC_POLICIES"]
+           "tame_delta_allocator", "FSYNC_POLICIES", "read_inference_log"]
 
 _log = logging.getLogger("mlops_kit.serving")
 
@@ -755,3 +758,47 @@ class _SpoolWriter:
 
     def qsize(self) -> int:
         return self._log.spool.pending_requests
+
+
+# -------------------------------------------------------------------- reader
+def read_inference_log(table: str | os.PathLike[str] = "inference_log", *,
+                       model_name: str | None = None, last_rows: int = 1000,
+                       workspace: Any = None) -> "pd.DataFrame | None":
+    """The features of the latest scored rows of an inference table, as pandas.
+
+    The reader of what :class:`InferenceLog` writes: each row's ``inputs``
+    JSON becomes columns, plus ``prediction`` and ``timestamp``. Read with
+    delta-rs (:func:`mlops_kit.delta.read_snapshot`), so no JVM starts.
+
+    Parameters
+    ----------
+    table : str or path
+        A table name of the workspace, or the table's folder.
+    model_name : str, optional
+        Keep only this model's rows.
+    last_rows : int
+        How many of the latest rows (by ``timestamp``).
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        ``None`` when the table does not exist yet (no traffic): a monitoring
+        run then has nothing to check, which is not a failure.
+    """
+    import json
+
+    import pandas as pd
+
+    from mlops_kit.delta import read_snapshot, resolve_path, table_exists
+
+    path = resolve_path(table, workspace)
+    if not table_exists(path):
+        return None
+    log, _ = read_snapshot(path)
+    if model_name:
+        log = log[log["model_name"] == model_name]
+    log = log.sort_values("timestamp").tail(last_rows)
+    features = pd.DataFrame([json.loads(row) for row in log["inputs"]], index=log.index)
+    features["prediction"] = [json.loads(p) for p in log["prediction"]]
+    features["timestamp"] = log["timestamp"]
+    return features.reset_index(drop=True)

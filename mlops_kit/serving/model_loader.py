@@ -17,42 +17,17 @@ path.
 from __future__ import annotations
 
 import inspect
-import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from mlops_kit.exceptions import ConfigError, NotFoundError
+from mlops_kit.registry.reference import ModelReference
 from mlops_kit.serving.schema import InputSchema, ParsedInput
 
-__all__ = ["ServedModel", "load_served_model", "parse_model_uri"]
+if TYPE_CHECKING:  # pragma: no cover
+    from mlops_kit.workspace import Workspace
 
-_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[\w-]+)|/(?P<version>\d+))$")
-
-
-def parse_model_uri(model: str) -> tuple[str, str | None, str | None]:
-    """Split ``models:/name@alias`` / ``models:/name/3`` / ``name@alias`` into parts.
-
-    Returns
-    -------
-    tuple
-        ``(name, alias, version)``; exactly one of alias and version is set.
-
-    Examples
-    --------
-    >>> parse_model_uri("models:/dev.ada.price@champion")
-    ('dev.ada.price', 'champion', None)
-    >>> parse_model_uri("dev.ada.price/3")
-    ('dev.ada.price', None, '3')
-    """
-    uri = model if model.startswith("models:/") else f"models:/{model}"
-    match = _URI.match(uri)
-    if not match:
-        raise ConfigError(
-            "A served model must be given as models:/NAME@ALIAS, models:/NAME/VERSION, "
-            f"NAME@ALIAS or NAME/VERSION. Got {model!r} instead."
-        )
-    return match["name"], match["alias"], match["version"]
+__all__ = ["ServedModel", "load_served_model"]
 
 
 @dataclass
@@ -114,51 +89,45 @@ def _fast_predict_fn(pyfunc: Any) -> tuple[Callable[..., Any] | None, bool]:
     return fn, bool(params and params.kind != inspect.Parameter.VAR_KEYWORD)
 
 
-def load_served_model(model: str, *, fast_path: bool = True) -> ServedModel:
+def load_served_model(model: "str | ModelReference", *, fast_path: bool = True,
+                      workspace: "Workspace | None" = None) -> ServedModel:
     """Resolve ``model`` in the registry, load it, and pick its predict path.
 
     Parameters
     ----------
-    model : str
-        ``models:/NAME@ALIAS`` (or ``/VERSION``), with or without ``models:/``.
+    model : str or ModelReference
+        ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` (that registered
+        model, as MLflow reads it), or ``NAME@ALIAS`` / ``NAME/VERSION`` where
+        a short NAME means ``<env>.<user>.NAME``
+        (:class:`~mlops_kit.registry.reference.ModelReference`).
     fast_path : bool
         Call the flavor's predict function directly (default). ``False`` always
         goes through ``PyFuncModel.predict``, e.g. to compare the two.
+    workspace : Workspace, optional
+        Expands a short name (default: the active workspace).
 
     Raises
     ------
+    ConfigError
+        ``model`` is not a model reference.
     NotFoundError
         No such registered model, alias or version.
     """
     import mlflow
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
 
     started = time.perf_counter()
-    name, alias, version = parse_model_uri(model)
-    client = MlflowClient()
-    try:
-        if alias is not None:
-            mv = client.get_model_version_by_alias(name, alias)
-        else:
-            mv = client.get_model_version(name, version)
-    except MlflowException as err:
-        raise NotFoundError(
-            f"No registered model version for {model!r} in the registry at "
-            f"{mlflow.get_registry_uri()}: {err.message.splitlines()[0]} Check the "
-            "name (it carries env and user, e.g. dev.ada.price) and the alias."
-        ) from None
-    uri = f"models:/{name}/{mv.version}"
-    pyfunc = mlflow.pyfunc.load_model(uri)
+    ref = ModelReference.parse(model).expand(workspace)
+    mv = ref.resolve()
+    pyfunc = mlflow.pyfunc.load_model(ref.at_version(mv.version).as_uri())
     flavors = pyfunc.metadata.flavors
     flavor = next((f for f in flavors if f != "python_function"), "python_function")
     predict_fn, takes_params = _fast_predict_fn(pyfunc) if fast_path else (None, False)
     return ServedModel(
-        name=name,
+        name=ref.name,
         version=str(mv.version),
-        alias=alias,
+        alias=ref.alias,
         run_id=mv.run_id,
-        uri=f"models:/{name}@{alias}" if alias else uri,
+        uri=ref.as_uri() if ref.alias else ref.at_version(mv.version).as_uri(),
         flavor=flavor,
         schema=InputSchema.from_signature(pyfunc.metadata.signature),
         pyfunc=pyfunc,

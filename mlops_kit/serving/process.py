@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_kit._processes import LOOPBACK, free_port, log_tail, stop_child, wait_until_ready
-from mlops_kit.exceptions import EnvironmentProblem
+from mlops_kit.exceptions import EndpointStopped
 from mlops_kit.serving.auth import TOKEN_ENV, validate_token
 
 __all__ = ["Endpoint", "EndpointStopped", "MlflowServe", "free_port"]
@@ -45,29 +45,26 @@ _RUNNING: "weakref.WeakSet[Endpoint]" = weakref.WeakSet()
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
 
 
-class EndpointStopped(EnvironmentProblem, ConnectionError):
-    """The endpoint is not running, so its URL leads nowhere.
+def _notebook_cell_run() -> int | None:
+    """The kernel's execution count when the first caller outside the package is a cell.
 
-    Also a :class:`ConnectionError`, as a refused connection would have been.
-    In Jupyter it shows as its one-line message, without a traceback.
+    None when the endpoint is started by library code or outside IPython. The
+    count tells two endpoints started by one run of a cell (a fleet, a loop),
+    which must not replace each other, from a re-run of that cell, which must.
     """
-
-    def _render_traceback_(self) -> list[str]:  # IPython: show the message only
-        return [f"{type(self).__name__}: {self}"]
-
-
-def _started_from_notebook_cell() -> bool:
-    """True when the first caller outside the package is code run in an IPython kernel."""
     ipython = sys.modules.get("IPython")
-    if ipython is None or ipython.get_ipython() is None:
-        return False
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None:
+        return None
     frame = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
         if not filename.startswith(_PACKAGE_DIR):
-            return frame.f_globals.get("__name__") == "__main__"
+            if frame.f_globals.get("__name__") != "__main__":
+                return None
+            return int(getattr(shell, "execution_count", 0) or 0)
         frame = frame.f_back
-    return False
+    return None
 
 
 class Endpoint:
@@ -76,7 +73,10 @@ class Endpoint:
     Parameters
     ----------
     model_uri : str
-        ``models:/NAME@ALIAS``, ``NAME@ALIAS`` or ``NAME/VERSION``.
+        ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` (that registered
+        model), or ``NAME@ALIAS`` / ``NAME/VERSION`` where a short NAME means
+        ``<env>.<user>.NAME`` (see
+        :class:`~mlops_kit.registry.reference.ModelReference`).
     port : int, optional
         A free port is picked when not given.
     token : str, optional
@@ -105,6 +105,8 @@ class Endpoint:
         self.log_path: Path | None = None
         #: what a later start from a notebook cell replaces (None: started by library code)
         self._cell_key: tuple | None = None
+        #: the kernel's execution count of the cell run that started it
+        self._cell_run: int | None = None
 
     # ------------------------------------------------------------------ URLs
     @property
@@ -139,7 +141,10 @@ class Endpoint:
 
     # -------------------------------------------------------------- lifecycle
     def _command(self) -> list[str]:
-        cmd = [sys.executable, "-m", "mlops_kit.serving", "--model", self.model_uri,
+        from mlops_kit.registry.reference import ModelReference
+
+        model = str(ModelReference.parse(self.model_uri))
+        cmd = [sys.executable, "-m", "mlops_kit.serving", "--model", model,
                "--host", self.host, "--port", str(self.port),
                "--log-table", self.log_table or ""]
         if self.max_body_bytes:
@@ -154,23 +159,22 @@ class Endpoint:
 
         if self.running:
             return self
+        self._command()  # a bad model reference fails here, not in the child
         validate_token(self.token)
-        if _started_from_notebook_cell():
+        self._cell_run = _notebook_cell_run()
+        if self._cell_run is not None:
             self._cell_key = self._replace_key()
             self._stop_replaced()
         self.port = self.port or free_port()
         ws = get_workspace()
-        log_dir = ws.env_dir / "endpoints"
-        log_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = log_dir / f"endpoint-{self.port}.log"
-        env = {**os.environ, "MLOPS_KIT_HOME": str(ws.root), "MLOPS_KIT_USER": ws.user,
-               "MLOPS_KIT_ENV": ws.env, "PYTHONUNBUFFERED": "1"}
+        ws.endpoints_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = ws.endpoints_dir / f"endpoint-{self.port}.log"
+        env = ws.to_environ()
+        env["PYTHONUNBUFFERED"] = "1"
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         env.pop(TOKEN_ENV, None)
         if self.token:
             env[TOKEN_ENV] = self.token
-        if ws.tracking_uri_override:
-            env["MLOPS_KIT_TRACKING_URI"] = ws.tracking_uri_override
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 self._command(), stdout=log, stderr=subprocess.STDOUT, env=env,
@@ -193,7 +197,8 @@ class Endpoint:
     def _stop_replaced(self) -> None:
         """Stop the running endpoints an earlier run of a notebook cell left with this key."""
         for other in list(_RUNNING):
-            if other is not self and other._cell_key == self._cell_key and other.running:
+            if (other is not self and other._cell_key == self._cell_key
+                    and other._cell_run != self._cell_run and other.running):
                 other.stop()
 
     def log_tail(self, lines: int = 30) -> str:
@@ -236,8 +241,9 @@ class MlflowServe(Endpoint):
 
     def __init__(self, model_uri: str, port: int | None = None, *,
                  startup_timeout: float = 120.0) -> None:
-        if not model_uri.startswith("models:/"):
-            model_uri = f"models:/{model_uri}"
+        from mlops_kit.registry.reference import ModelReference
+
+        model_uri = ModelReference.parse(model_uri).expand().as_uri()
         super().__init__(model_uri, port, log_table=None, startup_timeout=startup_timeout)
 
     def _command(self) -> list[str]:

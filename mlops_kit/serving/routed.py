@@ -2,7 +2,7 @@
 
 ``python -m mlops_kit.serving.routed --routing routing.json`` (or
 :class:`RoutedEndpoint` from Python) serves every deployment of the config
-(see :mod:`mlops_kit.rollout.routing`) in one process:
+(see :mod:`mlops_kit.serving.router`) in one process:
 
 ``POST /invocations``   scored by the deployment the router picks (sticky by
                         ``X-User-Id``); the answer names it:
@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mlops_kit.exceptions import InvalidRequestError
-from mlops_kit.serving.app import _json_content_type, _predictions_body, _read_body
 from mlops_kit.serving.auth import check_bearer, token_from_env, validate_token
+from mlops_kit.serving.bodies import json_content_type, predictions_body, read_body
 from mlops_kit.serving.inference_log import InferenceLog, tame_delta_allocator
 from mlops_kit.serving.process import Endpoint
 from mlops_kit.serving.schema import parse_payload
@@ -70,7 +70,7 @@ class RolloutLog(InferenceLog):
 def create_routed_app(router: Any, *, token: str | None = None,
                       inference_log: RolloutLog | None = None,
                       max_body_bytes: int = 1 << 20):
-    """The ASGI app of a started :class:`~mlops_kit.rollout.routing.Router`."""
+    """The ASGI app of a started :class:`~mlops_kit.serving.router.Router`."""
     import contextlib
 
     import orjson
@@ -108,11 +108,11 @@ def create_routed_app(router: Any, *, token: str | None = None,
         try:
             if expected is not None:
                 check_bearer(request.headers.get("authorization"), expected)
-            if not _json_content_type(request.headers.get("content-type")):
+            if not json_content_type(request.headers.get("content-type")):
                 raise InvalidRequestError("The body must be JSON: send 'Content-Type: "
                                           "application/json'.", status_code=415,
                                           error_code="UNSUPPORTED_MEDIA_TYPE")
-            body = await _read_body(request, max_body_bytes)
+            body = await read_body(request, max_body_bytes)
             try:
                 payload = orjson.loads(body)
             except orjson.JSONDecodeError as err:
@@ -130,7 +130,7 @@ def create_routed_app(router: Any, *, token: str | None = None,
                 f"The model of deployment {deployment.name!r} failed: {type(err).__name__}: {err}",
                 status_code=500, error_code="INTERNAL_ERROR"), deployment.name)
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        body = {"predictions": _predictions_body(predictions), "deployment": deployment.name,
+        body = {"predictions": predictions_body(predictions), "deployment": deployment.name,
                 "model_version": deployment.version}
         response = Response(orjson.dumps(body, option=json_opts), media_type="application/json",
                             headers={"x-request-id": request_id, "x-deployment": deployment.name,
@@ -191,7 +191,7 @@ def build_routed_app(routing: str | Path, *, token: str | None = None,
                      log_table: str | None = "rollout_log", poll_seconds: float = 1.0,
                      seed: int | None = None):
     """Load every deployment of the routing config and build the app."""
-    from mlops_kit.rollout.routing import Router
+    from mlops_kit.serving.router import Router
     from mlops_kit.workspace import Workspace
 
     ws = Workspace.from_env().activate()

@@ -9,22 +9,26 @@ requests finish, then runs the app's shutdown, which writes the inference log's
 spool to its table (what does not fit in the grace period stays in the spool
 and is written by the next start). Only then does the process exit.
 
-``python -m mlops_kit.serving --model NAME@ALIAS --port 5001`` runs this; the
-token comes from ``$MLOPS_KIT_SERVING_TOKEN`` so it never shows in ``ps``.
+``mlops-kit serve --model NAME@ALIAS --port 5001`` (or ``python -m
+mlops_kit.serving`` with the same options, see :mod:`mlops_kit.cli.serve`)
+runs this; the token comes from ``$MLOPS_KIT_SERVING_TOKEN`` so it never shows
+in ``ps``.
 """
 from __future__ import annotations
 
-import argparse
 import ipaddress
 import logging
 import os
 import sys
-from typing import Sequence
+from typing import TYPE_CHECKING
 
 from mlops_kit.exceptions import ConfigError
-from mlops_kit.serving.auth import token_from_env, validate_token
+from mlops_kit.serving.auth import validate_token
 
-__all__ = ["build_app", "serve", "uvicorn_config", "check_host", "block_pyspark", "main"]
+if TYPE_CHECKING:  # pragma: no cover
+    from mlops_kit.registry.reference import ModelReference
+
+__all__ = ["build_app", "serve", "uvicorn_config", "check_host", "block_pyspark"]
 
 #: HTTP parser and event loop; "auto" picks httptools/uvloop when installed
 HTTP_IMPL = os.environ.get("MLOPS_KIT_SERVING_HTTP", "auto")
@@ -47,9 +51,14 @@ def check_host(host: str, *, token: str | None, allow_remote: bool) -> None:
         )
 
 
-def build_app(model: str, *, token: str | None = None, max_body_bytes: int | None = None,
-              log_table: str | None = "inference_log", fast_path: bool = True):
-    """Load ``model`` from the active workspace's registry and build its app."""
+def build_app(model: "str | ModelReference", *, token: str | None = None,
+              max_body_bytes: int | None = None, log_table: str | None = "inference_log",
+              fast_path: bool = True):
+    """Load ``model`` from the workspace's registry and build its app.
+
+    ``model`` is read by :meth:`~mlops_kit.registry.reference.ModelReference.parse`;
+    a short name is expanded in the workspace of the environment variables.
+    """
     from mlops_kit.serving.app import DEFAULT_MAX_BODY_BYTES, create_app
     from mlops_kit.serving.features import feature_filler_for
     from mlops_kit.serving.inference_log import InferenceLog
@@ -57,7 +66,7 @@ def build_app(model: str, *, token: str | None = None, max_body_bytes: int | Non
     from mlops_kit.workspace import Workspace
 
     ws = Workspace.from_env().activate()
-    served = load_served_model(model, fast_path=fast_path)
+    served = load_served_model(model, fast_path=fast_path, workspace=ws)
     log = None
     if log_table:
         log = InferenceLog(ws.table_path(log_table), model_name=served.name,
@@ -108,7 +117,7 @@ def _clean_exit_server_class():
     return CleanExitServer
 
 
-def serve(model: str, *, host: str = "127.0.0.1", port: int = 5001,
+def serve(model: "str | ModelReference", *, host: str = "127.0.0.1", port: int = 5001,
           token: str | None = None, allow_remote: bool = False,
           max_body_bytes: int | None = None, log_table: str | None = "inference_log",
           fast_path: bool = True) -> None:
@@ -146,28 +155,3 @@ def block_pyspark() -> None:
     """Make ``import pyspark`` fail in this process (the endpoint needs no JVM)."""
     if not any(isinstance(f, _NoPyspark) for f in sys.meta_path):
         sys.meta_path.insert(0, _NoPyspark())
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m mlops_kit.serving``."""
-    block_pyspark()
-    parser = argparse.ArgumentParser(prog="python -m mlops_kit.serving")
-    parser.add_argument("--model", required=True, help="NAME@ALIAS or models:/NAME@ALIAS")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=5001)
-    parser.add_argument("--allow-remote", action="store_true")
-    parser.add_argument("--max-body-bytes", type=int, default=None)
-    parser.add_argument("--log-table", default="inference_log",
-                        help="Delta table of the inference log ('' for none)")
-    parser.add_argument("--no-fast-path", action="store_true",
-                        help="always score through PyFuncModel.predict")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    serve(args.model, host=args.host, port=args.port, token=token_from_env(),
-          allow_remote=args.allow_remote, max_body_bytes=args.max_body_bytes,
-          log_table=args.log_table or None, fast_path=not args.no_fast_path)
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -84,14 +84,42 @@ def check_scored(value: Any, *, model_uri: str, listings_df, **_: Any) -> CheckR
     return _compare(rows["prediction"], expected, "scored listings")
 
 
-@checker("batch", "ex3", title="Predictions as a partitioned Delta table", hints=[
-    "Delta is a format of the DataFrame writer; the partitioning is chosen when writing.",
-    "Partition by the column readers filter on, and replace what an earlier run left there.",
+#: a partition column with more values than this splits the table into tiny files
+MAX_PARTITION_VALUES = 50
+
+
+def _partitioning_problem(partitions: list[str], column: str, listings_df) -> str | None:
+    """Why ``partitions`` do not serve readers who all filter on ``column``, or None."""
+    if partitions == [column]:
+        return None
+    if not partitions:
+        return "so every reader query reads every file"
+    counts = {c: listings_df.select(c).distinct().count() for c in partitions
+              if c in listings_df.columns}
+    fine = [c for c in partitions if counts.get(c, MAX_PARTITION_VALUES + 1) > MAX_PARTITION_VALUES]
+    if fine:
+        return (f"and {fine[0]!r} alone has more than {MAX_PARTITION_VALUES} values, so the table "
+                f"is split into many tiny partitions")
+    if column in partitions:
+        return "so one value of the column every query asks for is spread over many small partitions"
+    return (f"but some of your readers' queries do not filter on {partitions[0]!r}, so they still "
+            f"read every partition")
+
+
+@checker("batch", "ex3", title="Predictions as a Delta table laid out for its readers", hints=[
+    "Read the readers' queries: what does every one of them ask for, and how many distinct "
+    "values can that have?",
+    "Partition by a column that every query filters on with '=', that has few distinct values, "
+    "and by nothing else; replace what an earlier run left there.",
 ])
 def check_table(value: Any, *, model_uri: str, listings_df, **_: Any) -> CheckResult:
-    """``value`` is the path of a Delta table partitioned by room_type with all predictions."""
+    """``value`` is the path of a Delta table with all predictions, partitioned for the readers.
+
+    The readers' column is the learner's own (:func:`mlops_kit.labs.seeds.reader_column`).
+    """
     from delta.tables import DeltaTable
 
+    from mlops_kit.labs.seeds import learner_seed, reader_column
     from mlops_kit.spark import get_spark
 
     spark = get_spark()
@@ -99,15 +127,13 @@ def check_table(value: Any, *, model_uri: str, listings_df, **_: Any) -> CheckRe
     if not DeltaTable.isDeltaTable(spark, path):
         return CheckResult.fail(f"no Delta table at {path}",
                                 hint="Write scored_df in the Delta format to output_path, then pass that path.")
-    detail = DeltaTable.forPath(spark, path).detail().first()
-    if list(detail["partitionColumns"]) != ["room_type"]:
-        partitions = list(detail["partitionColumns"])
-        why = ("so a reader of one room type reads every file" if not partitions else
-               "so a reader of one room type still reads every partition" if "room_type" not in partitions
-               else "so one room type is spread over many small partitions")
+    partitions = list(DeltaTable.forPath(spark, path).detail().first()["partitionColumns"])
+    why = _partitioning_problem(partitions, reader_column(learner_seed("batch-readers")), listings_df)
+    if why:
         return CheckResult.fail(
             f"the table is partitioned by {partitions}, {why}",
-            hint="Partition by the column the readers filter on, and by nothing else.",
+            hint="Partition by the one column all of reader_queries ask for with '=', if it has "
+                 "few values.",
         )
     table = spark.read.format("delta").load(path)
     if table.count() != listings_df.count() or "prediction" not in table.columns:

@@ -7,9 +7,12 @@ answer only passes if the runs really are in the tracking store:
 
 - ex1: the parent run has at least :data:`MIN_CHILDREN` children (tag
   ``mlflow.parentRunId``), each with the grid's params and the metric, and no
-  two children tried the same candidate; given the learner's split, each
-  child's ``rmse`` is recomputed (refit with its params) and must be the
-  held-out RMSE, not the training RMSE, the MSE or another error;
+  two children tried the same candidate; the learner's data and seed are
+  their own (:func:`learner_split`, from :func:`mlops_kit.labs.seeds.learner_seed`),
+  so the best candidate and its scores differ from the demo's and from a
+  neighbour's; each child's ``rmse`` is recomputed on that split (refit with
+  its params) and must be the held-out RMSE, not the training RMSE, the MSE
+  or another error;
 - ex2: the chosen run is one of those children and has the best held-out
   metric (a pick by ``train_rmse`` gets a hint about why that misleads);
 - ex3: a model logged in the parent or the best run reloads, predicts one
@@ -22,7 +25,8 @@ from typing import Any
 
 from mlops_kit.labs import CheckResult, checker
 
-__all__ = ["LAB_ID", "METRIC", "TRAIN_METRIC", "PARAMS", "MIN_CHILDREN", "child_runs", "refit_rmse"]
+__all__ = ["LAB_ID", "METRIC", "TRAIN_METRIC", "PARAMS", "MIN_CHILDREN", "child_runs", "refit_rmse",
+           "learner_split"]
 
 LAB_ID = "experiment-tracking-lab"
 #: the metric every child logs; lower is better
@@ -66,6 +70,32 @@ def child_runs(parent_run_id: str) -> list[Any]:
         filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'",
         max_results=1000,
     )
+
+
+def learner_split(n_rows: int, *, user: str | None = None) -> tuple[int, tuple]:
+    """The learner's seed and ``(X_train, X_test, y_train, y_test)`` of ``n_rows`` listings.
+
+    The same recipe as the lab's setup cells: listings generated with the
+    learner's seed, 20% held out with the same seed.
+    """
+    from sklearn.model_selection import train_test_split
+
+    from mlops_kit.datasets import listings
+    from mlops_kit.labs.seeds import learner_seed
+    from mlops_kit.tracking import price_features
+
+    seed = learner_seed(LAB_ID, user=user)
+    X, y = price_features(listings(n_rows, seed=seed))
+    return seed, tuple(train_test_split(X, y, test_size=0.2, random_state=seed))
+
+
+def _same_split(split: tuple, own: tuple) -> bool:
+    import numpy as np
+
+    return all(len(part) == len(mine) and np.allclose(np.asarray(part, dtype=float),
+                                                      np.asarray(mine, dtype=float), equal_nan=True)
+               for part, mine in zip(split[2:], own[2:])) and \
+        all(len(part) == len(mine) for part, mine in zip(split[:2], own[:2]))
 
 
 def _name(run: Any) -> str:
@@ -160,8 +190,17 @@ def check_ex1(value: Any, *, X_train: Any = None, X_test: Any = None, y_train: A
             hint='lab.check("ex1", parent_run_id, X_train=X_train, X_test=X_test, '
                  "y_train=y_train, y_test=y_test, seed=seed)",
         )
+    own_seed, own = learner_split(len(X_train) + len(X_test))
+    if seed != own_seed or not _same_split(split, own):
+        what = "seed" if seed != own_seed else "split"
+        return CheckResult.fail(
+            f"the {what} you passed is not your own: this lab's data and seed are yours "
+            f"(learner_seed), not the demo's or a neighbour's",
+            hint="run the setup cells as given and search on X_train/X_test from them, "
+                 "passing the seed they set",
+        )
     for child in children:
-        problem = _metric_problem(child, split, seed)
+        problem = _metric_problem(child, own, own_seed)
         if problem:
             return problem
     return CheckResult.ok(

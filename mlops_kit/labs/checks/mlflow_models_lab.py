@@ -232,20 +232,16 @@ def check_ex2(value: Any, **context: Any) -> CheckResult:
 
 def _resolve(uri: str) -> tuple[Any, str | None]:
     """The model version a ``models:/name/version`` or ``models:/name@alias`` URI names."""
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
+    from mlops_kit.exceptions import ConfigError, NotFoundError
+    from mlops_kit.registry.reference import ModelReference
 
-    rest = uri[len("models:/"):]
-    client = MlflowClient()
     try:
-        if "@" in rest:
-            name, alias = rest.split("@", 1)
-            return client.get_model_version_by_alias(name, alias), None
-        name, _, version = rest.partition("/")
-        if not version.isdigit():
-            return None, f"{uri!r} names no version (models:/<name>/<version> or models:/<name>@<alias>)"
-        return client.get_model_version(name, version), None
-    except MlflowException:
+        reference = ModelReference.parse(uri)
+    except ConfigError:
+        return None, f"{uri!r} names no version (models:/<name>/<version> or models:/<name>@<alias>)"
+    try:
+        return reference.resolve(), None
+    except NotFoundError:
         return None, f"the registry has no model version at {uri!r}"
 
 

@@ -1,9 +1,14 @@
 """Checkers of Lab 3.3, real-time scoring over HTTP (``real-time-lab``).
 
-The checkers score the same rows in-process with ``mlflow.pyfunc`` and
-compare. Exercises 2 and 3 take the learner's *response* object, so they can
-read the request that produced it (``response.request.body``): how the rows
-were sent is part of the answer, not only the numbers that came back.
+A client app sends listings the champion cannot score as they are; what is
+wrong differs per learner (:mod:`mlops_kit.labs.scenarios`). The checkers
+score the same rows in-process with ``mlflow.pyfunc`` and compare:
+
+- ex1 and ex2 take the learner's *response* object and read the request that
+  produced it (``response.request.body``): which rows were sent, and how, is
+  part of the answer, not only the numbers that came back;
+- ex3 takes the learner's own registered model, serves it on a real endpoint
+  and sends it fresh raw app rows (in one request, then one row alone).
 
 An answer that is an error body of the endpoint (``{"error_code", "message"}``)
 or a response with a 4xx/5xx status is reported as what it is: "the endpoint
@@ -99,70 +104,6 @@ def _compare(value: list[Any], expected: list[float], what: str) -> CheckResult 
     return None
 
 
-@checker("real-time-lab", "ex1", title="Score one row over HTTP", hints=[
-    "The endpoint answers with JSON; look at response.status_code and response.json() "
-    "before you take anything out of it.",
-    "A 200 answer holds a list under one key, with one number per row you sent: you sent one.",
-])
-def check_ex1(value: Any, *, model_uri: str, rows: list[dict[str, Any]], **context: Any) -> CheckResult:
-    failed = _endpoint_error(value)
-    if failed:
-        return failed
-    if _is_response(value):
-        return CheckResult.fail(
-            "one_prediction is the whole HTTP response; the exercise asks for the predicted price",
-            hint="Read the JSON of the response and take the one number out of it.",
-        )
-    if isinstance(value, (list, dict)) or not isinstance(value, numbers.Real) or isinstance(value, bool):
-        return CheckResult.fail(
-            f"one_prediction should be one number; got a {type(value).__name__}",
-            hint="The answer holds a list of predictions, one per row sent: take the first.",
-        )
-    expected = _expected(model_uri, rows[:1])[0]
-    if not _close(float(value), expected):
-        return CheckResult.fail(
-            f"the model predicts {expected:.2f} for the first row; you got {float(value):.2f}",
-            hint="Send exactly the first row, rows[:1], unchanged.",
-        )
-    return CheckResult.ok(f"the endpoint and the model agree: {expected:.2f}")
-
-
-@checker("real-time-lab", "ex2", title="Score a batch in one request", hints=[
-    "The split format names the columns once and sends each row as a plain list of values.",
-    "Build one body {'dataframe_split': {'columns': [...], 'data': [[...], ...]}} holding every "
-    "row, post it once, and pass that response to the check.",
-])
-def check_ex2(value: Any, *, model_uri: str, rows: list[dict[str, Any]], **context: Any) -> CheckResult:
-    failed = _endpoint_error(value)
-    if failed:
-        return failed
-    if not _is_response(value):
-        return CheckResult.fail(
-            f"batch_response should be the response of your request; got a {type(value).__name__}",
-            hint="Pass what requests.post returned: the check reads the request it answered.",
-        )
-    body = _request_body(value)
-    if not isinstance(body, dict) or "dataframe_split" not in body:
-        sent = ", ".join(body) if isinstance(body, dict) else type(body).__name__
-        return CheckResult.fail(
-            f"this request sent the rows as {sent}; the exercise asks for the split format",
-            hint="Records repeat every column name in every row; the split format names them once.",
-        )
-    sent_rows = _body_rows(body)
-    if len(sent_rows) != len(rows):
-        return CheckResult.fail(
-            f"this request carried {len(sent_rows)} of the {len(rows)} rows; all of them go in one "
-            f"request",
-            hint="One request per row costs a round trip each: put every row in the data list.",
-        )
-    predictions = value.json().get("predictions")
-    if not isinstance(predictions, list) or len(predictions) != len(rows):
-        return CheckResult.fail("the response holds no list of predictions, one per row",
-                                hint="Look at response.json().")
-    return _compare(predictions, _expected(model_uri, rows), "these rows") or CheckResult.ok(
-        f"{len(rows)} rows, one request, all predictions match the model")
-
-
 def _column_mismatch(sent: list[dict[str, Any]], truth: list[dict[str, Any]]) -> str | None:
     for column in truth[0]:
         for got, want in zip(sent, truth):
@@ -175,35 +116,45 @@ def _column_mismatch(sent: list[dict[str, Any]], truth: list[dict[str, Any]]) ->
     return None
 
 
-def _sent_rows(value: Any, n: int, name: str) -> tuple[list[dict[str, Any]] | None, CheckResult | None]:
+def _app_answer(value: Any, *, model_uri: str, app_rows: list[dict[str, Any]],
+                name: str) -> tuple[list[dict[str, Any]], list[str], CheckResult | None]:
+    """The rows ``value``'s request sent and the model's input columns, or a failed result.
+
+    Shared by exercises 1 and 2: both take the response of one request carrying
+    every app row.
+    """
     failed = _endpoint_error(value)
     if failed:
-        return None, failed
+        return [], [], failed
     if not _is_response(value):
-        return None, CheckResult.fail(
+        return [], [], CheckResult.fail(
             f"{name} should be the response of your request; got a {type(value).__name__}",
-            hint="Pass what requests.post returned.")
+            hint="Pass what requests.post returned: the check reads the request it answered.")
     sent = _body_rows(_request_body(value)) or []
-    if len(sent) != n:
-        return None, CheckResult.fail(
-            f"this request carried {len(sent)} rows; the app sent {n}",
+    if len(sent) != len(app_rows):
+        return [], [], CheckResult.fail(
+            f"this request carried {len(sent)} rows; the app sent {len(app_rows)}",
             hint="Repair the app's rows (app_rows), all of them, and send those in one request.")
-    return sent, None
+    return sent, _input_columns(model_uri), None
 
 
-@checker("real-time-lab", "ex3", title="Make the endpoint accept the app's rows", hints=[
+def _input_columns(model_uri: str) -> list[str]:
+    return list(_model(model_uri).metadata.get_input_schema().input_names())
+
+
+@checker("real-time-lab", "ex1", title="Make the endpoint accept the app's rows", hints=[
     "Send app_rows as they are and read the whole message of the answer, not only its status.",
     "The endpoint lists what it expected and what it got: change the rows in code so they have "
     "what it expects, and nothing else.",
 ])
-def check_ex3(value: Any, *, model_uri: str, app_rows: list[dict[str, Any]], seed: int,
+def check_ex1(value: Any, *, model_uri: str, app_rows: list[dict[str, Any]], seed: int,
               **context: Any) -> CheckResult:
     from mlops_kit.labs.scenarios import accepted_app_rows, repair_app_rows
 
-    sent, failed = _sent_rows(value, len(app_rows), "accepted_response")
+    sent, columns, failed = _app_answer(value, model_uri=model_uri, app_rows=app_rows,
+                                        name="accepted_response")
     if failed:
         return failed
-    columns = list(_model(model_uri).metadata.get_input_schema().input_names())
     accepted = accepted_app_rows(columns, len(app_rows), seed=seed)
     if _column_mismatch(sent, accepted) is None or \
             _column_mismatch(sent, repair_app_rows(columns, len(app_rows), seed=seed)) is None:
@@ -214,19 +165,19 @@ def check_ex3(value: Any, *, model_uri: str, app_rows: list[dict[str, Any]], see
         hint="Fix only what the endpoint complained about; keep the app's values as they are.")
 
 
-@checker("real-time-lab", "ex4", title="Find what the endpoint could not tell you", hints=[
+@checker("real-time-lab", "ex2", title="Find what the endpoint could not tell you", hints=[
     "An answer of 200 does not mean the model saw what it was trained on: compare the values too.",
     "Compare each column of your accepted rows with the same column of rows (ranges, which value "
     "sits where), e.g. with pandas' describe().",
 ])
-def check_ex4(value: Any, *, model_uri: str, app_rows: list[dict[str, Any]], seed: int,
+def check_ex2(value: Any, *, model_uri: str, app_rows: list[dict[str, Any]], seed: int,
               **context: Any) -> CheckResult:
     from mlops_kit.labs.scenarios import repair_app_rows
 
-    sent, failed = _sent_rows(value, len(app_rows), "fixed_response")
+    sent, columns, failed = _app_answer(value, model_uri=model_uri, app_rows=app_rows,
+                                        name="fixed_response")
     if failed:
         return failed
-    columns = list(_model(model_uri).metadata.get_input_schema().input_names())
     truth = repair_app_rows(columns, len(app_rows), seed=seed)
     column = _column_mismatch(sent, truth)
     if column is not None:
@@ -238,3 +189,111 @@ def check_ex4(value: Any, *, model_uri: str, app_rows: list[dict[str, Any]], see
     predictions = value.json().get("predictions", [])
     return _compare(predictions, _expected(model_uri, truth), "the app's listings") or \
         CheckResult.ok(f"all {len(truth)} app requests repaired and scored")
+
+
+#: how many fresh raw app rows the exercise 3 check sends to the learner's model
+CHECK_ROWS = 12
+
+
+def _serve_and_send(value: str, raw: list[dict[str, Any]]) -> tuple[list[Any], CheckResult | None]:
+    """Serve model ``value`` on its own endpoint; send ``raw`` in one request, then row 0 alone.
+
+    Returns the predictions of the batch request, or a failed result saying
+    what the endpoint did (refused to start, or answered an error).
+    """
+    import requests
+
+    from mlops_kit.exceptions import MlopsKitError
+    from mlops_kit.serving import Endpoint
+
+    endpoint = Endpoint(value, log_table=None, startup_timeout=90.0)
+    try:
+        endpoint.start()
+    except MlopsKitError as err:
+        first = str(err).splitlines()[0][:300]
+        return [], CheckResult.fail(
+            f"the endpoint could not serve {value!r}: {first}",
+            hint="Register your model (registered_model_name=...) and pass its models:/ URI "
+                 "with the version the registry gave it.")
+    try:
+        batch = requests.post(endpoint.invocations_url, json={"dataframe_records": raw}, timeout=60)
+        single = requests.post(endpoint.invocations_url, json={"dataframe_records": raw[:1]},
+                               timeout=60)
+    finally:
+        endpoint.stop()
+    for response, what in ((batch, f"{len(raw)} raw app rows"), (single, "one raw app row")):
+        failed = _endpoint_error(response)
+        if failed:
+            return [], CheckResult.fail(
+                f"your model's endpoint answered {response.status_code} to {what}, sent as the "
+                f"app sends them: {_message(response)}",
+                hint="The app keeps sending its own column names: the signature you log is what "
+                     "the endpoint checks each request against.")
+    predictions = batch.json().get("predictions")
+    one = single.json().get("predictions")
+    if not isinstance(predictions, list) or len(predictions) != len(raw) or not isinstance(one, list):
+        return [], CheckResult.fail(
+            f"your model answered {len(predictions) if isinstance(predictions, list) else 'no'} "
+            f"predictions for {len(raw)} rows",
+            hint="predict must return one price per row it was given.")
+    if predictions and one and not (isinstance(one[0], numbers.Real) and
+                                    isinstance(predictions[0], numbers.Real) and
+                                    _close(float(one[0]), float(predictions[0]))):
+        return [], CheckResult.fail(
+            "your model prices the first listing differently when it comes alone than in a batch",
+            hint="The app sends one listing per request too: decide each repair from the row "
+                 "itself, not from statistics of the whole request.")
+    return predictions, None
+
+
+def _message(response: Any) -> str:
+    try:
+        return str(response.json().get("message", "(no message)"))[:300]
+    except ValueError:
+        return response.text[:300]
+
+
+@checker("real-time-lab", "ex3", title="Serve a model that scores the app's raw requests", hints=[
+    "A pyfunc model's predict receives the request as a DataFrame before any other model sees "
+    "it: that is a place where the app's rows can become the rows the champion was trained on.",
+    "Subclass mlflow.pyfunc.PythonModel, load the champion in load_context from an artifact, "
+    "turn your exercise 1 and 2 repairs into rules that hold for any rows (one or many), and log "
+    "a signature with the columns the app sends, not the champion's.",
+])
+def check_ex3(value: Any, *, model_uri: str, seed: int, **context: Any) -> CheckResult:
+    """``value``: the learner's registered model URI. The check serves it and sends fresh raw rows."""
+    from mlops_kit.labs.scenarios import accepted_app_rows, app_requests, repair_app_rows
+
+    if not isinstance(value, str) or not value:
+        return CheckResult.fail(
+            f"app_model_uri should be the models:/ URI of your registered model; got a "
+            f"{type(value).__name__}",
+            hint="Keep the version the registry gave your model: models:/<name>/<version>.")
+    if value.rstrip("/") == model_uri.rstrip("/"):
+        return CheckResult.fail(
+            "that is the champion itself: the app's raw rows are what it cannot score",
+            hint="Wrap the champion in a model of your own that repairs the rows first.")
+    columns = _input_columns(model_uri)
+    raw = app_requests(columns, CHECK_ROWS, seed=seed)
+    predictions, failed = _serve_and_send(value, raw)
+    if failed:
+        return failed
+    truth = repair_app_rows(columns, CHECK_ROWS, seed=seed)
+    expected = _expected(model_uri, truth)
+    wrong = [i for i, (got, want) in enumerate(zip(predictions, expected))
+             if not isinstance(got, numbers.Real) or not _close(float(got), want)]
+    if not wrong:
+        return CheckResult.ok(f"your model scores {CHECK_ROWS} raw app rows it never saw, one "
+                              f"request or one row at a time, as the champion scores the listings "
+                              f"they describe")
+    as_accepted = _expected(model_uri, accepted_app_rows(columns, CHECK_ROWS, seed=seed))
+    if all(isinstance(g, numbers.Real) and _close(float(g), w) for g, w in zip(predictions, as_accepted)):
+        return CheckResult.fail(
+            "your model answers the raw rows, but prices them as the endpoint accepted them in "
+            "exercise 1: one column still does not mean what it meant in training",
+            hint="Bring your exercise 2 repair into predict as well, as a rule on each row.")
+    return CheckResult.fail(
+        f"{len(wrong)} of {CHECK_ROWS} prices from your model differ from the champion's for the "
+        f"listings the app describes (fresh rows, not the ones above), first at row {wrong[0]}",
+        hint="Write each repair as a rule on what a row holds (a column name, a range, a sign), "
+             "not on positions or values you saw: the check sends rows you have not seen.")

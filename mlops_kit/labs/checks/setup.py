@@ -2,16 +2,50 @@
 
 Exercise 1 is pure Python (it runs without Spark); 2-4 read a small Delta
 table of listings that :func:`prepare_listings` writes in two versions: the
-original prices (version 0) and a 10% price rise (version 1).
+original prices (version 0) and a 10% price rise (version 1). Exercises 5
+and 6 are decisions about the learner's own workspace, checked against it:
+
+- ex5: :func:`job_brief` describes a job (which one depends on the learner);
+  the learner decides which env it belongs in and answers with the
+  registered model name that job would load there (``<env>.<user>.price``);
+- ex6: the learner picks the settings that send their runs and models to the
+  team's tracking server while tables and Spark stay put; the checker builds
+  a workspace from exactly those settings on top of the learner's own and
+  looks at where everything would go.
 """
 from __future__ import annotations
 
+import os
 from typing import Any
+from unittest import mock
 
 from mlops_kit.labs import CheckResult, checker
 
 #: the price rise applied in version 1 of the lab table
 PRICE_RISE = 1.10
+#: the model the job of exercise 5 loads
+MODEL = "price"
+#: the team's servers of exercise 6: MLflow tracking (to use) and Spark Connect (not to use)
+TEAM_TRACKING_URI = "http://mlflow.team.internal:5000"
+TEAM_SPARK_CONNECT = "sc://spark.team.internal:15002"
+
+#: the jobs of exercise 5, one per env: what the job is for decides where it runs
+JOBS: dict[str, str] = {
+    "dev": ("You want to see whether a new feature (distance to the nearest park) makes the "
+            "price model better. You will train a few variants on a copy of last month's "
+            "listings; nobody else reads what they produce."),
+    "staging": ("A candidate price model passed code review. Before it is released, the "
+                "scoring job runs once against a production-like copy of the data, to "
+                "rehearse the release and compare its output with today's."),
+    "prod": ("Every night a job scores all listings; the hosts' app shows the predicted "
+             "prices the next morning, and hosts set their rates from them."),
+}
+#: what each env is for, in a failure message (never which env the job needs)
+_ENV_PURPOSE = {
+    "dev": "dev is where you experiment on your own copies; nothing there is relied on",
+    "staging": "staging is a production-like rehearsal before a release; no user reads it",
+    "prod": "prod is what users and apps rely on; experiments and rehearsals never run there",
+}
 
 
 def prepare_listings(n: int = 200, name: str = "setup_listings") -> str:
@@ -167,3 +201,109 @@ def check_ex4(value: Any, *, path: str, **context: Any) -> CheckResult:
             f"these prices are {which}", hint="look at the history above: which version came first?"
         )
     return CheckResult.ok("version 0: the prices before the 10% rise")
+
+
+# --------------------------------------------------------------- ex5: which env
+def job_env(user: str | None = None) -> str:
+    """The env the learner's job of exercise 5 belongs in (it depends on the learner)."""
+    from mlops_kit.labs.seeds import learner_seed
+
+    envs = list(JOBS)
+    return envs[learner_seed("setup-job", user=user) % len(envs)]
+
+
+def job_brief(user: str | None = None) -> str:
+    """The job of exercise 5, as the learner reads it."""
+    return f"The job: {JOBS[job_env(user)]}\nIt loads the registered model {MODEL!r}."
+
+
+@checker("setup", "ex5", title="Decide where a job runs",
+         hints=["first decide what the job's output is for: an experiment, a rehearsal, or "
+                "something people rely on; that decides the env",
+                "the registered model name carries the env and your user in front of the "
+                "model's name; the workspace can build it for another env (with_env)"])
+def check_ex5(value: Any, **context: Any) -> CheckResult:
+    """The registered model name the learner's job would load: ``<env>.<user>.price``."""
+    from mlops_kit.workspace import ENVS, get_workspace
+
+    ws = get_workspace()
+    if not isinstance(value, str):
+        return CheckResult.fail(
+            f"expected a registered model name (str), got {type(value).__name__}",
+            hint="answer with the model's full name, as a string")
+    parts = value.split(".")
+    if len(parts) != 3:
+        return CheckResult.fail(
+            f"{value!r} is not a full registered model name: in the kit a model's name "
+            "carries an env and a user in front of the model",
+            hint="the workspace builds model names for you; which part must change for this job?")
+    env, user, model = parts
+    if env not in ENVS:
+        return CheckResult.fail(f"{env!r} is not an env of the kit ({', '.join(ENVS)})",
+                                hint="the first part of a model name is the env")
+    if user != ws.user:
+        return CheckResult.fail(f"{user!r} is not your workspace user: that model belongs to "
+                                "someone else", hint="keep your own user in the name")
+    if model != MODEL:
+        return CheckResult.fail(f"the job loads the model {MODEL!r}, not {model!r}",
+                                hint="read the last line of the job's description")
+    if env != job_env():
+        return CheckResult.fail(
+            f"{env!r} is the wrong env for this job: {_ENV_PURPOSE[env]}",
+            hint="who reads what this job produces, and what happens if it goes wrong?")
+    return CheckResult.ok(f"{value}: {_ENV_PURPOSE[env]}")
+
+
+# ----------------------------------------------------- ex6: a shared tracking server
+def _workspace_with(settings: dict[str, str]):
+    """The workspace a fresh process would build from the learner's current
+    workspace plus ``settings`` (environment variables)."""
+    from mlops_kit.workspace import Workspace, get_workspace
+
+    ws = get_workspace()
+    env = ws.to_environ({k: v for k, v in os.environ.items()
+                         if not k.startswith(("MLOPS_KIT_", "MLFLOW_"))})
+    env.update(settings)
+    with mock.patch.dict(os.environ, env, clear=True):
+        return ws, Workspace.from_env()
+
+
+@checker("setup", "ex6", title="Point your runs at the team's tracking server",
+         hints=["compare the summary that %load_ext printed with the list of settings: which "
+                "line of the summary has to show the team's server?",
+                "change only what decides where MLflow writes (the registry follows it unless "
+                "set on its own); leave the workspace root, user, env and Spark master alone"])
+def check_ex6(value: Any, **context: Any) -> CheckResult:
+    """``value``: ``{setting: value}``, the environment variables to set."""
+    from mlops_kit.exceptions import MlopsKitError
+
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                              for k, v in value.items()):
+        return CheckResult.fail(
+            f"expected the settings as a dict of names to values (str to str), got "
+            f"{type(value).__name__}", hint="one entry per environment variable you would set")
+    unknown = sorted(k for k in value if not k.startswith(("MLOPS_KIT_", "MLFLOW_")))
+    if unknown:
+        return CheckResult.fail(f"the kit does not read {unknown}",
+                                hint="the kit's settings start with MLOPS_KIT_ (see %kit)")
+    try:
+        ws, new = _workspace_with(value)
+    except MlopsKitError as err:
+        return CheckResult.fail(f"with these settings the kit refuses to start: {err}",
+                                hint="set only what must change, to the server's address")
+    moved = [what for what, before, after in (
+        ("the workspace root (your tables)", ws.root, new.root), ("the user", ws.user, new.user),
+        ("the env", ws.env, new.env), ("the Spark master", ws.spark_master, new.spark_master))
+        if before != after]
+    if new.tracking_uri.rstrip("/") != TEAM_TRACKING_URI:
+        return CheckResult.fail(
+            f"your runs would still be tracked at {new.tracking_uri}"
+            + (f", and {', '.join(moved)} would move" if moved else ""),
+            hint="which setting decides the MLflow tracking URI shown by %kit?")
+    if moved:
+        return CheckResult.fail(f"the runs go to the team's server, but {', '.join(moved)} "
+                                "would move too", hint="the tables and Spark stay where they are")
+    if new.registry_uri.rstrip("/") != TEAM_TRACKING_URI:
+        return CheckResult.fail(f"runs go to the server, but models would be registered at "
+                                f"{new.registry_uri}", hint="the registry should follow the runs")
+    return CheckResult.ok(f"runs and models go to {new.tracking_uri}; tables stay in {ws.root}")

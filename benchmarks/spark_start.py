@@ -1,0 +1,113 @@
+"""First Spark cell of a fresh Python process: a local JVM vs a warm Spark Connect server.
+
+What a lesson pays before its first result. Each repetition starts a new
+Python process (as a new notebook kernel is) that runs one "first cell":
+
+    from mlops_kit.spark import get_spark
+    spark = get_spark()                                 # session
+    spark.range(1000)...write.format("delta").save(p)   # small Delta write
+    spark.read.format("delta").load(p).count()          # and read back
+
+two ways, alternating so both see the same machine load:
+
+- classic: ``get_spark()`` as today, a local[*] JVM started in the process
+  (the kit's settings: C1-only JIT, Delta jars from ``~/.m2``);
+- connect: ``MLOPS_KIT_SPARK=connect`` against the workspace's Spark Connect
+  server, started once by this benchmark (``mlops_kit.spark_server``, its own
+  start-up time is printed) and stopped at the end.
+
+Prints, per way, min and median of the session start, of the whole cell, and
+of the process (interpreter start and imports included), then the ratio of
+the medians (classic / connect).
+
+Run: ``.venv/bin/python benchmarks/spark_start.py [--repeats 5] [--rows 1000]``
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mlops_kit.spark_server import start_server, stop_server  # noqa: E402
+from mlops_kit.workspace import Workspace  # noqa: E402
+
+CELL = textwrap.dedent("""
+    import json, sys, time
+    started = time.perf_counter()
+    from mlops_kit.spark import get_spark
+    spark = get_spark()
+    session = time.perf_counter() - started
+    path, rows = sys.argv[1], int(sys.argv[2])
+    spark.range(rows).selectExpr("id", "id * 2 AS v").write.format("delta").save(path)
+    assert spark.read.format("delta").load(path).count() == rows
+    cell = time.perf_counter() - started
+    print(json.dumps({"session": session, "cell": cell, "kind": type(spark).__module__}))
+""")
+
+
+def first_cell(mode: str, root: Path, table: Path, rows: int) -> dict:
+    """Run the cell in a fresh interpreter; its timings plus the process's wall time."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MLOPS_KIT_", "MLFLOW_", "SPARK_"))}
+    env.update(MLOPS_KIT_HOME=str(root), MLOPS_KIT_USER="bench", MLOPS_KIT_SPARK=mode)
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", CELL, str(table), str(rows)], env=env,
+                          capture_output=True, text=True, timeout=900)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"the {mode} cell failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    expected = "pyspark.sql.connect.session" if mode == "connect" else "pyspark.sql.session"
+    if result["kind"] != expected:
+        raise SystemExit(f"the {mode} cell ran on {result['kind']}, not {expected}")
+    return {**result, "process": wall}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rows", type=int, default=1000)
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="spark-start-bench-"))
+    ws = Workspace(root=root, user="bench")
+    server = start_server(ws)
+    print(f"Spark Connect server started in {server['startup_seconds']:.1f} s ({server['url']})")
+    samples: dict[str, list[dict]] = {"classic": [], "connect": []}
+    try:
+        for rep in range(args.repeats):
+            for name, mode in (("classic", "local"), ("connect", "connect")):
+                table = root / "tables" / f"{name}_{rep}"
+                sample = first_cell(mode, root, table, args.rows)
+                samples[name].append(sample)
+                print(f"  {rep + 1}/{args.repeats} {name:8s} session {sample['session']:6.2f} s  "
+                      f"cell {sample['cell']:6.2f} s  process {sample['process']:6.2f} s",
+                      flush=True)
+    finally:
+        stop_server(ws)
+    print(f"\n{'way':8s} {'session min/median s':>22s} {'cell min/median s':>20s} "
+          f"{'process min/median s':>22s}")
+    medians = {}
+    for name, rows in samples.items():
+        cols = []
+        for key in ("session", "cell", "process"):
+            values = [row[key] for row in rows]
+            medians[name, key] = statistics.median(values)
+            cols.append(f"{min(values):9.2f} / {statistics.median(values):6.2f}")
+        print(f"{name:8s} {cols[0]:>22s} {cols[1]:>20s} {cols[2]:>22s}")
+    for key in ("session", "cell", "process"):
+        ratio = medians["classic", key] / medians["connect", key]
+        print(f"ratio of medians, {key:8s} (classic / connect): {ratio:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,323 @@
+"""One warm Spark for the whole workspace: a Spark Connect server the kit runs.
+
+Every notebook that builds its own SparkSession starts a JVM (7-15 s on two
+cores) before its first query. A Spark Connect server keeps one JVM running;
+a notebook then opens a thin gRPC client session to it in well under a second.
+:func:`start_server` runs one per workspace, in the background, with what
+:func:`mlops_kit.spark.get_spark` gives a local session: Delta's SQL extension
+and catalog (the Delta jars from the local Maven repository), the kit's
+small-machine settings (:func:`mlops_kit.spark.spark_conf`: driver memory,
+C1-only JIT, two shuffle partitions, ...) and ``MLOPS_KIT_SPARK_CONF``::
+
+    mlops-kit spark start     # waits until the server answers, prints its sc:// URL
+    mlops-kit spark status    # url, pid and uptime, or "not running"
+    mlops-kit spark stop      # SIGTERM to its process group, SIGKILL if it lingers
+
+The server binds 127.0.0.1 only, on a free port. It is recorded in
+``<root>/spark-connect.json`` (pid, start time, port, URL) and writes its
+output to ``<root>/logs/spark-connect.log``. A record whose process has died
+is reported as such and removed; ``start`` is idempotent (a second call
+returns the running server), and concurrent starts wait for each other.
+
+``get_spark()`` uses the server only when ``MLOPS_KIT_SPARK=connect`` is set
+(and ``MLOPS_KIT_SPARK_MASTER`` is not): see :mod:`mlops_kit.spark`.
+
+Over Connect, Delta works through SQL (``MERGE INTO``, ``DESCRIBE HISTORY``,
+``RESTORE``, ``versionAsOf`` reads); Delta's Python ``DeltaTable`` API and
+``spark.sparkContext`` do not exist there.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterator
+
+from mlops_kit._processes import (
+    LOOPBACK, free_port, port_is_free, read_record, stop_child, stop_group,
+    wait_until_listening, write_record,
+)
+from mlops_kit.exceptions import EnvironmentProblem, NotFoundError
+from mlops_kit.java import delta_version, ensure_delta_jars, find_java
+from mlops_kit.spark_settings import spark_conf
+from mlops_kit.workspace import Workspace, get_workspace
+
+__all__ = [
+    "start_server", "stop_server", "server_status", "running_server",
+    "server_command", "state_path", "log_path", "spark_home",
+]
+
+#: the class ``spark-submit`` runs (its jar ships in the pyspark package)
+SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
+
+#: where the server's Spark runs: a JVM on this machine, all its cores
+SERVER_MASTER = "local[*]"
+
+#: seconds to wait for the port; a cold start is 10-20 s on two idle cores
+DEFAULT_START_TIMEOUT = 180.0
+
+#: seconds between SIGTERM (the JVM stops its SparkContext) and SIGKILL
+STOP_TIMEOUT = 20.0
+
+#: servers this process started, by pid: stopping one also reaps it
+_children: dict[int, subprocess.Popen] = {}
+
+
+def spark_home() -> Path:
+    """The pyspark package folder: it holds ``bin/spark-submit`` and Spark's jars."""
+    import pyspark
+
+    return Path(pyspark.__file__).resolve().parent
+
+
+def state_path(workspace: Workspace) -> Path:
+    """The record of the workspace's server: ``<root>/spark-connect.json``."""
+    return workspace.spark_connect_state_path
+
+
+def log_path(workspace: Workspace) -> Path:
+    """The server's stdout and stderr: ``<root>/logs/spark-connect.log``."""
+    return workspace.spark_connect_log_path
+
+
+def server_conf(workspace: Workspace, port: int) -> dict[str, str]:
+    """The ``spark.*`` settings of the server: a local session's, plus where to listen."""
+    conf = spark_conf(replace(workspace, spark_master=SERVER_MASTER))
+    conf["spark.connect.grpc.binding.address"] = LOOPBACK  # the default is every interface
+    conf["spark.connect.grpc.binding.port"] = str(port)
+    return conf
+
+
+def server_command(workspace: Workspace, port: int) -> list[str]:
+    """The ``spark-submit`` command line that runs the workspace's server on ``port``."""
+    command = [
+        str(spark_home() / "bin" / "spark-submit"),
+        "--master", SERVER_MASTER,
+        "--name", "mlops-kit-connect",
+        "--class", SERVER_CLASS,
+    ]  # fmt: skip
+    jars = ensure_delta_jars()
+    if jars:
+        command += ["--jars", ",".join(str(jar) for jar in jars)]
+    else:  # no Maven: Spark's resolver downloads the artifact once
+        command += ["--packages", f"io.delta:delta-spark_2.13:{delta_version()}"]
+    for key, value in server_conf(workspace, port).items():
+        command += ["--conf", f"{key}={value}"]
+    return [*command, "spark-internal"]
+
+
+def _server_env(workspace: Workspace) -> dict[str, str]:
+    java = find_java()
+    env = workspace.to_environ()  # its Python workers (UDFs) log to the workspace's MLflow
+    # a client-side Connect setting must not turn the server into a client
+    for key in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED", "MLOPS_KIT_SPARK"):
+        env.pop(key, None)
+    env.update(
+        SPARK_HOME=str(spark_home()),
+        JAVA_HOME=str(java.home),
+        SPARK_LOCAL_IP=LOOPBACK,
+        # Python workers (UDFs, spark_udf) run this interpreter, which has pandas
+        PYSPARK_PYTHON=env.get("PYSPARK_PYTHON", sys.executable),
+        PYSPARK_DRIVER_PYTHON=env.get("PYSPARK_DRIVER_PYTHON", sys.executable),
+    )
+    return env
+
+
+@contextlib.contextmanager
+def _locked(workspace: Workspace, *, blocking: bool = True) -> Iterator[bool]:
+    """Hold the workspace's server lock (start, stop and clean-up take turns).
+
+    Yields False, without waiting, when ``blocking`` is False and another
+    process holds it.
+    """
+    workspace.root.mkdir(parents=True, exist_ok=True)
+    with open(workspace.spark_connect_lock_path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _with_uptime(record: dict) -> dict:
+    started = record.get("create_time")
+    if started is not None:
+        record = {**record, "uptime_seconds": max(0.0, time.time() - started)}
+    return record
+
+
+def _forget(workspace: Workspace, record: dict) -> None:
+    """Remove the record (of a stopped or dead server) and reap it if it was ours."""
+    state_path(workspace).unlink(missing_ok=True)
+    child = _children.pop(record.get("pid"), None)
+    if child is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(1.0)
+
+
+def start_server(
+    workspace: Workspace | None = None,
+    *,
+    port: int | None = None,
+    timeout: float = DEFAULT_START_TIMEOUT,
+) -> dict:
+    """Start the workspace's Spark Connect server, or return the one that runs.
+
+    Blocks until the server accepts connections on its port.
+
+    Parameters
+    ----------
+    workspace : Workspace, optional
+        Whose server (default: the active workspace).
+    port : int, optional
+        Port on 127.0.0.1; a free one by default.
+    timeout : float
+        Seconds to wait for the port to answer.
+
+    Returns
+    -------
+    dict
+        ``pid``, ``port``, ``url`` (``sc://127.0.0.1:<port>``), ``log``,
+        ``startup_seconds``; ``already_running`` is True when nothing was
+        started, ``replaced_stale`` the pid of a dead server whose record
+        was cleaned up first.
+
+    Raises
+    ------
+    EnvironmentProblem
+        The port is taken, or the server exited or did not answer in time
+        (the message quotes the end of its log and names the file).
+    """
+    ws = workspace or get_workspace()
+    with _locked(ws):
+        record = read_record(state_path(ws))
+        stale = None
+        if record is not None:
+            if record["alive"]:
+                return {**_with_uptime(record), "already_running": True}
+            stale = record.get("pid")
+            _forget(ws, record)
+        port = port or free_port()
+        if not port_is_free(port):
+            raise EnvironmentProblem(
+                f"Port {port} on {LOOPBACK} is already in use, so the Spark Connect server "
+                "cannot bind it. Pass another port, or none to get a free one."
+            )
+        log = log_path(ws)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        command = server_command(ws, port)
+        env = _server_env(ws)
+        started = time.perf_counter()
+        with open(log, "ab") as out:
+            gap = "\n" if out.tell() else ""
+            out.write(f"{gap}=== mlops-kit spark start: port {port}, "
+                      f"{time.strftime('%Y-%m-%d %H:%M:%S')} ===\n".encode())
+            out.flush()
+            process = subprocess.Popen(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=ws.root,
+                start_new_session=True,  # own process group: stop ends its Python workers too
+            )
+        _children[process.pid] = process
+        details = {"port": port, "url": f"sc://{LOOPBACK}:{port}", "log": str(log)}
+        try:
+            write_record(state_path(ws), process.pid, ready=False, **details)
+            wait_until_listening(port, timeout, name="The Spark Connect server",
+                                 process=process, log=log, log_lines=10)
+        except BaseException:
+            stop_child(process, STOP_TIMEOUT)
+            _forget(ws, {"pid": process.pid})
+            raise
+        record = write_record(
+            state_path(ws), process.pid, ready=True,
+            startup_seconds=round(time.perf_counter() - started, 1), **details,
+        )
+    return {**_with_uptime(record), "already_running": False, "replaced_stale": stale}
+
+
+def server_status(workspace: Workspace | None = None) -> dict:
+    """Whether the workspace's server runs.
+
+    Returns a dict whose ``state`` is ``running`` (with ``url``, ``pid``,
+    ``uptime_seconds``, ``log``), ``starting`` (its port does not answer
+    yet), ``stopped`` (nothing recorded) or ``dead`` (the recorded process
+    is gone: the record is removed, ``pid`` and ``log`` say which and where).
+    """
+    ws = workspace or get_workspace()
+    record = read_record(state_path(ws))
+    if record is None:
+        return {"state": "stopped"}
+    if record["alive"]:
+        return {**_with_uptime(record), "state": "running" if record.get("ready") else "starting"}
+    with _locked(ws, blocking=False) as mine:
+        if mine:  # else a start or stop is under way and will clean up itself
+            again = read_record(state_path(ws))
+            if again is not None and not again["alive"]:
+                _forget(ws, again)
+    return {**record, "state": "dead"}
+
+
+def running_server(workspace: Workspace | None = None) -> dict | None:
+    """The record of the workspace's server if it runs and answers, else None.
+
+    Cheap (a file read and one local TCP connect): :func:`mlops_kit.spark.get_spark`
+    calls it.
+    """
+    import socket
+
+    ws = workspace or get_workspace()
+    record = read_record(state_path(ws))
+    if record is None or not record["alive"] or not record.get("ready"):
+        return None
+    try:
+        with socket.create_connection((LOOPBACK, int(record["port"])), timeout=0.5):
+            return record
+    except OSError:
+        return None
+
+
+def stop_server(workspace: Workspace | None = None, *, timeout: float = STOP_TIMEOUT) -> dict:
+    """Stop the workspace's server (its whole process group) and remove its record.
+
+    Returns the record of the server that was stopped.
+
+    Raises
+    ------
+    NotFoundError
+        No server is recorded, or the recorded one had already died (its
+        record is removed then, so the next ``start`` begins clean).
+    """
+    ws = workspace or get_workspace()
+    with _locked(ws):
+        record = read_record(state_path(ws))
+        if record is None:
+            raise NotFoundError(
+                f"No Spark Connect server is running for the workspace {ws.root}. "
+                "Start one with: mlops-kit spark start"
+            )
+        if not record["alive"]:
+            _forget(ws, record)
+            raise NotFoundError(
+                f"The Spark Connect server recorded for the workspace {ws.root} (pid "
+                f"{record.get('pid')}) was no longer running; its record is removed. "
+                f"Why it stopped may be at the end of {record.get('log') or log_path(ws)}."
+            )
+        child = _children.get(record["pid"])
+        if child is not None:
+            stop_child(child, timeout)
+        else:  # started by another process (the CLI): signal its group
+            stop_group(record["pid"], timeout)
+        _forget(ws, record)
+    return record

@@ -1,0 +1,218 @@
+"""The kit on a real Spark standalone cluster: a master and two workers on 127.0.0.1.
+
+The fixture starts them from the pip package (``$SPARK_HOME/bin/spark-class``,
+SPARK_HOME = pyspark's folder), waits until both workers have registered, and
+stops every process at teardown. tests/cluster_scenario.py then runs the
+kit's Spark workloads in a subprocess twice, with ``MLOPS_KIT_SPARK_MASTER``
+``local[2]`` and ``spark://127.0.0.1:<port>``, so the session of the other
+tests in this process is never disturbed; the results must be equal.
+
+Covered: batch scoring (compiled SQL and ``spark_udf`` on the executors), the
+Spark drift monitor, the feature store's point-in-time training set, and the
+scoring stream stopped while running and restarted.
+
+Small on purpose (a shared 2-core machine): each worker offers 1 core and
+1 GB, executors get 512 MB, the driver 768 MB, the daemons 256 MB each.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mlops_kit._processes import LOOPBACK, free_port, log_tail, stop_child
+
+# two scenario runs, each with its own JVM: ~11 min on a busy 2-core machine
+pytestmark = [pytest.mark.slow, pytest.mark.spark, pytest.mark.timeout(2700)]
+
+REPO = Path(__file__).resolve().parents[1]
+SCENARIO = REPO / "tests" / "cluster_scenario.py"
+WORKERS = 2
+
+
+def _spark_home() -> Path:
+    import pyspark
+
+    return Path(pyspark.__file__).parent
+
+
+class StandaloneCluster:
+    """``spark-class`` master + workers as child processes, each in its own group."""
+
+    def __init__(self, base: Path, workers: int = WORKERS) -> None:
+        from mlops_kit.java import find_java
+
+        self.base = base
+        self.workers = workers
+        self.port, self.ui_port = free_port(), free_port()
+        self.processes: list[tuple[subprocess.Popen, Path]] = []
+        find_java()  # sets JAVA_HOME when it was not set
+        self.env = {
+            **os.environ,
+            "SPARK_HOME": str(_spark_home()),
+            "SPARK_LOCAL_IP": LOOPBACK,
+            "SPARK_DAEMON_MEMORY": "256m",
+            "SPARK_LOCAL_DIRS": str(base / "local"),
+            "SPARK_LOG_DIR": str(base / "logs"),
+            # the daemons must not write into the installed package
+            "SPARK_WORKER_DIR": str(base / "work"),
+        }
+
+    @property
+    def url(self) -> str:
+        return f"spark://{LOOPBACK}:{self.port}"
+
+    def _spawn(self, name: str, *args: str) -> None:
+        log_path = self.base / f"{name}.log"
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(
+                [str(_spark_home() / "bin" / "spark-class"), *args],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=self.env, cwd=self.base, start_new_session=True,
+            )
+        self.processes.append((process, log_path))
+
+    def alive_workers(self) -> int:
+        try:
+            state = httpx.get(f"http://{LOOPBACK}:{self.ui_port}/json/", timeout=2).json()
+        except (httpx.HTTPError, ValueError):
+            return 0
+        return int(state.get("aliveworkers", 0))
+
+    def start(self, timeout: float = 180) -> "StandaloneCluster":
+        self._spawn("master", "org.apache.spark.deploy.master.Master", "--host", LOOPBACK,
+                    "--port", str(self.port), "--webui-port", str(self.ui_port))
+        for i in range(self.workers):
+            self._spawn(f"worker-{i}", "org.apache.spark.deploy.worker.Worker", self.url,
+                        "--host", LOOPBACK, "--webui-port", str(free_port()),
+                        "--cores", "1", "--memory", "1g",
+                        "--work-dir", str(self.base / f"work-{i}"))
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            for process, log in self.processes:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{log.stem} exited ({process.returncode}):\n"
+                                       f"{log_tail(log, 20)}")
+            if self.alive_workers() == self.workers:
+                self.startup_seconds = time.monotonic() - started
+                return self
+            time.sleep(0.5)
+        raise RuntimeError(f"{self.workers} workers did not register within {timeout} s:\n"
+                           f"{log_tail(self.base / 'master.log', 20)}")
+
+    def stop(self) -> None:
+        for process, _ in reversed(self.processes):  # workers first, then the master
+            stop_child(process, timeout=15)
+        self.processes.clear()
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    base = Path(tempfile.mkdtemp(prefix="mlops-kit-cluster-"))
+    standalone = StandaloneCluster(base)
+    try:
+        yield standalone.start()
+    finally:
+        standalone.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def run_scenario(master: str, home: Path, out: Path, timeout: float = 1200) -> dict:
+    """Run tests/cluster_scenario.py against ``master``; its JSON report."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MLFLOW_", "MLOPS_KIT_", "PYSPARK_"))}
+    env.update(
+        MLOPS_KIT_HOME=str(home), MLOPS_KIT_USER="tester", MLOPS_KIT_SPARK_MASTER=master,
+        MLOPS_KIT_DRIVER_MEMORY="768m",
+        # executors share the workers' 1 GB and 1 core each; adaptive execution off on
+        # both sides so the plans (and float sums) are the same
+        MLOPS_KIT_SPARK_CONF="spark.executor.memory=512m;spark.cores.max=2;"
+                             "spark.sql.adaptive.enabled=false",
+        PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable,
+    )
+    result = subprocess.run([sys.executable, str(SCENARIO), str(out)], env=env, cwd=REPO,
+                            capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"{master}:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+    return json.loads(out.read_text())
+
+
+@pytest.fixture(scope="module")
+def runs(cluster, tmp_path_factory):
+    base = tmp_path_factory.mktemp("scenario")
+    local = run_scenario("local[2]", base / "local-home", base / "local.json")
+    remote = run_scenario(cluster.url, base / "cluster-home", base / "cluster.json")
+    print("\nseconds (local):", local["seconds"], "\nseconds (cluster):", remote["seconds"],
+          f"\ncluster start: {cluster.startup_seconds:.1f} s")
+    return local, remote
+
+
+def _close(a, b, path: str = "") -> None:
+    """Equal records, floats to 1e-9 relative (sums may be added in another order)."""
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for key in a:
+            _close(a[key], b[key], f"{path}.{key}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), f"{path}: {len(a)} != {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b)):
+            _close(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) and isinstance(b, float):
+        assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12), f"{path}: {a} != {b}"
+    else:
+        assert a == b, f"{path}: {a!r} != {b!r}"
+
+
+def test_the_cluster_has_two_workers_and_the_scenario_ran_on_it(cluster, runs):
+    local, remote = runs
+    assert cluster.alive_workers() == WORKERS
+    assert local["spark_master"] == "local[2]" and local["executors"] == 0
+    assert remote["spark_master"] == cluster.url
+    assert remote["executors"] == WORKERS  # one executor per worker: the work left the driver
+
+
+def test_batch_scoring_equals_the_local_run(runs):
+    local, remote = runs
+    assert len(local["batch"]["sql"]) == 2000
+    _close(local["batch"], remote["batch"], "batch")
+    # the two engines agree with each other too
+    _close(remote["batch"]["sql"], remote["batch"]["udf"], "sql-vs-udf")
+
+
+def test_drift_monitor_equals_the_local_run(runs):
+    local, remote = runs
+    assert "temperature" in local["drift"]["drifted"]
+    _close(local["drift"], remote["drift"], "drift")
+
+
+def test_point_in_time_training_set_equals_the_local_run(runs):
+    local, remote = runs
+    assert len(local["training_set"]) == 300
+    assert any(row["v"] is None for row in local["training_set"])  # labels before any feature
+    _close(local["training_set"], remote["training_set"], "training_set")
+
+
+def test_restarted_stream_scores_each_row_once_as_locally(runs):
+    local, remote = runs
+    ids = [row["id"] for row in remote["streaming"]["rows"]]
+    assert ids == list(range(280))
+    _close(local["streaming"], remote["streaming"], "streaming")
+
+
+def test_teardown_leaves_no_spark_daemon(tmp_path):
+    """A second, short-lived cluster: after stop() none of its JVMs is left."""
+    import psutil
+
+    standalone = StandaloneCluster(tmp_path, workers=1).start()
+    pids = [p.pid for p, _ in standalone.processes]
+    standalone.stop()
+    assert not [pid for pid in pids if psutil.pid_exists(pid)
+                and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]

@@ -1,0 +1,285 @@
+"""The workspace's Spark Connect server: command line, lifecycle, Delta over Connect.
+
+One real server is started for the module (a JVM start costs 10-60 s on two
+shared cores); the tests that need none (command line, stale records, errors)
+fake what they must. Clients run in a subprocess: a Connect session switches
+its whole Python process into Connect mode, which the other tests of this
+worker must not inherit.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import psutil
+import pytest
+from click.testing import CliRunner
+
+from mlops_kit._processes import process_alive, write_record
+from mlops_kit.cli import main
+from mlops_kit.exceptions import ConfigError, EnvironmentProblem, NotFoundError
+from mlops_kit.spark_server import (
+    SERVER_CLASS, log_path, running_server, server_command, server_status, start_server,
+    state_path, stop_server,
+)
+from mlops_kit.workspace import Workspace, use_workspace
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _conf(command: list[str]) -> dict[str, str]:
+    pairs = [command[i + 1] for i, arg in enumerate(command) if arg == "--conf"]
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
+def _cli(ws: Workspace, *args: str):
+    """Run ``mlops-kit`` against ``ws`` (the workspace is rebuilt from the environment)."""
+    use_workspace(None)
+    try:
+        return CliRunner().invoke(main, list(args),
+                                  env={"MLOPS_KIT_HOME": str(ws.root), "MLOPS_KIT_USER": ws.user})
+    finally:
+        use_workspace(None)
+
+
+def _processes_of(ws: Workspace) -> list[psutil.Process]:
+    """Live processes whose command line names the workspace (its server's JVM)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        if proc.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        if any(str(ws.root) in part for part in proc.info["cmdline"] or ()):
+            found.append(proc)
+    return found
+
+
+def _dead_record(ws: Workspace) -> int:
+    """Record a server whose process has exited; return its pid."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    state_path(ws).parent.mkdir(parents=True, exist_ok=True)
+    state_path(ws).write_text(json.dumps({
+        "pid": child.pid, "create_time": 1.0, "ready": True, "port": 1,
+        "url": "sc://127.0.0.1:1", "log": str(log_path(ws)),
+    }))
+    return child.pid
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    return Workspace(root=tmp_path / "kit", user="tester")
+
+
+# ---------------------------------------------------------------- no server
+def test_command_runs_connect_with_delta_on_loopback(ws, monkeypatch):
+    monkeypatch.setenv("MLOPS_KIT_DRIVER_MEMORY", "3g")
+    command = server_command(ws, 15999)
+    assert command[0].endswith("/pyspark/bin/spark-submit")
+    assert command[command.index("--class") + 1] == SERVER_CLASS
+    assert command[command.index("--master") + 1] == "local[*]"
+    assert command[-1] == "spark-internal"
+    conf = _conf(command)
+    assert conf["spark.connect.grpc.binding.address"] == "127.0.0.1"
+    assert conf["spark.connect.grpc.binding.port"] == "15999"
+    assert conf["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
+    assert conf["spark.sql.catalog.spark_catalog"].endswith("delta.catalog.DeltaCatalog")
+    assert conf["spark.driver.memory"] == "3g"
+    assert "-XX:TieredStopAtLevel=1" in conf["spark.driver.extraJavaOptions"]
+    assert conf["spark.sql.warehouse.dir"] == str(ws.warehouse_dir)
+    jars = command[command.index("--jars") + 1] if "--jars" in command else ""
+    packages = command[command.index("--packages") + 1] if "--packages" in command else ""
+    assert "delta-spark_2.13" in jars + packages
+
+
+def test_command_keeps_local_settings_when_the_workspace_points_at_connect(ws):
+    remote = Workspace(root=ws.root, user="tester", spark_master="sc://elsewhere:15002")
+    conf = _conf(server_command(remote, 15999))
+    assert conf["spark.sql.adaptive.enabled"] == "false"  # a local-only choice
+    assert "-XX:TieredStopAtLevel=1" in conf["spark.driver.extraJavaOptions"]
+
+
+def test_stop_when_nothing_runs_says_so(ws):
+    with pytest.raises(NotFoundError, match="No Spark Connect server is running"):
+        stop_server(ws)
+    result = _cli(ws, "spark", "stop")
+    assert result.exit_code == 4 and "mlops-kit spark start" in result.output
+    status = _cli(ws, "spark", "status")
+    assert status.exit_code == 1 and status.output.strip() == "not running"
+    assert server_status(ws) == {"state": "stopped"}
+
+
+def test_dead_server_is_reported_and_its_record_removed(ws):
+    pid = _dead_record(ws)
+    status = _cli(ws, "spark", "status")
+    assert status.exit_code == 1
+    assert f"pid {pid} has died" in status.output and str(log_path(ws)) in status.output
+    assert not state_path(ws).exists()
+
+    _dead_record(ws)
+    assert server_status(ws)["state"] == "dead"
+    assert server_status(ws) == {"state": "stopped"}  # cleaned up by the first call
+
+    _dead_record(ws)
+    with pytest.raises(NotFoundError, match=r"was no longer running; its record is removed"):
+        stop_server(ws)
+    assert not state_path(ws).exists()
+
+
+def test_a_reused_pid_is_not_taken_for_the_server(ws):
+    # our own pid is alive, but the record says it belonged to a process started long ago
+    write_record(state_path(ws), os.getpid(), ready=True, port=1, url="sc://127.0.0.1:1", log="x")
+    record = json.loads(state_path(ws).read_text())
+    assert process_alive(os.getpid(), record["create_time"])
+    record["create_time"] -= 3600
+    state_path(ws).write_text(json.dumps(record))
+    assert server_status(ws)["state"] == "dead"
+    assert not state_path(ws).exists()
+
+
+def test_start_refuses_a_taken_port(ws):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(EnvironmentProblem, match="already in use"):
+            start_server(ws, port=taken.getsockname()[1])
+    assert not state_path(ws).exists()
+
+
+@pytest.mark.slow
+def test_a_server_that_cannot_start_names_its_log(ws, monkeypatch):
+    monkeypatch.setenv("MLOPS_KIT_DRIVER_MEMORY", "1x")  # the JVM refuses this heap size
+    with pytest.raises(EnvironmentProblem, match=r"(?s)exited with code \d+ before .*"
+                       r"spark-connect\.log\).*Invalid maximum heap size"):
+        start_server(ws, timeout=120)
+    assert not state_path(ws).exists()
+
+
+@pytest.mark.slow
+def test_start_timeout_points_at_the_log_and_leaves_nothing(ws):
+    with pytest.raises(EnvironmentProblem,
+                       match=r"did not answer 127\.0\.0\.1:\d+ within 0\.5 s") as err:
+        start_server(ws, timeout=0.5)
+    assert str(log_path(ws)) in str(err.value)
+    assert not state_path(ws).exists()
+    assert _processes_of(ws) == []
+
+
+def test_get_spark_uses_a_running_server_only_on_opt_in(ws, monkeypatch):
+    from mlops_kit.spark import _remote_url, spark_mode
+
+    with socket.socket() as listener:  # stands in for the server's port
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        write_record(state_path(ws), os.getpid(), ready=True, port=port,
+                     url=f"sc://127.0.0.1:{port}", log="x")
+        assert spark_mode() == "local" and _remote_url(ws) is None  # the default is unchanged
+        monkeypatch.setenv("MLOPS_KIT_SPARK", "connect")
+        assert _remote_url(ws) == f"sc://127.0.0.1:{port}"
+        monkeypatch.setenv("MLOPS_KIT_SPARK_MASTER", "local[2]")  # an explicit master wins
+        assert _remote_url(ws) is None
+        monkeypatch.delenv("MLOPS_KIT_SPARK_MASTER")
+        assert _remote_url(Workspace(root=ws.root, user="tester", spark_master="spark://h:7077")) is None
+    assert _remote_url(ws) is None  # recorded, alive, but its port does not answer
+    state_path(ws).unlink()
+    assert _remote_url(ws) is None  # connect asked for, no server: a local JVM
+    monkeypatch.setenv("MLOPS_KIT_SPARK", "remote")
+    with pytest.raises(ConfigError, match="MLOPS_KIT_SPARK must be one of local, connect"):
+        spark_mode()
+
+
+# -------------------------------------------------------------- real server
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One Spark Connect server for the tests below; stopped (and checked) at the end."""
+    ws = Workspace(root=tmp_path_factory.mktemp("connect") / "kit", user="tester")
+    info = start_server(ws)
+    yield ws, info
+    if process_alive(info["pid"], info["create_time"]):
+        stop_server(ws)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("spark_connect_server")
+class TestRealServer:
+    def test_start_records_the_server_and_listens_on_loopback_only(self, server):
+        ws, info = server
+        assert info["already_running"] is False
+        assert info["url"] == f"sc://127.0.0.1:{info['port']}"
+        assert json.loads(state_path(ws).read_text())["pid"] == info["pid"]
+        assert log_path(ws).is_file() and log_path(ws).parent == ws.logs_dir
+        # Java listens on IPv6 sockets: 127.0.0.1 shows as ::ffff:127.0.0.1
+        listening = {(c.laddr.ip.removeprefix("::ffff:"), c.laddr.port)
+                     for c in psutil.Process(info["pid"]).net_connections("tcp")
+                     if c.status == psutil.CONN_LISTEN}
+        assert ("127.0.0.1", info["port"]) in listening
+        assert {ip for ip, _ in listening} == {"127.0.0.1"}  # nothing reachable from outside
+
+    def test_status_shows_url_pid_and_uptime(self, server):
+        ws, info = server
+        result = _cli(ws, "spark", "status")
+        assert result.exit_code == 0, result.output
+        assert f"running: {info['url']} (pid {info['pid']}, up " in result.output
+        assert str(log_path(ws)) in result.output
+        assert running_server(ws)["pid"] == info["pid"]
+
+    def test_start_again_is_idempotent(self, server):
+        ws, info = server
+        again = start_server(ws)
+        assert again["already_running"] and again["pid"] == info["pid"]
+        result = _cli(ws, "spark", "start")
+        assert result.exit_code == 0, result.output
+        assert f"already running: {info['url']} (pid {info['pid']}" in result.output
+
+    def test_delta_round_trip_over_connect(self, server):
+        ws, info = server
+        table = ws.root / "round_trip"
+        client = textwrap.dedent(f"""
+            from mlops_kit.spark import get_spark
+            spark = get_spark()
+            assert type(spark).__module__ == "pyspark.sql.connect.session", type(spark)
+            path = {str(table)!r}
+            spark.range(5).selectExpr("id", "id * 2 AS v").write.format("delta").save(path)
+            spark.range(3, 8).selectExpr("id", "id * 10 AS v").createOrReplaceTempView("updates")
+            merged = spark.sql(
+                f"MERGE INTO delta.`{{path}}` t USING updates s ON t.id = s.id "
+                "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *").first()
+            assert (merged.num_updated_rows, merged.num_inserted_rows) == (2, 3), merged
+            history = spark.sql(f"DESCRIBE HISTORY delta.`{{path}}`").orderBy("version")
+            assert [r.operation for r in history.collect()] == ["WRITE", "MERGE"]
+            old = spark.read.format("delta").option("versionAsOf", 0).load(path)
+            assert sorted(r.v for r in old.collect()) == [0, 2, 4, 6, 8]
+            spark.sql(f"RESTORE TABLE delta.`{{path}}` TO VERSION AS OF 0")
+            now = spark.read.format("delta").load(path)
+            assert sorted(r.v for r in now.collect()) == [0, 2, 4, 6, 8]
+            last = spark.sql(f"DESCRIBE HISTORY delta.`{{path}}`").orderBy("version").collect()[-1]
+            assert last.operation == "RESTORE", last
+            assert spark.conf.get("spark.sql.shuffle.partitions") == "2"
+            print("round trip ok")
+        """)
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("MLOPS_KIT_", "MLFLOW_", "SPARK_"))}
+        env.update(MLOPS_KIT_HOME=str(ws.root), MLOPS_KIT_USER="tester", MLOPS_KIT_SPARK="connect",
+                   PYTHONWARNINGS="error::UserWarning")
+        done = subprocess.run([sys.executable, "-c", client], env=env, cwd=REPO,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "round trip ok" in done.stdout
+        # written by the server's JVM into the workspace, as a Delta table
+        assert (table / "_delta_log" / "00000000000000000002.json").is_file()
+
+    def test_stop_ends_the_process_group(self, server):
+        ws, info = server
+        procs = [psutil.Process(info["pid"]), *psutil.Process(info["pid"]).children(recursive=True)]
+        result = _cli(ws, "spark", "stop")
+        assert result.exit_code == 0, result.output
+        assert f"stopped: {info['url']} (pid {info['pid']})" in result.output
+        assert [p for p in procs if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []
+        assert not state_path(ws).exists()
+        assert _cli(ws, "spark", "status").exit_code == 1
+        assert _cli(ws, "spark", "stop").exit_code == 4
