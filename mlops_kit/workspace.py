@@ -218,25 +218,31 @@ class Workspace:
         *,
         root: str | os.PathLike[str] | None = None,
         user: str | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> "Workspace":
-        """Build the workspace from arguments, then environment variables, then defaults."""
+        """Build the workspace from arguments, then environment variables, then defaults.
+
+        ``environ`` (default ``os.environ``) lets a caller ask what a process
+        with other settings would see, without changing this process's.
+        """
+        environ = os.environ if environ is None else environ
         root_path = Path(
-            root or os.environ.get("MLOPS_KIT_HOME") or Path.home() / ".mlops-kit"
+            root or environ.get("MLOPS_KIT_HOME") or Path.home() / ".mlops-kit"
         ).expanduser().resolve()
         if user is not None:
             user = check_user(user, source="the user argument")
-        elif os.environ.get("MLOPS_KIT_USER"):
-            user = check_user(os.environ["MLOPS_KIT_USER"])
+        elif environ.get("MLOPS_KIT_USER"):
+            user = check_user(environ["MLOPS_KIT_USER"])
         else:
             user = default_user()
         return cls(
             root=root_path,
             user=user,
-            env=env or os.environ.get("MLOPS_KIT_ENV") or "dev",
-            tracking_uri_override=os.environ.get("MLOPS_KIT_TRACKING_URI")
-            or os.environ.get("MLFLOW_TRACKING_URI"),
-            registry_uri_override=os.environ.get("MLOPS_KIT_REGISTRY_URI"),
-            spark_master=os.environ.get("MLOPS_KIT_SPARK_MASTER") or "local[*]",
+            env=env or environ.get("MLOPS_KIT_ENV") or "dev",
+            tracking_uri_override=environ.get("MLOPS_KIT_TRACKING_URI")
+            or environ.get("MLFLOW_TRACKING_URI"),
+            registry_uri_override=environ.get("MLOPS_KIT_REGISTRY_URI"),
+            spark_master=environ.get("MLOPS_KIT_SPARK_MASTER") or "local[*]",
         )
 
     def with_env(self, env: str) -> "Workspace":

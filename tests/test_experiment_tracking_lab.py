@@ -8,13 +8,14 @@ from sklearn.metrics import root_mean_squared_error
 from sklearn.model_selection import train_test_split
 
 from mlops_kit.datasets import listings
-from mlops_kit.labs.checks.experiment_tracking_lab import LAB_ID, check_ex1, check_ex2, check_ex3
+from mlops_kit.labs.checks.experiment_tracking_lab import LAB_ID, check_ex1, check_ex2, check_ex3, check_ex4
 from mlops_kit.labs.seeds import learner_seed
 from mlops_kit.models import trusted_types
 from mlops_kit.tracking import price_features
 
 #: exercises whose checker these tests feed a right and a wrong answer
-COVERS_EXERCISES = [('experiment-tracking-lab', 'ex1'), ('experiment-tracking-lab', 'ex2'), ('experiment-tracking-lab', 'ex3')]
+COVERS_EXERCISES = [('experiment-tracking-lab', 'ex1'), ('experiment-tracking-lab', 'ex2'), ('experiment-tracking-lab', 'ex3'),
+                    ('experiment-tracking-lab', 'ex4')]
 
 
 GRID = [{"n_estimators": n, "max_depth": d} for n in (3, 6) for d in (4, 30)]
@@ -201,3 +202,38 @@ def test_ex3_rejects_a_model_that_is_not_the_best_one(workspace, split):
     assert not misplaced.passed and "another run" in misplaced.message
     missing = check_ex3(f"runs:/{parent}/no-such-model", **context)
     assert not missing.passed and "could not be loaded" in missing.message
+
+
+def _effects(parent: str, metric: str = "rmse", *, of_means: bool = True) -> dict:
+    runs = mlflow.search_runs(filter_string=f"tags.mlflow.parentRunId = '{parent}'",
+                              search_all_experiments=True)
+    out = {}
+    for param in ("n_estimators", "max_depth"):
+        values = runs.groupby(f"params.{param}")[f"metrics.{metric}"]
+        values = values.mean() if of_means else values.agg(lambda v: v.max() - v.min())
+        out[param] = float(values.max() - values.min())
+    return out
+
+
+def test_ex4_names_the_setting_that_moves_the_held_out_error(workspace, split):
+    workspace.set_experiment("lab_ex4")
+    parent = _search(split)
+    effects = _effects(parent)
+    best = max(effects, key=effects.get)
+    other = min(effects, key=effects.get)
+    assert effects[best] > effects[other]
+    result = check_ex4(best, effects=effects, parent_run_id=parent)
+    assert result.passed, result.message
+
+    wrong = [
+        (other, effects, "moves the held-out error less"),
+        (best, _effects(parent, "train_rmse"), "training rows"),
+        (best, _effects(parent, of_means=False), "average per value first"),
+        (best, {best: effects[best]}, "the search varied"),
+        ("random_state", effects, "one param of the grid"),
+        (best, None, "mapping of param -> number"),
+    ]
+    for answer, given, says in wrong:
+        outcome = check_ex4(answer, effects=given, parent_run_id=parent)
+        assert not outcome.passed and says in outcome.message + (outcome.hint or ""), (says, outcome)
+        assert f"{effects[best]:.3g}" not in outcome.message  # the answer is never printed

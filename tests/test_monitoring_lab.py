@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_kit.labs.checks.monitoring_lab import check_ex1, check_ex2, check_ex3, check_ex4
+from mlops_kit.labs.checks.monitoring_lab import check_ex1, check_ex2, check_ex3, check_ex4, check_ex5
 from mlops_kit.labs.registry import get
 from mlops_kit.labs.scenarios import learner_seed, monitoring_windows, unit_change
 from mlops_kit.monitoring import Monitor
 
 #: exercises whose checker these tests feed a right and wrong answers
 COVERS_EXERCISES = [("monitoring-lab", "ex1"), ("monitoring-lab", "ex2"),
-                    ("monitoring-lab", "ex3"), ("monitoring-lab", "ex4")]
+                    ("monitoring-lab", "ex3"), ("monitoring-lab", "ex4"),
+                    ("monitoring-lab", "ex5")]
 
 NUMERIC = ["temperature", "humidity", "price_per_cone"]
 #: a learner whose pipeline changed the units of price_per_cone, not of temperature as in the demo
@@ -30,7 +31,7 @@ def report(windows):
 
 
 def test_every_exercise_registers_two_hints_or_more():
-    for exercise in ("ex1", "ex2", "ex3", "ex4"):
+    for exercise in ("ex1", "ex2", "ex3", "ex4", "ex5"):
         assert len(get("monitoring-lab", exercise).hints) >= 2
 
 
@@ -101,3 +102,31 @@ def test_ex4_bonferroni_threshold(report):
         result = check_ex4(wrong, report=report)
         assert not result.passed and "0.0166667" not in result.message + result.hint
     assert not check_ex4("alpha", report=report).passed
+
+
+#: the right triage for PRICE_LEARNER, whose price_per_cone changed units
+RIGHT_TRIAGE = {"flavour": "retrain_if_error_grows", "humidity": "fix_pipeline",
+                "price_per_cone": "fix_pipeline"}
+
+
+def test_ex5_accepts_fixing_data_bugs_and_watching_the_real_change():
+    assert check_ex5(RIGHT_TRIAGE, learner=PRICE_LEARNER).passed
+
+
+@pytest.mark.parametrize("wrong, message", [
+    ({**RIGHT_TRIAGE, "price_per_cone": "retrain_if_error_grows"}, "teach the model the bug"),
+    ({**RIGHT_TRIAGE, "humidity": "no_action"}, "reading wrong inputs"),
+    ({**RIGHT_TRIAGE, "flavour": "fix_pipeline"}, "customers really changed"),
+    ({**RIGHT_TRIAGE, "price_per_cone": "rollback"}, "same broken column"),
+    ({"flavour": "retrain_if_error_grows", "humidity": "fix_pipeline",
+      "temperature": "fix_pipeline"}, "has no decision"),  # the demo's unit change, typed in
+    ({**RIGHT_TRIAGE, "store": "no_action"}, "did not drift"),
+    ({**RIGHT_TRIAGE, "humidity": "impute"}, "not on the triage menu"),
+    ([("flavour", "retrain_if_error_grows")], "expected a dict"),
+])
+def test_ex5_rejects_wrong_decisions_without_naming_the_right_one(wrong, message):
+    result = check_ex5(wrong, learner=PRICE_LEARNER)
+    assert not result.passed and message in result.message
+    for action in ("fix_pipeline", "retrain_if_error_grows"):
+        if action not in str(wrong):
+            assert action not in result.message and action not in (result.hint or "")

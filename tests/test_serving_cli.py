@@ -23,21 +23,13 @@ MLOPS_KIT = str(Path(sys.executable).with_name("mlops-kit"))
 
 
 def _register(name: str, slope: float) -> None:
-    import mlflow
     import pandas as pd
-    from mlflow.tracking import MlflowClient
     from sklearn.linear_model import LinearRegression
 
-    from mlops_kit._price_model import trusted_types
+    from registered import register_champion
 
     X = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]})
-    model = LinearRegression().fit(X, slope * X["x"])
-    with mlflow.start_run():
-        info = mlflow.sklearn.log_model(
-            model, name="model", registered_model_name=name, input_example=X.head(2),
-            signature=mlflow.models.infer_signature(X, model.predict(X)),
-            skops_trusted_types=trusted_types(model))
-    MlflowClient().set_registered_model_alias(name, "champion", info.registered_model_version)
+    register_champion(LinearRegression().fit(X, slope * X["x"]), X, name)
 
 
 @pytest.fixture(scope="module")

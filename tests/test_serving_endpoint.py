@@ -22,8 +22,6 @@ NUMERIC = ["accommodates", "bathrooms", "review_scores_rating"]
 
 def _register(ws: Workspace) -> str:
     """A small pipeline over string, bool, long and (nullable) double columns."""
-    import mlflow
-    from mlflow.tracking import MlflowClient
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import Ridge
@@ -31,7 +29,7 @@ def _register(ws: Workspace) -> str:
     from sklearn.preprocessing import OneHotEncoder
 
     from mlops_kit.datasets.listings import listings
-    from mlops_kit.models import trusted_types
+    from registered import register_champion
 
     frame = listings(300, seed=3)
     X = frame[["room_type", "host_is_superhost", *NUMERIC]]
@@ -42,13 +40,7 @@ def _register(ws: Workspace) -> str:
     model = make_pipeline(prep, Ridge()).fit(X, frame["price"])
     name = ws.model_name("serving_test")
     ws.set_experiment("serving_test")
-    with mlflow.start_run():
-        info = mlflow.sklearn.log_model(
-            model, name="model", registered_model_name=name, input_example=X.head(2),
-            signature=mlflow.models.infer_signature(X, model.predict(X)),
-            skops_trusted_types=trusted_types(model))
-    MlflowClient().set_registered_model_alias(name, "champion", info.registered_model_version)
-    return f"models:/{name}@champion"
+    return register_champion(model, X, name)
 
 
 @pytest.fixture(scope="module")

@@ -309,3 +309,15 @@ def test_reset_as_another_spelling_of_a_user_is_refused(tmp_path, monkeypatch) -
         assert result.exit_code == 2 and len(lines) == 1, result.output
         assert "lowercase letter followed by" in lines[0]
     assert ada.table_path("listings").is_dir()
+
+
+def test_from_env_reads_a_given_environment_and_leaves_this_process_alone(tmp_path):
+    import os
+
+    before = dict(os.environ)
+    ws = Workspace.from_env(environ={"MLOPS_KIT_HOME": str(tmp_path), "MLOPS_KIT_USER": "bob",
+                                     "MLOPS_KIT_ENV": "prod",
+                                     "MLOPS_KIT_TRACKING_URI": "http://127.0.0.1:5000"})
+    assert (ws.root, ws.user, ws.env) == (tmp_path.resolve(), "bob", "prod")
+    assert ws.tracking_uri == "http://127.0.0.1:5000"
+    assert dict(os.environ) == before

@@ -316,3 +316,60 @@ def check_ex3(
     return CheckResult.ok(
         f"the model reloads, predicts {rows} prices and reproduces {METRIC} {rmse:.4g}"
     )
+
+
+def param_effects(parent_run_id: str, metric: str = METRIC) -> dict[str, float]:
+    """Each param's effect on ``metric``: the spread of the metric's mean per value of the param.
+
+    Averaging over the other params' values first keeps one lucky run from
+    standing in for a whole setting.
+    """
+    import pandas as pd
+
+    rows = [{**run.data.params, metric: run.data.metrics[metric]}
+            for run in child_runs(parent_run_id) if metric in run.data.metrics]
+    frame = pd.DataFrame(rows)
+    params = [c for c in frame.columns if c != metric]
+    means = {p: frame.groupby(p)[metric].mean() for p in params}
+    return {p: float(m.max() - m.min()) for p, m in means.items()}
+
+
+@checker(LAB_ID, "ex4", title="Which setting matters?", hints=[
+    "A setting matters when changing it moves the held-out error, whatever the other settings are.",
+    "For each param, average the children's held-out rmse per value of that param (over the "
+    "other param), and take the spread of those averages.",
+])
+def check_ex4(value: Any, *, effects: Any = None, parent_run_id: str | None = None,
+              **context: Any) -> CheckResult:
+    """``value``: the param that matters most; ``effects``: param -> spread of mean rmse."""
+    if parent_run_id is None:
+        return CheckResult.fail("the check needs the search's parent run",
+                                hint='call lab.check as the cell shows, with parent_run_id=parent_run_id')
+    try:
+        given = {str(k): float(v) for k, v in dict(effects).items()}
+    except (TypeError, ValueError):
+        return CheckResult.fail(f"expected effects as a mapping of param -> number, got "
+                                f"{type(effects).__name__}",
+                                hint="a pandas Series indexed by param name, or a dict")
+    truth = param_effects(parent_run_id)
+    if set(given) != set(truth):
+        return CheckResult.fail(f"effects covers {sorted(given)}, but the search varied "
+                                f"{sorted(truth)}", hint="one effect per param of the grid")
+    off = sorted(p for p in truth if not _close(given[p], truth[p]))
+    if off:
+        on_training = param_effects(parent_run_id, TRAIN_METRIC)
+        if all(_close(given[p], on_training[p]) for p in truth):
+            return CheckResult.fail("these effects were measured on the training rows",
+                                    hint="the question is which setting changes the error on "
+                                         "listings the forest has never seen")
+        return CheckResult.fail(f"the effect of {off} does not match your runs' {METRIC}",
+                                hint="average per value first, then take the spread of the "
+                                     "averages (not of single runs)")
+    if not isinstance(value, str) or value not in truth:
+        return CheckResult.fail(f"expected the name of one param of the grid, got {value!r}",
+                                hint=f"one of {sorted(truth)}")
+    if truth[value] < max(truth.values()):
+        return CheckResult.fail(f"{value!r} moves the held-out error less than another setting "
+                                "in your search", hint="compare the effects you computed")
+    return CheckResult.ok(f"{value} moves the held-out rmse by {truth[value]:.3g}, "
+                          f"more than any other setting of your grid")

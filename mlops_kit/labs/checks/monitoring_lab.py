@@ -111,3 +111,60 @@ def check_ex4(value: Any, **context: Any) -> CheckResult:
                                     hint="Count only the features the KS test ran on.")
     return CheckResult.ok(f"each KS p-value is compared with {value:g}, so all features together "
                           "raise a false alarm at most alpha of the time")
+
+
+#: the triage menu of exercise 5: what a team can do about a drifted feature
+TRIAGE_ACTIONS = {
+    "fix_pipeline": "the data is wrong: fix how it is produced and backfill; do not retrain on it",
+    "retrain_if_error_grows": "the world changed: measure the error on fresh labels, retrain on "
+                              "recent data if it grew",
+    "rollback": "serve the previous model version",
+    "no_action": "nothing to do",
+}
+
+#: why an action is wrong for each kind of problem (shown on a wrong choice)
+_WRONG_FOR_A_DATA_BUG = {
+    "retrain_if_error_grows": "retraining on these rows would teach the model the bug, and the "
+                              "next fix upstream would break it again",
+    "rollback": "the previous model reads the same broken column",
+    "no_action": "the model is reading wrong inputs right now",
+}
+_WRONG_FOR_A_REAL_CHANGE = {
+    "fix_pipeline": "nothing upstream produced these values wrongly: customers really changed",
+    "rollback": "the previous model was trained on the old world too",
+    "no_action": "a real change can still make the model worse; someone has to look at the error",
+}
+
+
+@checker("monitoring-lab", "ex5", title="Decide what to do about each problem", hints=[
+    "Ask of each drifted feature: did the world change, or did the data break on its way to you?",
+    "Nulls from a sensor and a column in other units are not the world changing; a new taste "
+    "in flavours is.",
+])
+def check_ex5(value: Any, *, learner: int | None = None, **context: Any) -> CheckResult:
+    if not isinstance(value, dict):
+        return CheckResult.fail(f"expected a dict of feature -> action, got {type(value).__name__}",
+                                hint="One key per problem feature, one TRIAGE_ACTIONS key as each value.")
+    unknown = sorted(str(a) for a in value.values() if a not in TRIAGE_ACTIONS)
+    if unknown:
+        return CheckResult.fail(f"{unknown} is not on the triage menu",
+                                hint=f"Choose each action from {sorted(TRIAGE_ACTIONS)}.")
+    broken = _broken(learner)
+    missing, extra = sorted(broken - set(value)), sorted(set(value) - broken)
+    if missing:
+        return CheckResult.fail(f"{len(missing)} of the problems your report found has no decision",
+                                hint="Every feature that drifted in *your* report needs an action, "
+                                     "including the one whose units changed.")
+    if extra:
+        return CheckResult.fail(f"{extra} did not drift in your data",
+                                hint="Decide only about the features your report flagged.")
+    for feature in sorted(broken):
+        action = value[feature]
+        real_change = feature == "flavour"
+        wrong = (_WRONG_FOR_A_REAL_CHANGE if real_change else _WRONG_FOR_A_DATA_BUG).get(action)
+        if wrong:
+            return CheckResult.fail(f"{action!r} for {feature!r}: {wrong}",
+                                    hint="Work out first whether this drift is a data bug or a "
+                                         "real change.")
+    return CheckResult.ok("data bugs get fixed where the data is made; the real change gets "
+                          "watched on fresh labels before anyone retrains")

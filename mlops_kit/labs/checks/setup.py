@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from unittest import mock
 
 from mlops_kit.labs import CheckResult, checker
 
@@ -264,8 +263,7 @@ def _workspace_with(settings: dict[str, str]):
     env = ws.to_environ({k: v for k, v in os.environ.items()
                          if not k.startswith(("MLOPS_KIT_", "MLFLOW_"))})
     env.update(settings)
-    with mock.patch.dict(os.environ, env, clear=True):
-        return ws, Workspace.from_env()
+    return ws, Workspace.from_env(environ=env)
 
 
 @checker("setup", "ex6", title="Point your runs at the team's tracking server",
