@@ -435,7 +435,8 @@ class Workspace:
             "MLFLOW_REGISTRY_URI": None,
         }
 
-    def to_environ(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    def to_environ(self, base: Mapping[str, str] | None = None, *,
+                   plain_mlflow: bool = False) -> dict[str, str]:
         """The environment of a child process that works in this workspace.
 
         ``base`` (default ``os.environ``) with the workspace's variables set, so
@@ -444,6 +445,11 @@ class Workspace:
         child derives the same store (and its artifact locations) from
         ``MLOPS_KIT_HOME``. A configured tracking or registry server travels as
         ``MLOPS_KIT_TRACKING_URI`` / ``MLOPS_KIT_REGISTRY_URI``.
+
+        ``plain_mlflow=True`` is for a child that talks to MLflow without the
+        kit (``mlflow models serve``, Spark's Python workers): it gets MLflow's
+        own ``MLFLOW_TRACKING_URI`` / ``MLFLOW_REGISTRY_URI`` too, since it
+        would otherwise look for models in a ``mlruns/`` folder of its own.
 
         Examples
         --------
@@ -454,6 +460,9 @@ class Workspace:
         """
         env = dict(os.environ if base is None else base)
         _apply(env, self._variables())
+        if plain_mlflow:
+            env["MLFLOW_TRACKING_URI"] = self.tracking_uri
+            env["MLFLOW_REGISTRY_URI"] = self.registry_uri
         return env
 
     def set_experiment(self, name: str) -> str:

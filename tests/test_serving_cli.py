@@ -126,3 +126,15 @@ def test_mlflow_serve_reads_a_short_name_as_the_endpoint_does(workspace):
 
     assert MlflowServe("iris@champion").model_uri == "models:/dev.tester.iris@champion"
     assert MlflowServe("models:/iris@champion").model_uri == "models:/iris@champion"
+
+
+def test_mlflow_serve_finds_a_model_in_the_workspaces_local_registry(ws):
+    """`mlflow models serve` knows nothing of the kit: it is given MLflow's URIs, so a
+    model registered in the workspace's SQLite registry is found and served."""
+    from mlops_kit.serving import MlflowServe
+
+    ws.activate()
+    with MlflowServe("iris@champion") as server:
+        answer = httpx.post(server.invocations_url, json={"inputs": [{"x": 2.0}]}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["predictions"][0] == pytest.approx(-2.0)

@@ -321,3 +321,12 @@ def test_from_env_reads_a_given_environment_and_leaves_this_process_alone(tmp_pa
     assert (ws.root, ws.user, ws.env) == (tmp_path.resolve(), "bob", "prod")
     assert ws.tracking_uri == "http://127.0.0.1:5000"
     assert dict(os.environ) == before
+
+
+def test_a_plain_mlflow_child_gets_mlflows_own_uris(tmp_path):
+    ws = Workspace(root=tmp_path, user="ada")
+    kit_child = ws.to_environ({"PATH": "/bin"})
+    mlflow_child = ws.to_environ({"PATH": "/bin"}, plain_mlflow=True)
+    assert "MLFLOW_TRACKING_URI" not in kit_child  # the kit derives it from MLOPS_KIT_HOME
+    assert mlflow_child["MLFLOW_TRACKING_URI"] == ws.tracking_uri
+    assert mlflow_child["MLFLOW_REGISTRY_URI"] == ws.registry_uri

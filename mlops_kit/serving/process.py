@@ -89,6 +89,10 @@ class Endpoint:
         Seconds to wait for ``/ping``.
     """
 
+    #: the child is the kit's own server, which rebuilds the workspace from
+    #: ``MLOPS_KIT_*`` (see :meth:`~mlops_kit.workspace.Workspace.to_environ`)
+    plain_mlflow = False
+
     def __init__(self, model_uri: str, port: int | None = None, token: str | None = None,
                  *, log_table: str | None = "inference_log",
                  max_body_bytes: int | None = None, fast_path: bool = True,
@@ -169,7 +173,7 @@ class Endpoint:
         ws = get_workspace()
         ws.endpoints_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = ws.endpoints_dir / f"endpoint-{self.port}.log"
-        env = ws.to_environ()
+        env = ws.to_environ(plain_mlflow=self.plain_mlflow)
         env["PYTHONUNBUFFERED"] = "1"
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         env.pop(TOKEN_ENV, None)
@@ -238,6 +242,9 @@ class MlflowServe(Endpoint):
     >>> with MlflowServe("models:/dev.ada.price@champion") as server:  # doctest: +SKIP
     ...     requests.post(server.invocations_url, json={"inputs": rows}).json()
     """
+
+    #: MLflow's own server knows nothing of the workspace: it is given MLflow's URIs
+    plain_mlflow = True
 
     def __init__(self, model_uri: str, port: int | None = None, *,
                  startup_timeout: float = 120.0) -> None:
