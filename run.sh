@@ -126,7 +126,9 @@ run_tests() {
         run "$VENV/bin/mlops-kit" labs build --check
     fi
     say "unit and notebook tests"
-    run "$VENV/bin/pytest" -n 2 --dist loadgroup -q
+    # The standalone-cluster test (about 10 minutes on two cores) runs on its own:
+    # ./run.sh test -m cluster tests/test_cluster.py. --durations shows where the time goes.
+    run "$VENV/bin/pytest" -n 2 --dist loadgroup -q -m "not cluster" --durations=30
     # The pytest run above executed every notebook through papermill; nbval adds the
     # comparison of stored outputs, so it runs the demos that have cells tagged
     # nbval-check-output (running the others again would only repeat that execution).
