@@ -29,6 +29,9 @@ from click.testing import CliRunner
 from mlops_kit._processes import free_port
 from mlops_kit.workspace import Workspace
 
+#: the tests share one PostgreSQL and one tracking server (module fixtures)
+pytestmark = pytest.mark.xdist_group("mlflow_postgres")
+
 USERS = ("ada", "bob")
 ENVS = ("dev", "prod")
 DB_USER = "mlflow"
@@ -211,7 +214,7 @@ def test_server_keeps_runs_and_registry_in_postgres(stack):
 
 
 @pytest.mark.slow
-def test_each_user_and_env_registers_and_is_validated_through_the_webhook(stack):
+def test_each_user_and_env_registers_is_validated_and_resets_only_its_own(stack):
     from mlflow import MlflowClient
 
     versions = {}
@@ -234,11 +237,8 @@ def test_each_user_and_env_registers_and_is_validated_through_the_webhook(stack)
         stack["postgres"], "SELECT name FROM experiments WHERE lifecycle_stage = 'active'")}
     assert {f"/Users/{u}/{e}/price" for u in USERS for e in ENVS} <= experiments
 
-
-@pytest.mark.slow
-def test_each_user_sees_only_its_own_models_and_resets_only_them(stack):
-    from mlflow import MlflowClient
-
+    # each user sees only its own models and resets only them (one test: the state
+    # above is what this part reads, and pytest-xdist may run tests on other workers)
     client = MlflowClient(stack["server"].url, registry_uri=stack["server"].url)
     for user in USERS:
         for env in ENVS:
