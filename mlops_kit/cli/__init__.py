@@ -7,27 +7,14 @@ become one line on stderr and the error's ``exit_code``.
 """
 from __future__ import annotations
 
-import contextlib
 import importlib
-import sys
-from typing import Iterator
 
 import click
 
-from mlops_kit.exceptions import MlopsKitError
+from mlops_kit._exit import exit_on_kit_error
 
 #: subcommand modules, in the order ``--help`` lists them
 _COMMAND_MODULES: list[str] = ["setup", "doctor", "course", "job", "reset", "ui", "lab", "labs", "progress", "mlflow_server", "spark", "serve", "pipeline"]
-
-
-@contextlib.contextmanager
-def exit_on_kit_error() -> Iterator[None]:
-    """Turn a :class:`MlopsKitError` into ``error: ...`` on stderr and its exit code."""
-    try:
-        yield
-    except MlopsKitError as err:
-        click.secho(f"error: {err}", fg="red", err=True)
-        sys.exit(err.exit_code)
 
 
 class _KitGroup(click.Group):

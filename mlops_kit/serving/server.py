@@ -10,7 +10,7 @@ spool to its table (what does not fit in the grace period stays in the spool
 and is written by the next start). Only then does the process exit.
 
 ``mlops-kit serve --model NAME@ALIAS --port 5001`` (or ``python -m
-mlops_kit.serving`` with the same options, see :mod:`mlops_kit.cli.serve`)
+mlops_kit.serving`` with the same options, see :mod:`mlops_kit.serving.command`)
 runs this; the token comes from ``$MLOPS_KIT_SERVING_TOKEN`` so it never shows
 in ``ps``.
 """
