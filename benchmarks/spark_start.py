@@ -10,11 +10,12 @@ Python process (as a new notebook kernel is) that runs one "first cell":
 
 two ways, alternating so both see the same machine load:
 
-- classic: ``get_spark()`` as today, a local[*] JVM started in the process
-  (the kit's settings: C1-only JIT, Delta jars from ``~/.m2``);
-- connect: ``MLOPS_KIT_SPARK=connect`` against the workspace's Spark Connect
-  server, started once by this benchmark (``mlops_kit.spark_server``, its own
-  start-up time is printed) and stopped at the end.
+- classic: ``MLOPS_KIT_SPARK=local``, a local[*] JVM started in the process
+  (the kit's settings: C1-only JIT, Delta jars from ``~/.m2``): every kernel
+  before the shared server became the default;
+- connect: the default, the workspace's Spark Connect server, started once by
+  this benchmark (``mlops_kit.spark_server``, its own start-up time is
+  printed) and stopped at the end.
 
 Prints, per way, min and median of the session start, of the whole cell, and
 of the process (interpreter start and imports included), then the ratio of

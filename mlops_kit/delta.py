@@ -11,7 +11,12 @@ first into the kit's own, with the fix in the message:
 - reading a table that does not exist, or a version it never had, raises
   :class:`~mlops_kit.exceptions.NotFoundError`.
 
-Reads and writes go through Spark; metadata that needs no JVM (does the
+Reads and writes go through Spark, and every Delta operation the kit runs
+through Spark (MERGE, history, OPTIMIZE, table detail) is SQL on
+``delta.`path```, never Delta's Python ``DeltaTable`` API: SQL works the same
+on a JVM in this process and over Spark Connect, where ``DeltaTable`` does
+not exist (:func:`sql_identifier`, :func:`last_commit`, :func:`merge_into`).
+Metadata that needs no JVM (does the
 table exist, its version, row and file counts) is read with ``deltalake``
 (delta-rs), so the serving process and ``install()``'s no-op path never
 start Spark. Jobs that need rows without a JVM use :func:`read_snapshot`
@@ -41,6 +46,11 @@ __all__ = [
     "write_table",
     "read_table",
     "history",
+    "last_commit",
+    "merge_into",
+    "optimize",
+    "sql_identifier",
+    "table_detail",
     "table_exists",
     "table_version",
     "row_count",
@@ -48,6 +58,9 @@ __all__ = [
     "read_snapshot",
     "write_snapshot",
 ]
+
+#: Delta's session setting that lets MERGE add the source's new columns to the table
+_AUTO_MERGE = "spark.databricks.delta.schema.autoMerge.enabled"
 
 _BARE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -64,6 +77,68 @@ def resolve_path(name_or_path: str | os.PathLike[str], workspace: Workspace | No
     if isinstance(name_or_path, str) and _BARE_NAME.match(name_or_path):
         return str((workspace or get_workspace()).table_path(name_or_path))
     return str(name_or_path)
+
+
+def sql_identifier(path: str | os.PathLike[str]) -> str:
+    """``delta.`path``` for Spark SQL, with backticks in the path escaped."""
+    return "delta.`" + str(path).replace("`", "``") + "`"
+
+
+def last_commit(path: str | os.PathLike[str], *, spark: "SparkSession | None" = None) -> Any:
+    """The newest commit of the Delta table at ``path`` (a Row of ``DESCRIBE HISTORY``)."""
+    return _spark(spark).sql(f"DESCRIBE HISTORY {sql_identifier(path)} LIMIT 1").first()
+
+
+def table_detail(path: str | os.PathLike[str], *, spark: "SparkSession | None" = None) -> Any:
+    """``DESCRIBE DETAIL`` of the Delta table at ``path`` (partition columns, files, size)."""
+    return _spark(spark).sql(f"DESCRIBE DETAIL {sql_identifier(path)}").first()
+
+
+def merge_into(path: str | os.PathLike[str], source: "DataFrame", keys: list[str] | tuple[str, ...],
+               *, spark: "SparkSession | None" = None) -> None:
+    """Upsert ``source`` into the Delta table at ``path`` by ``keys``, with schema evolution.
+
+    Matched rows are updated, new keys inserted, and columns the table does
+    not have yet are added; columns the source lacks keep their values on
+    updated rows. The source is a session-scoped temporary view with a unique
+    name, dropped afterwards, so concurrent merges of one session do not see
+    each other's rows. Schema evolution is Delta's session setting
+    ``autoMerge``, on for this statement only (``MERGE WITH SCHEMA EVOLUTION``
+    does not parse with Spark 4.0 and Delta 4.0).
+    """
+    import uuid
+
+    session = _spark(spark)
+    view = f"mlops_kit_merge_{uuid.uuid4().hex}"
+    condition = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+    before = session.conf.get(_AUTO_MERGE, None)
+    source.createOrReplaceTempView(view)
+    session.conf.set(_AUTO_MERGE, "true")
+    try:
+        session.sql(
+            f"MERGE INTO {sql_identifier(path)} AS t USING {view} AS s ON {condition} "
+            "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+        ).collect()
+    finally:
+        if before is None:
+            session.conf.unset(_AUTO_MERGE)
+        else:
+            session.conf.set(_AUTO_MERGE, before)
+        session.catalog.dropTempView(view)
+
+
+def optimize(path: str | os.PathLike[str], zorder_by: list[str] | tuple[str, ...] | None = None,
+             *, spark: "SparkSession | None" = None) -> dict[str, int]:
+    """Compact the Delta table at ``path`` (Z-ordered by ``zorder_by`` if given).
+
+    Returns the files removed and added, from Delta's own metrics.
+    """
+    query = f"OPTIMIZE {sql_identifier(path)}"
+    if zorder_by:
+        query += " ZORDER BY (" + ", ".join(f"`{c}`" for c in zorder_by) + ")"
+    metrics = _spark(spark).sql(query).first()["metrics"]
+    return {"files_removed": int(metrics["numFilesRemoved"]),
+            "files_added": int(metrics["numFilesAdded"])}
 
 
 def _label(name_or_path: str | os.PathLike[str]) -> str:
@@ -354,7 +429,9 @@ def read_table(
     if timestamp is not None:
         reader = reader.option("timestampAsOf", _timestamp_text(timestamp))
     try:
-        return reader.load(path)
+        df = reader.load(path)
+        df.schema  # noqa: B018 - over Spark Connect, load is lazy: resolve the version now
+        return df
     except Exception as err:
         if version is None and timestamp is None:
             raise
@@ -375,13 +452,13 @@ def history(name_or_path: str | os.PathLike[str], limit: int | None = None, *,
     the operation reports it), ``files`` (files added), and ``metrics`` (all
     of Delta's ``operationMetrics``).
     """
-    from delta.tables import DeltaTable
-
     path = resolve_path(name_or_path)
     if not table_exists(path):
         raise _not_found(name_or_path, path)
-    table = DeltaTable.forPath(_spark(spark), path)
-    raw = (table.history(limit) if limit else table.history()).select(
+    query = f"DESCRIBE HISTORY {sql_identifier(path)}"
+    if limit:
+        query += f" LIMIT {int(limit)}"
+    raw = _spark(spark).sql(query).select(
         "version", "timestamp", "operation", "operationParameters", "operationMetrics"
     ).toPandas()
 

@@ -52,12 +52,14 @@ def check_delta_jars(ws: Workspace) -> str:
 
 
 def check_spark(ws: Workspace) -> str:
-    from mlops_kit.spark import get_spark, last_startup_seconds
+    from mlops_kit.spark import get_spark, is_connect, last_startup_seconds, session_url
 
     spark = get_spark(ws)
     startup = last_startup_seconds()
     took = f"started in {startup:.1f} s" if startup is not None else "already running"
-    return f"Spark {spark.version} on {ws.spark_master}, {took}"
+    where = (f"the Spark Connect server {session_url()}" if is_connect(spark)
+             else ws.spark_master)
+    return f"Spark {spark.version} on {where}, {took}"
 
 
 def check_delta(ws: Workspace) -> str:

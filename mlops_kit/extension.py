@@ -63,6 +63,14 @@ class LazySpark:
         return "<SparkSession: starts on first use (spark.range(3), spark.read, ...)>"
 
 
+def _spark_line(ws: Workspace) -> str:
+    from mlops_kit.spark import uses_shared_server
+
+    if uses_shared_server(ws):
+        return f"{ws.spark_master} in the workspace's shared Spark Connect server"
+    return ws.spark_master
+
+
 def summary(workspace: Workspace | None = None) -> tuple[str, str]:
     """HTML and text describing the active workspace."""
     ws = workspace or get_workspace()
@@ -71,7 +79,7 @@ def summary(workspace: Workspace | None = None) -> tuple[str, str]:
         ("user", ws.user),
         ("env", ws.env),
         ("MLflow tracking URI", ws.tracking_uri),
-        ("Spark master", ws.spark_master),
+        ("Spark master", _spark_line(ws)),
     ]
     text = "mlops-kit ready\n" + "\n".join(f"  {k:<20} {v}" for k, v in items)
     rows = "".join(
@@ -140,6 +148,20 @@ def _reset_lesson_magic(line: str = "") -> None:
 _MAGICS = {"kit": _kit_magic, "mlflow_ui": _mlflow_ui_magic, "reset_lesson": _reset_lesson_magic}
 
 
+def _usable_session(existing: Any) -> bool:
+    """Whether ``spark`` in the notebook is a session to keep on ``%load_ext``.
+
+    A session the learner made (a local JVM or a Spark Connect client) is kept,
+    unless it is a Connect session whose server has died since: then ``spark``
+    starts over lazily, and the next use starts the server again.
+    """
+    if isinstance(existing, LazySpark) or not hasattr(existing, "createDataFrame"):
+        return False
+    from mlops_kit.spark import is_connect, session_alive
+
+    return not is_connect(existing) or session_alive(existing)
+
+
 def _allow_reload(ipython) -> None:
     """Let the next ``%load_ext mlops_kit`` run this extension again.
 
@@ -165,9 +187,7 @@ def load_ipython_extension(ipython) -> None:
     ws = Workspace.from_env().activate()
     quiet_mlflow()  # MLflow's INFO records and registry notices stay out of lesson output
     namespace = ipython.user_ns
-    if not hasattr(namespace.get("spark"), "sparkContext") or isinstance(
-        namespace.get("spark"), LazySpark
-    ):
+    if not _usable_session(namespace.get("spark")):
         namespace["spark"] = LazySpark(namespace)
     namespace["display"] = display
     for name, func in _MAGICS.items():

@@ -9,12 +9,15 @@ Where it points comes from the workspace (``MLOPS_KIT_SPARK_MASTER``):
 - ``spark://host:7077``, ``yarn``, ...: a cluster, same settings;
 - ``sc://host:15002``: a Spark Connect server (which must have Delta itself).
 
-With ``MLOPS_KIT_SPARK_MASTER`` unset and ``MLOPS_KIT_SPARK=connect``, a
-session connects to the workspace's own Spark Connect server when one runs
-(``mlops-kit spark start``, :mod:`mlops_kit.spark_server`): one warm JVM
-shared by every notebook, a client session in well under a second. Without
-a running server, or with ``MLOPS_KIT_SPARK=local`` (the default), the
-session is a local JVM in this process as above.
+With ``MLOPS_KIT_SPARK_MASTER`` unset, a session connects to the workspace's
+own Spark Connect server (:mod:`mlops_kit.spark_server`): one warm JVM shared
+by every notebook, lab and job of the workspace, a client session in well
+under a second. The first command that needs Spark starts that server (one
+line says so), and a server that died is started again by the next one. A
+kernel that crashes does not take the server down; ``mlops-kit spark stop``
+does. ``MLOPS_KIT_SPARK=local`` (or any explicit master, ``local[*]``
+included) keeps a JVM inside this process instead: that is what code needing
+the JVM directly (``sparkContext``, py4j, RDDs) wants.
 
 Any ``spark.*`` setting can be added with ``MLOPS_KIT_SPARK_CONF`` as
 ``key=value;key=value``, and ``MLOPS_KIT_LOG4J`` names another log4j2 file.
@@ -36,22 +39,26 @@ from mlops_kit._processes import log_tail
 from mlops_kit.exceptions import ConfigError, EnvironmentProblem
 from mlops_kit.java import ensure_delta_jars, find_java
 from mlops_kit.spark_settings import spark_conf
-from mlops_kit.workspace import Workspace, get_workspace
+from mlops_kit.workspace import DEFAULT_SPARK_MASTER, Workspace, get_workspace
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
 
-__all__ = ["get_spark", "stop_spark", "spark_conf", "spark_mode", "last_startup_seconds"]
+__all__ = ["get_spark", "stop_spark", "spark_conf", "spark_mode", "uses_shared_server",
+           "is_connect", "session_alive", "session_url", "last_startup_seconds"]
 
 _startup_seconds: float | None = None
+#: this process's Spark Connect session (PySpark's own registry is per thread)
+_remote_session: "SparkSession | None" = None
+_remote_url_used = ""
 
 #: values of ``MLOPS_KIT_SPARK``: where a session goes when no master is set
 SPARK_MODES: tuple[str, ...] = ("local", "connect")
 
 
 def spark_mode() -> str:
-    """``MLOPS_KIT_SPARK``: ``local`` (default) or ``connect`` (the workspace's server)."""
-    mode = os.environ.get("MLOPS_KIT_SPARK", "").strip().lower() or "local"
+    """``MLOPS_KIT_SPARK``: ``connect`` (default: the workspace's server) or ``local``."""
+    mode = os.environ.get("MLOPS_KIT_SPARK", "").strip().lower() or "connect"
     if mode not in SPARK_MODES:
         raise ConfigError(
             f"MLOPS_KIT_SPARK must be one of {', '.join(SPARK_MODES)}. Got "
@@ -63,20 +70,33 @@ def spark_mode() -> str:
 def _remote_url(workspace: Workspace) -> str | None:
     """The ``sc://`` URL a session for ``workspace`` connects to, or None for a JVM here.
 
-    An explicit ``MLOPS_KIT_SPARK_MASTER`` always wins; the workspace's own
-    server is used only on opt-in (``MLOPS_KIT_SPARK=connect``) and only while
-    it runs.
+    An explicit ``MLOPS_KIT_SPARK_MASTER`` always wins; otherwise the
+    workspace's own server, started here if it does not run
+    (:func:`mlops_kit.spark_server.ensure_server`), unless ``MLOPS_KIT_SPARK=local``.
     """
     if workspace.spark_master.startswith("sc://"):
         return workspace.spark_master
-    mode = spark_mode()
-    if (mode != "connect" or os.environ.get("MLOPS_KIT_SPARK_MASTER")
-            or workspace.spark_master != "local[*]"):
+    if not uses_shared_server(workspace):
         return None
-    from mlops_kit.spark_server import running_server
+    from mlops_kit.spark_server import ensure_server
 
-    server = running_server(workspace)
-    return server["url"] if server else None
+    return ensure_server(workspace)["url"]
+
+
+def uses_shared_server(workspace: Workspace | None = None) -> bool:
+    """Whether sessions of ``workspace`` go to its shared Spark Connect server.
+
+    True unless ``MLOPS_KIT_SPARK=local`` or a master is set explicitly
+    (``MLOPS_KIT_SPARK_MASTER``, ``local[*]`` included).
+    """
+    workspace = workspace or get_workspace()
+    return (spark_mode() == "connect" and not os.environ.get("MLOPS_KIT_SPARK_MASTER")
+            and workspace.spark_master == DEFAULT_SPARK_MASTER)
+
+
+def is_connect(session: "SparkSession") -> bool:
+    """Whether ``session`` is a Spark Connect client (no JVM in this process)."""
+    return type(session).__module__.startswith("pyspark.sql.connect")
 
 
 def driver_log_path(workspace: Workspace) -> Path:
@@ -148,24 +168,71 @@ def get_spark(workspace: Workspace | None = None, *, app_name: str = "mlops-kit"
     workspace : Workspace, optional
         Where the session points; the active workspace by default.
     app_name : str
-        Name shown in the Spark UI and logs.
+        Name shown in the Spark UI and logs (of a JVM in this process).
     """
-    global _startup_seconds
+    global _startup_seconds, _remote_session, _remote_url_used
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
+    if _remote_session is not None and not _remote_session.is_stopped:
+        if _answers(_remote_url_used):
+            return _remote_session
+        _forget_dead_session(_remote_session)  # the next lines start a new server
+        _remote_session = None
     workspace = workspace or get_workspace()
     started = time.perf_counter()
     remote = _remote_url(workspace)
     if remote is not None:
-        session = SparkSession.builder.remote(remote).getOrCreate()
+        session = _remote_session = SparkSession.builder.remote(remote).getOrCreate()
+        _remote_url_used = remote
     else:
         session = _classic_session(workspace, app_name)
         session.sparkContext.setLogLevel("ERROR")
     _startup_seconds = time.perf_counter() - started
     return session
+
+
+def _forget_dead_session(session: "SparkSession") -> None:
+    """Close a Connect session whose server is gone, without asking that server anything.
+
+    PySpark hands its default session back to the next ``getOrCreate()``, so a
+    dead one must be stopped; stopping normally first tells the server to
+    release it, which would wait through PySpark's retries for an answer that
+    never comes.
+    """
+    session.release_session_on_close = False  # type: ignore[attr-defined]
+    with contextlib.suppress(Exception):
+        session.stop()
+
+
+def _answers(url: str) -> bool:
+    """Whether the Spark Connect server at ``url`` (``sc://host:port/...``) accepts connections."""
+    import socket
+    from urllib.parse import urlsplit
+
+    try:
+        address = urlsplit(url)
+        with socket.create_connection((address.hostname, address.port or 15002), timeout=0.5):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def session_alive(session: "SparkSession") -> bool:
+    """Whether a Connect ``session`` made by :func:`get_spark` still has a server to talk to.
+
+    Other sessions (a local JVM, a Connect session made elsewhere) count as alive.
+    """
+    if session is not _remote_session:
+        return True
+    return _answers(_remote_url_used)
+
+
+def session_url() -> str | None:
+    """The ``sc://`` URL this process's Spark Connect session uses (None: no such session)."""
+    return _remote_url_used if _remote_session is not None else None
 
 
 def last_startup_seconds() -> float | None:
@@ -174,9 +241,17 @@ def last_startup_seconds() -> float | None:
 
 
 def stop_spark() -> None:
-    """Stop the session if one is running (tests and CLI commands call this)."""
+    """Stop this process's session if one is running (tests and CLI commands call this).
+
+    A Spark Connect session is only closed here: the shared server keeps running.
+    """
+    global _remote_session
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
     if active is not None:
         active.stop()
+    if _remote_session is not None:
+        remote, _remote_session = _remote_session, None
+        with contextlib.suppress(Exception):
+            remote.stop()

@@ -19,8 +19,9 @@ output to ``<root>/logs/spark-connect.log``. A record whose process has died
 is reported as such and removed; ``start`` is idempotent (a second call
 returns the running server), and concurrent starts wait for each other.
 
-``get_spark()`` uses the server only when ``MLOPS_KIT_SPARK=connect`` is set
-(and ``MLOPS_KIT_SPARK_MASTER`` is not): see :mod:`mlops_kit.spark`.
+``get_spark()`` uses the server unless ``MLOPS_KIT_SPARK=local`` or
+``MLOPS_KIT_SPARK_MASTER`` is set, and starts it when it does not run
+(:func:`ensure_server`): see :mod:`mlops_kit.spark`.
 
 Over Connect, Delta works through SQL (``MERGE INTO``, ``DESCRIBE HISTORY``,
 ``RESTORE``, ``versionAsOf`` reads); Delta's Python ``DeltaTable`` API and
@@ -35,19 +36,19 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from mlops_kit._processes import (
     LOOPBACK, free_port, port_is_free, read_record, stop_child, stop_group,
     wait_until_listening, write_record,
 )
-from mlops_kit.exceptions import EnvironmentProblem, NotFoundError
+from mlops_kit.exceptions import ConfigError, EnvironmentProblem, NotFoundError
 from mlops_kit.java import delta_version, ensure_delta_jars, find_java
 from mlops_kit.spark_settings import spark_conf
 from mlops_kit.workspace import Workspace, get_workspace
 
 __all__ = [
-    "start_server", "stop_server", "server_status", "running_server",
+    "start_server", "stop_server", "server_status", "running_server", "ensure_server",
     "server_command", "state_path", "log_path", "spark_home",
 ]
 
@@ -84,19 +85,27 @@ def log_path(workspace: Workspace) -> Path:
     return workspace.spark_connect_log_path
 
 
-def server_conf(workspace: Workspace, port: int) -> dict[str, str]:
-    """The ``spark.*`` settings of the server: a local session's, plus where to listen."""
-    conf = spark_conf(replace(workspace, spark_master=SERVER_MASTER))
+def server_conf(workspace: Workspace, port: int, master: str = SERVER_MASTER) -> dict[str, str]:
+    """The ``spark.*`` settings of the server: a session's on ``master``, plus where to listen."""
+    conf = spark_conf(replace(workspace, spark_master=master))
     conf["spark.connect.grpc.binding.address"] = LOOPBACK  # the default is every interface
     conf["spark.connect.grpc.binding.port"] = str(port)
     return conf
 
 
-def server_command(workspace: Workspace, port: int) -> list[str]:
-    """The ``spark-submit`` command line that runs the workspace's server on ``port``."""
+def server_command(workspace: Workspace, port: int, master: str = SERVER_MASTER) -> list[str]:
+    """The ``spark-submit`` command line that runs the workspace's server on ``port``.
+
+    ``master`` is where the server's own Spark runs: this machine by default,
+    or a cluster (``spark://host:7077``), whose executors then do the work of
+    every client.
+    """
+    if master.startswith("sc://"):
+        raise ConfigError(f"A Spark Connect server runs on a Spark master, not on another "
+                          f"Connect server. Got {master!r}: use local[*] or spark://host:port.")
     command = [
         str(spark_home() / "bin" / "spark-submit"),
-        "--master", SERVER_MASTER,
+        "--master", master,
         "--name", "mlops-kit-connect",
         "--class", SERVER_CLASS,
     ]  # fmt: skip
@@ -105,7 +114,7 @@ def server_command(workspace: Workspace, port: int) -> list[str]:
         command += ["--jars", ",".join(str(jar) for jar in jars)]
     else:  # no Maven: Spark's resolver downloads the artifact once
         command += ["--packages", f"io.delta:delta-spark_2.13:{delta_version()}"]
-    for key, value in server_conf(workspace, port).items():
+    for key, value in server_conf(workspace, port, master).items():
         command += ["--conf", f"{key}={value}"]
     return [*command, "spark-internal"]
 
@@ -168,6 +177,7 @@ def start_server(
     *,
     port: int | None = None,
     timeout: float = DEFAULT_START_TIMEOUT,
+    master: str = SERVER_MASTER,
 ) -> dict:
     """Start the workspace's Spark Connect server, or return the one that runs.
 
@@ -181,6 +191,9 @@ def start_server(
         Port on 127.0.0.1; a free one by default.
     timeout : float
         Seconds to wait for the port to answer.
+    master : str
+        Where the server's Spark runs: ``local[*]`` (default) or a cluster's
+        master URL. Ignored when a server already runs.
 
     Returns
     -------
@@ -213,7 +226,7 @@ def start_server(
             )
         log = log_path(ws)
         log.parent.mkdir(parents=True, exist_ok=True)
-        command = server_command(ws, port)
+        command = server_command(ws, port, master)
         env = _server_env(ws)
         started = time.perf_counter()
         with open(log, "ab") as out:
@@ -231,7 +244,8 @@ def start_server(
                 start_new_session=True,  # own process group: stop ends its Python workers too
             )
         _children[process.pid] = process
-        details = {"port": port, "url": f"sc://{LOOPBACK}:{port}", "log": str(log)}
+        details = {"port": port, "url": f"sc://{LOOPBACK}:{port}", "log": str(log),
+                   "master": master}
         try:
             write_record(state_path(ws), process.pid, ready=False, **details)
             wait_until_listening(port, timeout, name="The Spark Connect server",
@@ -321,3 +335,29 @@ def stop_server(workspace: Workspace | None = None, *, timeout: float = STOP_TIM
             stop_group(record["pid"], timeout)
         _forget(ws, record)
     return record
+
+
+def ensure_server(workspace: Workspace | None = None, *, say: Callable[[str], None] | None = None
+                  ) -> dict:
+    """The workspace's running server, started first if there is none.
+
+    What happens is said in one line (to stderr by default): a start, or a
+    restart after the recorded server died. A running server is returned
+    silently, so every notebook after the first connects without a word.
+    """
+    ws = workspace or get_workspace()
+    record = running_server(ws)
+    if record is not None:
+        return {**record, "already_running": True}
+    say = say or (lambda line: print(line, file=sys.stderr, flush=True))
+    previous = read_record(state_path(ws))
+    if previous is not None and not previous["alive"]:
+        say(f"The workspace's Spark Connect server (pid {previous.get('pid')}) had stopped; "
+            "starting a new one (its last log lines: "
+            f"{previous.get('log') or log_path(ws)}).")
+    else:
+        say("Starting this workspace's Spark Connect server: one Spark for every notebook "
+            "and job (`mlops-kit spark stop` ends it; MLOPS_KIT_SPARK=local keeps Spark "
+            "in the kernel).")
+    info = start_server(ws)
+    return info

@@ -222,9 +222,28 @@ def log_training_data(
         # the dataset's schema is a cached property: set it to the table's declared types
         # before log_input reads it, instead of letting MLflow guess them from the data
         dataset.__dict__["schema"] = schema
+    _count_rows_for_profile(dataset)
     mlflow.log_input(dataset, context=context)
     mlflow.set_tags({"training_data.table": table_name, "training_data.version": str(version)})
     return dataset
+
+
+def _count_rows_for_profile(dataset: Any) -> None:
+    """Give the dataset an exact row count as its profile, on either Spark engine.
+
+    MLflow estimates the count through the RDD API (``df.rdd``), which a Spark
+    Connect session does not have: it would log a warning into the lesson and
+    record no count. One ``count()`` is cheap on the tables the kit logs.
+    """
+    from mlflow.data.spark_dataset import SparkDataset
+
+    class CountedSparkDataset(SparkDataset):
+        @property
+        def profile(self) -> dict[str, Any]:
+            return {"approx_count": rows}
+
+    rows = int(dataset.df.count())
+    dataset.__class__ = CountedSparkDataset
 
 
 def training_data_version(run_id: str, *, context: str = "training") -> DataVersion:

@@ -57,9 +57,9 @@ arguments to :meth:`Workspace.from_env`):
                                else SQLite in the root)
 ``MLOPS_KIT_REGISTRY_URI``     MLflow registry URI (default: tracking URI)
 ``MLOPS_KIT_SPARK_MASTER``     ``local[*]``, ``spark://host:7077`` or ``sc://host:15002``
-``MLOPS_KIT_SPARK``            ``local`` (default): a Spark JVM in the process;
-                               ``connect``: with no master set, the workspace's Spark
-                               Connect server when it runs (``mlops-kit spark start``)
+``MLOPS_KIT_SPARK``            ``connect`` (default): with no master set, the
+                               workspace's shared Spark Connect server, started on
+                               demand; ``local``: a Spark JVM in the process
 =============================  =============================================
 
 ``MLOPS_KIT_MLFLOW_BACKEND_STORE_URI`` sets the database behind the kit's own
@@ -88,6 +88,10 @@ ENVS: tuple[str, ...] = ("dev", "staging", "prod")
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _USER = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+#: where Spark runs when nothing says otherwise: this machine, every core (a local JVM
+#: or, by default, the workspace's shared Spark Connect server running local[*])
+DEFAULT_SPARK_MASTER = "local[*]"
 
 #: folders of the root that are not user folders (never moved by the migration)
 SHARED_FOLDERS: frozenset[str] = frozenset(
@@ -200,7 +204,7 @@ class Workspace:
     env: str = "dev"
     tracking_uri_override: str | None = field(default=None, repr=False)
     registry_uri_override: str | None = field(default=None, repr=False)
-    spark_master: str = "local[*]"
+    spark_master: str = "local[*]"  # DEFAULT_SPARK_MASTER
 
     def __post_init__(self) -> None:
         check_user(self.user, source="the user argument")
@@ -242,7 +246,7 @@ class Workspace:
             tracking_uri_override=environ.get("MLOPS_KIT_TRACKING_URI")
             or environ.get("MLFLOW_TRACKING_URI"),
             registry_uri_override=environ.get("MLOPS_KIT_REGISTRY_URI"),
-            spark_master=environ.get("MLOPS_KIT_SPARK_MASTER") or "local[*]",
+            spark_master=environ.get("MLOPS_KIT_SPARK_MASTER") or DEFAULT_SPARK_MASTER,
         )
 
     def with_env(self, env: str) -> "Workspace":
@@ -406,6 +410,7 @@ class Workspace:
         for path in (self.tables_dir, self.checkpoints_dir, self.jobs_dir, self.artifacts_dir):
             path.mkdir(parents=True, exist_ok=True)
         _apply(os.environ, self._variables())
+        self._apply_spark_master(os.environ)
         # this process (and Spark workers, started with its environment) talks to
         # MLflow directly; children started by the kit get to_environ() instead
         os.environ["MLFLOW_TRACKING_URI"] = self.tracking_uri
@@ -428,12 +433,23 @@ class Workspace:
             "MLOPS_KIT_HOME": str(self.root),
             "MLOPS_KIT_USER": self.user,
             "MLOPS_KIT_ENV": self.env,
-            "MLOPS_KIT_SPARK_MASTER": self.spark_master,
             "MLOPS_KIT_TRACKING_URI": None if local else self.tracking_uri,
             "MLOPS_KIT_REGISTRY_URI": self.registry_uri_override,
             "MLFLOW_TRACKING_URI": None,
             "MLFLOW_REGISTRY_URI": None,
         }
+
+    def _apply_spark_master(self, environ: MutableMapping[str, str]) -> None:
+        """Set ``MLOPS_KIT_SPARK_MASTER`` in ``environ`` unless nothing needs saying.
+
+        The default master is left unset (or as the user set it): an unset
+        master lets the process pick the engine itself, by default the
+        workspace's shared Spark Connect server (:mod:`mlops_kit.spark`), while
+        an explicit ``local[*]`` means a JVM in the process.
+        """
+        current = environ.get("MLOPS_KIT_SPARK_MASTER") or DEFAULT_SPARK_MASTER
+        if self.spark_master != DEFAULT_SPARK_MASTER or current != DEFAULT_SPARK_MASTER:
+            environ["MLOPS_KIT_SPARK_MASTER"] = self.spark_master
 
     def to_environ(self, base: Mapping[str, str] | None = None, *,
                    plain_mlflow: bool = False) -> dict[str, str]:
@@ -460,6 +476,7 @@ class Workspace:
         """
         env = dict(os.environ if base is None else base)
         _apply(env, self._variables())
+        self._apply_spark_master(env)
         if plain_mlflow:
             env["MLFLOW_TRACKING_URI"] = self.tracking_uri
             env["MLFLOW_REGISTRY_URI"] = self.registry_uri

@@ -12,8 +12,9 @@ in the workspace ``MLOPS_KIT_HOME``:
 3. ``training_set``: the feature store's point-in-time training set;
 4. ``streaming``: the scoring stream, stopped while running and restarted.
 
-tests/test_cluster.py runs it once on ``local[2]`` and once on a standalone
-cluster and compares the files. It is a script, not a test module, so that
+tests/test_cluster.py runs it on ``local[2]``, on a standalone cluster, and
+through a Spark Connect server whose Spark runs on that cluster
+(``MLOPS_KIT_SPARK_MASTER=sc://...``), and compares the files. It is a script, not a test module, so that
 each run gets its own JVM and the test process's Spark is never touched.
 """
 from __future__ import annotations
@@ -147,7 +148,7 @@ def streaming(spark, ws, uri: str) -> dict:
 
 
 def main(out_path: str, sections: list[str]) -> None:
-    from mlops_kit.spark import get_spark, last_startup_seconds, stop_spark
+    from mlops_kit.spark import get_spark, is_connect, last_startup_seconds, stop_spark
     from mlops_kit.workspace import Workspace
 
     ws = Workspace.from_env().activate()
@@ -155,7 +156,8 @@ def main(out_path: str, sections: list[str]) -> None:
     t0 = time.perf_counter()
     spark = get_spark(ws, app_name="mlops-kit-cluster-scenario")
     report["seconds"]["session"] = round(last_startup_seconds() or time.perf_counter() - t0, 2)
-    report["spark_master"] = spark.sparkContext.master
+    connect = is_connect(spark)
+    report["spark_master"] = spark.conf.get("spark.master") if connect else spark.sparkContext.master
     uri = _register_model(ws) if {"batch", "streaming"} & set(sections) else ""
     try:
         for section in sections:
@@ -169,8 +171,10 @@ def main(out_path: str, sections: list[str]) -> None:
             elif section == "streaming":
                 report[section] = streaming(spark, ws, uri)
             report["seconds"][section] = round(time.perf_counter() - started, 2)
-        # executors that ran the work (the driver is in the map too)
-        report["executors"] = spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1
+        # executors that ran the work (the driver is in the map too); a Connect client
+        # has no SparkContext: the test asks the cluster's master instead
+        report["executors"] = (None if connect else
+                               spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1)
     finally:
         stop_spark()
     Path(out_path).write_text(json.dumps(report))

@@ -18,6 +18,15 @@ _WORKSPACE_SETTINGS = {
     "MLOPS_KIT_REGISTRY_URI", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI",
     "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID",
 }
+# The engine of Spark code that runs inside the test process: a JVM of its own
+# (``local``), shared by the process's tests through the ``spark`` fixture. A
+# Spark Connect server per test workspace would cost a server start per test.
+# Notebooks, labs and jobs (their own kernels) run on a shared Connect server
+# instead (tests/notebook_runner.py), and test_spark_server.py runs the kit's
+# Spark paths over Connect. MLOPS_KIT_SPARK=connect runs these tests on Connect too.
+# Set before any fixture runs: the session-scoped ``spark`` fixture starts first.
+TEST_SPARK_ENGINE = os.environ.setdefault("MLOPS_KIT_SPARK", "local")
+
 # The other kit/MLflow settings this test process started with (e.g. a Spark master).
 _PRISTINE = {k: v for k, v in os.environ.items()
              if k.startswith(_PREFIXES) and k not in _WORKSPACE_SETTINGS}
@@ -46,6 +55,7 @@ def isolated_environment(tmp_path: Path) -> None:
         del os.environ[key]
     os.environ["MLOPS_KIT_HOME"] = str(tmp_path / "kit")
     os.environ["MLOPS_KIT_USER"] = "tester"
+    os.environ["MLOPS_KIT_SPARK"] = TEST_SPARK_ENGINE
     use_workspace(None)
     yield
     use_workspace(None)

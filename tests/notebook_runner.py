@@ -7,9 +7,15 @@ an outer timeout that kills the whole process group, kernel included) with
 so a wrong solution fails. When the run does not end as expected, the executed
 notebook is kept under ``.test-artifacts/notebooks/`` and the test fails with
 the failing cell's source and error.
+
+Kernels use Spark the way the course does by default: through a Spark Connect
+server, one per test process (:func:`shared_spark_master`), so a notebook
+pays a client session instead of a JVM start. ``engine="local"`` runs a
+notebook with a JVM in its kernel instead (the classic subset).
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
@@ -123,6 +129,30 @@ def _keep(executed: Path, path: Path) -> Path:
     return kept
 
 
+_shared_master: str | None = None
+
+
+def shared_spark_master() -> str:
+    """The ``sc://`` URL of this test process's Spark Connect server, started on first use.
+
+    One per pytest-xdist worker (each has its own folder under ``.test-artifacts``),
+    stopped when the process exits. Kernels get it as ``MLOPS_KIT_SPARK_MASTER``:
+    their own workspaces stay per test, and the server reads and writes wherever
+    their paths point. (Models reach its Python workers as local copies, see
+    ``mlops_kit.deployment.batch``.)
+    """
+    global _shared_master
+    if _shared_master is None:
+        from mlops_kit.spark_server import start_server, stop_server
+        from mlops_kit.workspace import Workspace
+
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        ws = Workspace(root=REPO / ".test-artifacts" / f"spark-connect-{worker}", user="tester")
+        _shared_master = start_server(ws)["url"]
+        atexit.register(lambda: stop_server(ws))
+    return _shared_master
+
+
 def run_notebook(
     path: str | os.PathLike[str],
     parameters: dict[str, Any] | None = None,
@@ -132,6 +162,7 @@ def run_notebook(
     cell_timeout: float = 300,
     env: dict[str, str] | None = None,
     expect_error: bool = False,
+    engine: str = "connect",
 ) -> NotebookRun:
     """Execute ``path`` with papermill and fail the test unless it ends as expected.
 
@@ -150,9 +181,19 @@ def run_notebook(
     expect_error : bool
         The notebook is meant to stop with an error (a generated lab): the test
         fails if it does not; the error is in the result.
+    engine : {"connect", "local", "given"}
+        Spark through this process's shared Connect server, a JVM in the kernel,
+        or wherever ``env`` points it (``MLOPS_KIT_SPARK_MASTER``).
     """
     path = Path(path).resolve()
     child_env = {**os.environ, "MLOPS_KIT_LABS_STRICT": "1", **(env or {})}
+    if engine == "connect":
+        child_env.pop("MLOPS_KIT_SPARK", None)
+        child_env["MLOPS_KIT_SPARK_MASTER"] = shared_spark_master()
+    elif engine == "local":
+        child_env["MLOPS_KIT_SPARK"] = "local"
+    elif engine != "given":  # "given": the caller's env says where Spark is
+        raise ValueError(f"engine must be 'connect', 'local' or 'given', got {engine!r}")
     child_env.setdefault("MLOPS_KIT_HOME", str(Path(tempfile.mkdtemp()) / "kit"))
     child_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{child_env.get('PATH', '')}"
     with tempfile.TemporaryDirectory(prefix="nbrun-") as tmp:

@@ -136,14 +136,17 @@ def run_scenario(master: str, home: Path, out: Path, timeout: float = 1200) -> d
         MLOPS_KIT_DRIVER_MEMORY="768m",
         # executors share the workers' 1 GB and 1 core each; adaptive execution off on
         # both sides so the plans (and float sums) are the same
-        MLOPS_KIT_SPARK_CONF="spark.executor.memory=512m;spark.cores.max=2;"
-                             "spark.sql.adaptive.enabled=false",
+        MLOPS_KIT_SPARK_CONF=_SMALL_CLUSTER_CONF,
         PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable,
     )
     result = subprocess.run([sys.executable, str(SCENARIO), str(out)], env=env, cwd=REPO,
                             capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, f"{master}:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
     return json.loads(out.read_text())
+
+
+_SMALL_CLUSTER_CONF = ("spark.executor.memory=512m;spark.cores.max=2;"
+                       "spark.sql.adaptive.enabled=false")
 
 
 @pytest.fixture(scope="module")
@@ -206,6 +209,49 @@ def test_restarted_stream_scores_each_row_once_as_locally(runs):
     ids = [row["id"] for row in remote["streaming"]["rows"]]
     assert ids == list(range(280))
     _close(local["streaming"], remote["streaming"], "streaming")
+
+
+@pytest.fixture(scope="module")
+def connect_on_cluster(cluster, runs, tmp_path_factory):
+    """A Spark Connect server whose Spark runs on the cluster (after the classic runs,
+    which held the cluster's cores); stopped at the end."""
+    from mlops_kit.spark_server import start_server, stop_server
+    from mlops_kit.workspace import Workspace
+
+    ws = Workspace(root=tmp_path_factory.mktemp("connect-server") / "kit", user="tester")
+    saved = {k: os.environ.get(k) for k in ("MLOPS_KIT_SPARK_CONF", "MLOPS_KIT_DRIVER_MEMORY")}
+    os.environ.update(MLOPS_KIT_SPARK_CONF=_SMALL_CLUSTER_CONF, MLOPS_KIT_DRIVER_MEMORY="768m")
+    try:
+        info = start_server(ws, master=cluster.url)
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+    try:
+        yield info
+    finally:
+        stop_server(ws)
+
+
+def test_a_connect_server_on_the_cluster_gives_the_local_results(cluster, runs, connect_on_cluster,
+                                                                tmp_path):
+    """Clients of the server run the same workloads; the server's executors are the cluster's."""
+    local, _ = runs
+    through = run_scenario(connect_on_cluster["url"], tmp_path / "home", tmp_path / "connect.json")
+    assert through["spark_master"] == cluster.url
+    apps = httpx.get(f"http://{LOOPBACK}:{cluster.ui_port}/json/", timeout=5).json()["activeapps"]
+    assert [a["name"] for a in apps] == ["mlops-kit-connect"] and apps[0]["cores"] == WORKERS
+    for section in ("batch", "drift", "training_set", "streaming"):
+        _close(local[section], through[section], section)
+
+
+def test_a_lesson_notebook_runs_through_the_server_on_the_cluster(connect_on_cluster, tmp_path):
+    from notebook_runner import run_notebook
+
+    run = run_notebook(REPO / "notebooks" / "03-deployment" / "01-batch.ipynb",
+                       env={"MLOPS_KIT_HOME": str(tmp_path / "kit"),
+                            "MLOPS_KIT_SPARK_MASTER": connect_on_cluster["url"]},
+                       engine="given")
+    assert run.error is None
 
 
 def test_teardown_leaves_no_spark_daemon(tmp_path):

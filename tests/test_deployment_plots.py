@@ -56,6 +56,28 @@ def test_stream_progress_plot_skips_empty_batches_and_shows_rows_and_durations()
     assert seconds_ax.get_ylabel() == "duration (s)"
 
 
+def test_stream_progress_from_spark_connect_counts_rows_from_the_sources():
+    """Over Spark Connect a progress entry has no top-level numInputRows: the rows are
+    the sum over its sources, as PySpark's own property computes it."""
+    from pyspark.sql.streaming.listener import StreamingQueryProgress
+
+    def entry(batch, rows):
+        return StreamingQueryProgress.fromJson({
+            "id": "7a8c0c39-2f5b-4b3c-a1e4-8a0d2b8e6c11", "runId": "1f0e7a92-5d0b-4c55-9b6e-0c3f3c1d2e4f",
+            "name": None, "timestamp": "2026-11-30T13:54:50.548Z", "batchId": batch,
+            "batchDuration": 10, "durationMs": {"triggerExecution": 1000 * (batch + 1)},
+            "eventTime": {}, "stateOperators": [], "observedMetrics": {},
+            "sources": [{"description": "DeltaSource", "startOffset": None, "endOffset": None,
+                         "latestOffset": None, "numInputRows": rows, "inputRowsPerSecond": 0.0,
+                         "processedRowsPerSecond": 0.0, "metrics": {}}],
+            "sink": {"description": "DeltaSink", "numOutputRows": rows, "metrics": {}}})
+
+    progress = [entry(0, 5), entry(1, 0), entry(2, 7)]
+    assert progress[0].get("numInputRows") is None  # what a dict lookup sees over Connect
+    rows_ax, _ = plots.plot_stream_progress(progress).axes
+    assert [p.get_height() for p in rows_ax.patches] == [5, 7]
+
+
 def test_paradigm_plot_has_one_box_per_paradigm_on_a_log_axis():
     data = {"batch": [2500.0, 2600.0], "streaming": [900.0, 1100.0, 1000.0], "REST": LATENCIES}
     fig = plots.plot_paradigm_latency(data)

@@ -66,7 +66,8 @@ def test_batch_lab_accepts_the_solution_and_rejects_wrong_answers(spark, workspa
     other = next(c for c in READER_COLUMNS if c != column)
     good_path = str(tmp_path / "good")
     scored.write.format("delta").partitionBy(column).save(good_path)
-    assert _verdict("ex3", good_path, env)[0]
+    passed, message = _verdict("ex3", good_path, env)
+    assert passed, message
     unpartitioned = str(tmp_path / "flat")
     scored.write.format("delta").save(unpartitioned)
     passed, message = _verdict("ex3", unpartitioned, env)

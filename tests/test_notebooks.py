@@ -40,6 +40,21 @@ def test_demo_notebook_runs(path: Path, tmp_path: Path) -> None:
     _assert_no_warnings(run.notebook)
 
 
+# The notebooks above use Spark through a shared Connect server, as the course does by
+# default; these also run with a JVM in the kernel (MLOPS_KIT_SPARK=local), the engine
+# of code that needs the JVM itself and of clusters reached with a classic master.
+CLASSIC_SUBSET = ("notebooks/01-experimentation/01-delta-lake.ipynb",
+                  "notebooks/03-deployment/02-streaming.ipynb",
+                  "solutions/03-deployment/01L-batch-lab.ipynb")
+
+
+@pytest.mark.parametrize("path", [pytest.param(REPO / p, id=p) for p in CLASSIC_SUBSET])
+def test_notebook_runs_on_a_local_jvm_too(path: Path, tmp_path: Path) -> None:
+    run = run_notebook(path, env={"MLOPS_KIT_HOME": str(tmp_path / "kit")}, engine="local")
+    _assert_no_jvm_noise(run.notebook)
+    _assert_no_warnings(run.notebook)
+
+
 # What a JVM prints on start-up belongs in the driver log, not in a lesson's cells.
 JVM_NOISE = ("Using incubator modules", "Setting default log level", "WARN NativeCodeLoader",
              "files and directories in a total of")

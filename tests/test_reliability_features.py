@@ -6,7 +6,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -61,6 +60,52 @@ def test_conflicts_are_retried_then_reported_never_dropped():
 
     with pytest.raises(WriteConflictError, match="conflicted with other writers 2 times"):
         _with_conflict_retry(always, "things", attempts=2)
+
+
+class _ConnectError(Exception):
+    """The shape of an error that reached a Spark Connect client: a condition, no Delta class."""
+
+    def __init__(self, condition: str, message: str) -> None:
+        super().__init__(message)
+        self._condition = condition
+
+    def getCondition(self) -> str:  # noqa: N802 - pyspark's spelling
+        return self._condition
+
+
+@pytest.mark.parametrize(("error", "conflict"), [
+    (_ConnectError("DELTA_CONCURRENT_APPEND.WITH_PARTITION_HINT", "files were added"), True),
+    (_ConnectError("DELTA_METADATA_CHANGED", "metadata changed"), True),
+    (_ConnectError("DELTA_MERGE_INCOMPATIBLE_DATATYPE", "cannot merge"), False),
+    (_ConnectError("", "[DELTA_CONCURRENT_WRITE] ConcurrentWriteException: another writer"), True),
+    (ValueError("boom\nConcurrentAppendException only in a later traceback line"), False),
+], ids=["connect-append", "connect-metadata", "schema-error", "message-only", "other"])
+def test_write_conflicts_are_recognised_on_both_engines(error, conflict):
+    """Over Spark Connect a conflict carries Delta's condition, not Delta's Python class."""
+    from mlops_kit.features.client import is_write_conflict
+
+    assert is_write_conflict(error) is conflict
+
+
+def test_a_connect_conflict_is_retried_and_other_errors_are_not():
+    calls = []
+
+    def flaky() -> None:
+        calls.append(1)
+        if len(calls) < 2:
+            raise _ConnectError("DELTA_CONCURRENT_APPEND", "another writer committed first")
+
+    _with_conflict_retry(flaky, "things", attempts=3)
+    assert len(calls) == 2
+
+    def broken() -> None:
+        calls.append(1)
+        raise _ConnectError("DELTA_MERGE_INCOMPATIBLE_DATATYPE", "cannot merge")
+
+    calls.clear()
+    with pytest.raises(_ConnectError):
+        _with_conflict_retry(broken, "things", attempts=3)
+    assert len(calls) == 1
 
 
 WRITER = textwrap.dedent("""

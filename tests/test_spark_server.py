@@ -169,28 +169,51 @@ def test_start_timeout_points_at_the_log_and_leaves_nothing(ws):
     assert _processes_of(ws) == []
 
 
-def test_get_spark_uses_a_running_server_only_on_opt_in(ws, monkeypatch):
-    from mlops_kit.spark import _remote_url, spark_mode
+def test_sessions_go_to_the_shared_server_unless_a_local_jvm_is_asked_for(ws, monkeypatch):
+    from mlops_kit.spark import _remote_url, spark_mode, uses_shared_server
 
+    monkeypatch.delenv("MLOPS_KIT_SPARK", raising=False)
     with socket.socket() as listener:  # stands in for the server's port
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         port = listener.getsockname()[1]
         write_record(state_path(ws), os.getpid(), ready=True, port=port,
                      url=f"sc://127.0.0.1:{port}", log="x")
-        assert spark_mode() == "local" and _remote_url(ws) is None  # the default is unchanged
-        monkeypatch.setenv("MLOPS_KIT_SPARK", "connect")
+        assert spark_mode() == "connect" and uses_shared_server(ws)  # the default
         assert _remote_url(ws) == f"sc://127.0.0.1:{port}"
-        monkeypatch.setenv("MLOPS_KIT_SPARK_MASTER", "local[2]")  # an explicit master wins
+        monkeypatch.setenv("MLOPS_KIT_SPARK", "local")
+        assert _remote_url(ws) is None
+        monkeypatch.delenv("MLOPS_KIT_SPARK")
+        monkeypatch.setenv("MLOPS_KIT_SPARK_MASTER", "local[*]")  # an explicit master wins
         assert _remote_url(ws) is None
         monkeypatch.delenv("MLOPS_KIT_SPARK_MASTER")
         assert _remote_url(Workspace(root=ws.root, user="tester", spark_master="spark://h:7077")) is None
-    assert _remote_url(ws) is None  # recorded, alive, but its port does not answer
-    state_path(ws).unlink()
-    assert _remote_url(ws) is None  # connect asked for, no server: a local JVM
+        assert _remote_url(Workspace(root=ws.root, user="tester", spark_master="sc://h:1")) == "sc://h:1"
     monkeypatch.setenv("MLOPS_KIT_SPARK", "remote")
     with pytest.raises(ConfigError, match="MLOPS_KIT_SPARK must be one of local, connect"):
         spark_mode()
+
+
+def test_a_missing_or_dead_server_is_started_and_the_start_is_said_once(ws, monkeypatch):
+    """No server (or a dead one): ensure_server starts one and says so in one line."""
+    from mlops_kit import spark_server
+
+    started, said = [], []
+
+    def start(workspace, **_):
+        started.append(workspace.root)
+        return {"url": "sc://127.0.0.1:1", "pid": 1}
+
+    monkeypatch.setattr(spark_server, "start_server", start)
+    assert spark_server.ensure_server(ws, say=said.append)["url"] == "sc://127.0.0.1:1"
+    assert started == [ws.root] and len(said) == 1 and "Starting" in said[0]
+    record = write_record(state_path(ws), os.getpid(), ready=True, port=1, url="sc://127.0.0.1:1",
+                          log="x")
+    # the same pid started at another time: the recorded server is gone
+    state_path(ws).write_text(json.dumps({**record, "create_time": record["create_time"] - 1000}))
+    said.clear()
+    spark_server.ensure_server(ws, say=said.append)
+    assert len(said) == 1 and "had stopped; starting a new one" in said[0], said
 
 
 # -------------------------------------------------------------- real server
@@ -273,6 +296,87 @@ class TestRealServer:
         # written by the server's JVM into the workspace, as a Delta table
         assert (table / "_delta_log" / "00000000000000000002.json").is_file()
 
+    def test_the_kits_delta_feature_and_batch_paths_run_over_connect(self, server):
+        """MERGE, history, OPTIMIZE/ZORDER, scan metrics, the feature store and batch
+        scoring go through SQL and MLflow's UDF: no DeltaTable API, no JVM in the client.
+
+        Scoring by alias twice, with the alias moved in between, must give the new
+        version's predictions (the server's Python workers are reused between queries).
+        """
+        ws, info = server
+        client = textwrap.dedent("""
+            import pandas as pd
+            from sklearn.linear_model import LinearRegression
+            from mlflow.tracking import MlflowClient
+            from mlops_kit import delta, get_workspace
+            from mlops_kit.deployment.batch import optimize_table, score_table
+            from mlops_kit.features import FeatureStoreClient
+            from mlops_kit.scans import measure_scan
+            from mlops_kit.spark import get_spark, is_connect
+            from registered import register_champion
+
+            ws = get_workspace().activate()
+            spark = get_spark()
+            assert is_connect(spark), type(spark)
+
+            frame = pd.DataFrame({"id": range(400), "x": [float(i % 97) for i in range(400)]})
+            for part in range(8):  # eight small files, each spanning every x
+                delta.write_table(frame.iloc[part::8], "things", mode="append")
+            path = delta.resolve_path("things")
+            wanted = spark.read.format("delta").load(path).where("x = 3")
+            before = measure_scan(wanted)
+            print("optimize", optimize_table("things", zorder_by=["x"]))
+            after = measure_scan(wanted)
+            assert before.rows == after.rows == int((frame["x"] == 3).sum()), (before, after)
+            assert after.files_read == 1 < before.files_read, (before, after)
+            assert delta.last_commit(path)["operation"] == "OPTIMIZE"
+
+            updates = spark.createDataFrame([(1, 100.0, "a"), (1000, 5.0, "b")], "id long, x double, tag string")
+            delta.merge_into(path, updates, ["id"])
+            merged = spark.read.format("delta").load(path)
+            assert merged.count() == 401 and "tag" in merged.columns
+            assert merged.where("id = 1").first()["x"] == 100.0
+            ops = delta.history("things")["operation"].tolist()
+            assert ops[:2] == ["MERGE", "OPTIMIZE"], ops
+            assert list(delta.table_detail(path)["partitionColumns"]) == []
+
+            fs = FeatureStoreClient(ws, spark=spark)
+            fs.create_table("feats", primary_keys="id",
+                            df=spark.createDataFrame([(1, 1.0), (2, 2.0)], "id long, f double"))
+            fs.write_table("feats", spark.createDataFrame([(2, 20.0, 7), (3, 3.0, 8)],
+                                                          "id long, f double, g long"))
+            rows = sorted((r.id, r.f, r.g) for r in fs.read_table("feats").collect())
+            assert rows == [(1, 1.0, None), (2, 20.0, 7), (3, 3.0, 8)], rows
+
+            X = frame[["x"]]
+
+            def constant(value):  # a model that answers value for every row
+                return LinearRegression().fit(X, [value] * len(X))
+
+            def scored():
+                rows = spark.read.format("delta").load(delta.resolve_path("scored")).collect()
+                return {round(r.prediction, 6) for r in rows}
+
+            uri = register_champion(constant(1.0), X, "const")
+            first = score_table(uri, "things", "scored", engine="udf")
+            assert first["engine"] == "udf" and scored() == {1.0}, (first, scored())
+            # the same URI text, the alias moved to a new version: its answers, not the cached ones
+            assert register_champion(constant(2.0), X, "const") == uri
+            score_table(uri, "things", "scored", engine="udf")
+            assert scored() == {2.0}, scored()
+            print("kit over connect ok")
+        """)
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("MLOPS_KIT_", "MLFLOW_", "SPARK_"))}
+        env.update(MLOPS_KIT_HOME=str(ws.root), MLOPS_KIT_USER="tester",
+                   PYTHONPATH=str(REPO / "tests"))
+        done = subprocess.run([sys.executable, "-c", client], env=env, cwd=REPO,
+                              capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stdout + done.stderr[-4000:]
+        assert "kit over connect ok" in done.stdout
+        assert "Starting" not in done.stderr  # the running server was used, silently
+        assert running_server(ws)["pid"] == info["pid"]
+
     def test_stop_ends_the_process_group(self, server):
         ws, info = server
         procs = [psutil.Process(info["pid"]), *psutil.Process(info["pid"]).children(recursive=True)]
@@ -283,3 +387,54 @@ class TestRealServer:
         assert not state_path(ws).exists()
         assert _cli(ws, "spark", "status").exit_code == 1
         assert _cli(ws, "spark", "stop").exit_code == 4
+
+
+@pytest.mark.slow
+def test_the_first_command_that_needs_spark_starts_the_server_and_later_ones_share_it(tmp_path):
+    """With nothing set, a session goes to the workspace's server: the first process starts
+    it (one line says so), the next connects silently, and the server outlives both."""
+    ws = Workspace(root=tmp_path / "kit", user="tester")
+    client = ("from mlops_kit.spark import get_spark, is_connect\n"
+              "spark = get_spark()\n"
+              "print(is_connect(spark), spark.range(3).count())\n")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MLOPS_KIT_", "MLFLOW_", "SPARK_"))}
+    env.update(MLOPS_KIT_HOME=str(ws.root), MLOPS_KIT_USER="tester")
+    try:
+        runs = [subprocess.run([sys.executable, "-c", client], env=env, cwd=REPO,
+                               capture_output=True, text=True, timeout=600) for _ in range(2)]
+        for run in runs:
+            assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+            assert run.stdout.strip() == "True 3"
+        assert runs[0].stderr.count("Starting this workspace's Spark Connect server") == 1
+        assert "Starting" not in runs[1].stderr
+        assert running_server(ws) is not None  # the clients are gone, the server is not
+        # a kernel killed in the middle of its work does not take the server down
+        killed = subprocess.run(
+            [sys.executable, "-c", client + "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"],
+            env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
+        assert killed.returncode == -9
+        again = subprocess.run([sys.executable, "-c", client], env=env, cwd=REPO,
+                               capture_output=True, text=True, timeout=600)
+        assert again.stdout.strip() == "True 3" and "Starting" not in again.stderr, again.stderr
+        # the server dies under a kernel: its next Spark call starts a new one and says so
+        survivor = textwrap.dedent("""
+            import os, signal, time
+            from mlops_kit.spark import get_spark
+            from mlops_kit.spark_server import running_server
+            assert get_spark().range(2).count() == 2
+            dead = running_server()["pid"]
+            os.killpg(dead, signal.SIGKILL)
+            while running_server() is not None:
+                time.sleep(0.2)
+            print(dead, get_spark().range(4).count(), running_server()["pid"] != dead)
+        """)
+        revived = subprocess.run([sys.executable, "-c", survivor], env=env, cwd=REPO,
+                                 capture_output=True, text=True, timeout=600)
+        assert revived.returncode == 0, revived.stderr[-3000:]
+        dead, count, new_server = revived.stdout.split()
+        assert (count, new_server) == ("4", "True")
+        assert f"(pid {dead}) had stopped; starting a new one" in revived.stderr
+    finally:
+        if running_server(ws) is not None:
+            stop_server(ws)

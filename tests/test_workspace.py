@@ -173,6 +173,25 @@ def test_to_environ_rebuilds_the_same_workspace_in_a_child(ws, monkeypatch) -> N
     assert child.spark_master == ws.spark_master
 
 
+@pytest.mark.parametrize(("base", "workspace_master", "child_master"), [
+    ({}, "local[*]", None),                                    # nothing said: the child picks
+    ({"MLOPS_KIT_SPARK_MASTER": "local[*]"}, "local[*]", "local[*]"),  # a JVM asked for: kept
+    ({"MLOPS_KIT_SPARK_MASTER": "sc://h:1"}, "local[*]", "local[*]"),  # the workspace wins
+    ({}, "spark://h:7077", "spark://h:7077"),
+], ids=["default", "explicit-local", "stale-other", "cluster"])
+def test_the_default_master_is_not_written_so_children_share_the_spark_server(
+        tmp_path, monkeypatch, base, workspace_master, child_master) -> None:
+    """activate() and to_environ() leave an unset master unset: a child process then
+    uses the workspace's shared Spark Connect server instead of a JVM of its own."""
+    ws = Workspace(root=tmp_path, user="ada", spark_master=workspace_master)
+    assert ws.to_environ(base).get("MLOPS_KIT_SPARK_MASTER") == child_master
+    monkeypatch.delenv("MLOPS_KIT_SPARK_MASTER", raising=False)
+    for key, value in base.items():
+        monkeypatch.setenv(key, value)
+    ws.activate()
+    assert os.environ.get("MLOPS_KIT_SPARK_MASTER") == child_master
+
+
 def test_to_environ_leaves_the_mlflow_uris_out_for_the_local_store(tmp_path) -> None:
     env = Workspace(root=tmp_path, user="ada").to_environ({"MLFLOW_TRACKING_URI": "x"})
     assert not {"MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLOPS_KIT_TRACKING_URI",

@@ -29,6 +29,7 @@ def command(only: tuple[str, ...], parallel: int, keep_going: bool, list_only: b
     from rich.table import Table
 
     from mlops_kit.cli.job import report_failure
+    from mlops_kit.cli.spark import ensure_shared_spark
     from mlops_kit.jobs.course import discover_course, run_course
     from mlops_kit.workspace import get_workspace
 
@@ -47,6 +48,7 @@ def command(only: tuple[str, ...], parallel: int, keep_going: bool, list_only: b
         console.print("no course notebooks found")
         return
     ws = get_workspace().activate()
+    started_spark = ensure_shared_spark()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
@@ -77,6 +79,11 @@ def command(only: tuple[str, ...], parallel: int, keep_going: bool, list_only: b
     console.print(f"executed notebooks: {ws.jobs_dir / 'course'}")
     if html_dir:
         _write_html(console, html_dir, only, root)
+    if started_spark:  # a run that started the server leaves the machine as it found it
+        from mlops_kit.spark_server import stop_server
+
+        stop_server(ws)
+        console.print("stopped the Spark Connect server this run started")
     failed = [r for r in results if not r.ok]
     skipped = len(course) - len(results)
     if skipped:

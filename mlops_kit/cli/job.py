@@ -50,9 +50,11 @@ def run(notebook: str, parameters: tuple[tuple[str, str], ...], env: str | None,
 
     Exit codes: 0 ok, 2 bad parameter or env, 4 unknown notebook, 5 a cell failed.
     """
+    from mlops_kit.cli.spark import ensure_shared_spark
     from mlops_kit.jobs.runner import run_notebook
 
     try:
+        ensure_shared_spark()
         result = run_notebook(notebook, dict(parameters), env=env, output_path=output, cwd=cwd,
                               timeout=timeout, cell_timeout=cell_timeout, log_output=log_output)
     except JobFailedError as err:

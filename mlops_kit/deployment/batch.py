@@ -14,8 +14,9 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any, Sequence
 
+from mlops_kit.delta import last_commit, optimize
 from mlops_kit.exceptions import ConfigError, DataError, NotCompilableError, NotFoundError
-from mlops_kit.spark import get_spark
+from mlops_kit.spark import get_spark, is_connect
 from mlops_kit.workspace import Workspace, get_workspace
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -93,7 +94,27 @@ def prediction_udf(
     spark = spark or get_spark()
     rows = os.environ.get("MLOPS_KIT_ARROW_BATCH_ROWS", str(ARROW_BATCH_ROWS))
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", rows)
+    if is_connect(spark):
+        model_uri = _copy_for_connect_workers(model_uri)
     return mlflow.pyfunc.spark_udf(spark, model_uri, result_type=result_type, env_manager="local")
+
+
+def _copy_for_connect_workers(model_uri: str) -> str:
+    """A fresh local copy of the model, for the Python workers of a Spark Connect server.
+
+    Over Connect, MLflow's UDF hands the workers the URI itself: they would
+    resolve ``models:/name@alias`` with the *server's* MLflow settings, and
+    cache what they loaded under the URI's text, so an alias moved since then
+    would keep scoring with the old version. A copy in a new folder is the
+    version asked for now, and needs no registry on the worker side (the
+    server runs on this machine, so it sees the folder).
+    """
+    import tempfile
+
+    import mlflow.artifacts
+
+    return mlflow.artifacts.download_artifacts(
+        artifact_uri=model_uri, dst_path=tempfile.mkdtemp(prefix="mlops-kit-model-"))
 
 
 def _check_columns(df: "DataFrame", needed: Sequence[str], source: str) -> None:
@@ -210,8 +231,6 @@ def score_table(
         ``rows`` written, the output table's new Delta ``version``, and the
         ``engine`` that scored (``sql`` or ``udf``).
     """
-    from delta.tables import DeltaTable
-
     if mode not in ("overwrite", "append"):
         raise DataError(f"mode must be 'overwrite' or 'append'. Got {mode!r} instead.")
     ws = workspace or get_workspace()
@@ -227,8 +246,7 @@ def score_table(
         writer = writer.partitionBy(*partition_by)
     target = str(ws.table_path(output_table))
     writer.save(target)
-    table = DeltaTable.forPath(spark, target)
-    last = table.history(1).collect()[0]
+    last = last_commit(target, spark=spark)
     metrics = last["operationMetrics"] or {}
     return {"rows": int(metrics.get("numOutputRows", 0)), "version": int(last["version"]),
             "engine": used}
@@ -241,10 +259,5 @@ def optimize_table(
 
     Returns the number of files removed and added (from Delta's own metrics).
     """
-    from delta.tables import DeltaTable
-
     ws = workspace or get_workspace()
-    optimizer = DeltaTable.forPath(get_spark(ws), str(ws.table_path(table))).optimize()
-    result = optimizer.executeZOrderBy(*zorder_by) if zorder_by else optimizer.executeCompaction()
-    metrics = result.collect()[0]["metrics"]
-    return {"files_removed": int(metrics["numFilesRemoved"]), "files_added": int(metrics["numFilesAdded"])}
+    return optimize(ws.table_path(table), list(zorder_by or ()), spark=get_spark(ws))

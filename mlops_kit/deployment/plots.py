@@ -92,6 +92,19 @@ def plot_throughput(rows_per_second: Mapping[str, float], *, title: str = "Batch
     return fig
 
 
+def input_rows(progress: Mapping[str, Any]) -> int:
+    """Rows one micro-batch read, from a progress entry of either engine.
+
+    A local session's progress carries ``numInputRows``; over Spark Connect the
+    entry is rebuilt from JSON without it, and PySpark's ``numInputRows``
+    property sums it over the sources instead. Plain dicts work too.
+    """
+    rows = getattr(progress, "numInputRows", None)  # StreamingQueryProgress (Spark 4)
+    if rows is None:
+        rows = progress.get("numInputRows")
+    return int(rows or 0)
+
+
 def plot_stream_progress(progress: Sequence[Mapping[str, Any]], *,
                          title: str = "Streaming query progress"):
     """Rows per micro-batch (bars) and each batch's duration (line, right axis).
@@ -100,12 +113,12 @@ def plot_stream_progress(progress: Sequence[Mapping[str, Any]], *,
     ``numInputRows`` and ``durationMs.triggerExecution``); batches that read no
     rows are left out.
     """
-    batches = [p for p in progress if p.get("numInputRows")]
+    batches = [p for p in progress if input_rows(p)]
     if not batches:
         raise DataError("plot_stream_progress needs at least one micro-batch that read rows. "
                         "Got none: did rows arrive while the query ran?")
     ids = [int(p["batchId"]) for p in batches]
-    rows = [int(p["numInputRows"]) for p in batches]
+    rows = [input_rows(p) for p in batches]
     seconds = [p.get("durationMs", {}).get("triggerExecution", 0) / 1000 for p in batches]
     plt, fig, ax = _figure()
     ax.bar([str(i) for i in ids], rows, color="tab:blue", alpha=0.75, label="rows")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Sequence
 
 from mlops_kit.deployment.batch import score_dataframe
+from mlops_kit.delta import last_commit
 from mlops_kit.exceptions import ConfigError
 from mlops_kit.spark import get_spark
 from mlops_kit.workspace import Workspace, get_workspace
@@ -92,13 +93,11 @@ def append_rows(table: str, rows: "pd.DataFrame", *, workspace: Workspace | None
 
     This is how the streaming demo plays "new data keeps arriving".
     """
-    from delta.tables import DeltaTable
-
     ws = workspace or get_workspace()
     spark = get_spark(ws)
     path = str(ws.table_path(table))
     spark.createDataFrame(rows).write.format("delta").mode("append").save(path)
-    return int(DeltaTable.forPath(spark, path).history(1).collect()[0]["version"])
+    return int(last_commit(path, spark=spark)["version"])
 
 
 def reset_stream(source_table: str, sink_table: str, *, checkpoint: str | None = None,

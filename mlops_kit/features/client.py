@@ -20,6 +20,7 @@ message and leaves the table at its version.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import shutil
 from typing import TYPE_CHECKING, Any, Sequence
@@ -31,6 +32,7 @@ from mlops_kit.exceptions import (
     SchemaMismatchError,
     WriteConflictError,
 )
+from mlops_kit.delta import merge_into
 from mlops_kit.features import online as online_stores
 from mlops_kit.features.lookup import join_lookups
 from mlops_kit.features.metadata import FeatureTable, MetadataStore, utc_now
@@ -47,6 +49,30 @@ __all__ = ["FeatureStoreClient"]
 WRITE_ATTEMPTS = 5
 
 
+#: Delta's error classes for "another writer committed first" (Spark 4 error conditions)
+_CONFLICT_CONDITIONS = ("DELTA_CONCURRENT_", "DELTA_METADATA_CHANGED", "DELTA_PROTOCOL_CHANGED")
+_CONFLICT_CLASSES = ("ConcurrentAppendException", "ConcurrentDeleteDeleteException",
+                     "ConcurrentDeleteReadException", "ConcurrentTransactionException",
+                     "ConcurrentWriteException", "MetadataChangedException",
+                     "ProtocolChangedException")
+
+
+def is_write_conflict(err: BaseException) -> bool:
+    """Whether ``err`` is Delta's optimistic-concurrency conflict, on either engine.
+
+    A JVM in this process raises Delta's own Python classes; over Spark Connect
+    the same conflict arrives as a generic Spark error that carries Delta's
+    error condition, so both the class name and the condition are checked.
+    """
+    condition = ""
+    with contextlib.suppress(Exception):
+        condition = (err.getCondition() if hasattr(err, "getCondition")  # type: ignore[attr-defined]
+                     else err.getErrorClass()) or ""  # type: ignore[attr-defined]
+    return (type(err).__name__ in _CONFLICT_CLASSES
+            or condition.startswith(_CONFLICT_CONDITIONS)
+            or any(name in str(err).split("\n", 1)[0] for name in _CONFLICT_CLASSES))
+
+
 def _with_conflict_retry(commit: Any, name: str, attempts: int = WRITE_ATTEMPTS) -> None:
     """Run ``commit``; on a Delta write conflict wait a little and run it again.
 
@@ -59,25 +85,15 @@ def _with_conflict_retry(commit: Any, name: str, attempts: int = WRITE_ATTEMPTS)
     import random
     import time
 
-    import delta.exceptions.captured  # noqa: F401 - maps Delta's Java conflicts to these classes
-    from delta.exceptions import (
-        ConcurrentAppendException,
-        ConcurrentDeleteDeleteException,
-        ConcurrentDeleteReadException,
-        ConcurrentTransactionException,
-        ConcurrentWriteException,
-        MetadataChangedException,
-        ProtocolChangedException,
-    )
+    import delta.exceptions.captured  # noqa: F401 - a local JVM's conflicts become Delta's classes
 
-    conflicts = (ConcurrentAppendException, ConcurrentDeleteDeleteException,
-                 ConcurrentDeleteReadException, ConcurrentTransactionException,
-                 ConcurrentWriteException, MetadataChangedException, ProtocolChangedException)
     for attempt in range(1, attempts + 1):
         try:
             commit()
             return
-        except conflicts as err:
+        except Exception as err:
+            if not is_write_conflict(err):
+                raise
             if attempt == attempts:
                 raise WriteConflictError(
                     f"The write to {name!r} conflicted with other writers {attempts} times "
@@ -293,8 +309,6 @@ class FeatureStoreClient:
         WriteConflictError
             Other writers kept committing first; retried :data:`WRITE_ATTEMPTS` times.
         """
-        from delta.tables import DeltaTable
-
         if mode not in ("merge", "overwrite"):
             raise ConfigError(f"write_table mode must be 'merge' or 'overwrite'. Got {mode!r} instead.")
         table = self.get_table(name)
@@ -307,15 +321,8 @@ class FeatureStoreClient:
                 (data.write.format("delta").mode("overwrite")
                  .option("overwriteSchema", "true").save(table.path))
         else:
-            condition = " AND ".join(f"t.`{k}` = s.`{k}`" for k in table.key_columns)
-
             def commit() -> None:
-                (DeltaTable.forPath(self.spark, table.path).alias("t")
-                 .merge(data.alias("s"), condition)
-                 .whenMatchedUpdateAll()
-                 .whenNotMatchedInsertAll()
-                 .withSchemaEvolution()
-                 .execute())
+                merge_into(table.path, data, table.key_columns, spark=self.spark)
         _with_conflict_retry(commit, name)
         return self._refresh(table)
 

@@ -117,17 +117,16 @@ def check_table(value: Any, *, model_uri: str, listings_df, **_: Any) -> CheckRe
 
     The readers' column is the learner's own (:func:`mlops_kit.labs.seeds.reader_column`).
     """
-    from delta.tables import DeltaTable
-
+    from mlops_kit.delta import table_detail, table_exists
     from mlops_kit.labs.seeds import learner_seed, reader_column
     from mlops_kit.spark import get_spark
 
-    spark = get_spark()
     path = str(value)
-    if not DeltaTable.isDeltaTable(spark, path):
+    if not table_exists(path):
         return CheckResult.fail(f"no Delta table at {path}",
                                 hint="Write scored_df in the Delta format to output_path, then pass that path.")
-    partitions = list(DeltaTable.forPath(spark, path).detail().first()["partitionColumns"])
+    spark = get_spark()
+    partitions = list(table_detail(path, spark=spark)["partitionColumns"])
     why = _partitioning_problem(partitions, reader_column(learner_seed("batch-readers")), listings_df)
     if why:
         return CheckResult.fail(
