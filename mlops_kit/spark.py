@@ -195,16 +195,20 @@ def get_spark(workspace: Workspace | None = None, *, app_name: str = "mlops-kit"
 
 
 def _forget_dead_session(session: "SparkSession") -> None:
-    """Close a Connect session whose server is gone, without asking that server anything.
+    """Drop PySpark's references to a Connect session whose server is gone.
 
     PySpark hands its default session back to the next ``getOrCreate()``, so a
-    dead one must be stopped; stopping normally first tells the server to
-    release it, which would wait through PySpark's retries for an answer that
-    never comes.
+    dead one must be forgotten there too. ``stop()`` would ask the dead server
+    to release it and wait through PySpark's retries, so the references are
+    cleared without any call to the server.
     """
-    session.release_session_on_close = False  # type: ignore[attr-defined]
-    with contextlib.suppress(Exception):
-        session.stop()
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    with ConnectSession._lock:  # noqa: SLF001 - PySpark keeps no public way to do this
+        if ConnectSession._default_session is session:  # noqa: SLF001
+            ConnectSession._default_session = None  # noqa: SLF001
+        if getattr(ConnectSession._active_session, "session", None) is session:  # noqa: SLF001
+            ConnectSession._active_session.session = None  # noqa: SLF001
 
 
 def _answers(url: str) -> bool:
