@@ -25,6 +25,18 @@ def _collect(folder: str) -> list:
     return [pytest.param(p, id=str(p.relative_to(REPO))) for p in paths]
 
 
+def _engine(path: Path) -> str:
+    """``local`` for a notebook that calls MLflow's ``spark_udf`` itself, else ``connect``.
+
+    Over Spark Connect, MLflow's UDF resolves ``models:/...`` in the server's Python
+    workers with the *server's* MLflow settings. In the course every workspace has its
+    own server, so they match; the tests share one server between many test
+    workspaces, so such a notebook runs with a JVM of its own here. (The kit's own
+    ``prediction_udf`` hands the workers a copy of the model and works on either.)
+    """
+    return "local" if "mlflow.pyfunc.spark_udf(" in path.read_text() else "connect"
+
+
 def _skip_if_standalone_unsupported(path: Path) -> None:
     meta = notebook_metadata(path)
     if meta.get("test") == "skip-standalone":
@@ -35,7 +47,7 @@ def _skip_if_standalone_unsupported(path: Path) -> None:
 def test_demo_notebook_runs(path: Path, tmp_path: Path) -> None:
     """Demos and job notebooks run top to bottom with their default parameters."""
     _skip_if_standalone_unsupported(path)
-    run = run_notebook(path, env={"MLOPS_KIT_HOME": str(tmp_path / "kit")})
+    run = run_notebook(path, env={"MLOPS_KIT_HOME": str(tmp_path / "kit")}, engine=_engine(path))
     _assert_no_jvm_noise(run.notebook)
     _assert_no_warnings(run.notebook)
 
@@ -100,7 +112,7 @@ def _assert_no_jvm_noise(nb) -> None:
 def test_solution_passes_every_check(path: Path, tmp_path: Path) -> None:
     """A solution runs green with strict checks: a wrong answer fails CI."""
     _skip_if_standalone_unsupported(path)
-    run = run_notebook(path, env={"MLOPS_KIT_HOME": str(tmp_path / "kit")})
+    run = run_notebook(path, env={"MLOPS_KIT_HOME": str(tmp_path / "kit")}, engine=_engine(path))
     _assert_no_warnings(run.notebook)
 
 
