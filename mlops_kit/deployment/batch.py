@@ -14,7 +14,6 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any, Sequence
 
-from mlops_kit.delta import last_commit, optimize
 from mlops_kit.exceptions import ConfigError, DataError, NotCompilableError, NotFoundError
 from mlops_kit.spark import get_spark, is_connect
 from mlops_kit.workspace import Workspace, get_workspace
@@ -246,6 +245,8 @@ def score_table(
         writer = writer.partitionBy(*partition_by)
     target = str(ws.table_path(output_table))
     writer.save(target)
+    from mlops_kit.delta import last_commit  # local: delta imports pandas
+
     last = last_commit(target, spark=spark)
     metrics = last["operationMetrics"] or {}
     return {"rows": int(metrics.get("numOutputRows", 0)), "version": int(last["version"]),
@@ -259,5 +260,7 @@ def optimize_table(
 
     Returns the number of files removed and added (from Delta's own metrics).
     """
+    from mlops_kit.delta import optimize  # local: delta imports pandas
+
     ws = workspace or get_workspace()
     return optimize(ws.table_path(table), list(zorder_by or ()), spark=get_spark(ws))

@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Sequence
 
 from mlops_kit.deployment.batch import score_dataframe
-from mlops_kit.delta import last_commit
 from mlops_kit.exceptions import ConfigError
 from mlops_kit.spark import get_spark
 from mlops_kit.workspace import Workspace, get_workspace
@@ -93,6 +92,8 @@ def append_rows(table: str, rows: "pd.DataFrame", *, workspace: Workspace | None
 
     This is how the streaming demo plays "new data keeps arriving".
     """
+    from mlops_kit.delta import last_commit  # local: delta imports pandas
+
     ws = workspace or get_workspace()
     spark = get_spark(ws)
     path = str(ws.table_path(table))

@@ -32,7 +32,6 @@ from mlops_kit.exceptions import (
     SchemaMismatchError,
     WriteConflictError,
 )
-from mlops_kit.delta import merge_into
 from mlops_kit.features import online as online_stores
 from mlops_kit.features.lookup import join_lookups
 from mlops_kit.features.metadata import FeatureTable, MetadataStore, utc_now
@@ -321,6 +320,8 @@ class FeatureStoreClient:
                 (data.write.format("delta").mode("overwrite")
                  .option("overwriteSchema", "true").save(table.path))
         else:
+            from mlops_kit.delta import merge_into  # local: delta imports pandas
+
             def commit() -> None:
                 merge_into(table.path, data, table.key_columns, spark=self.spark)
         _with_conflict_retry(commit, name)
