@@ -21,9 +21,8 @@ _WORKSPACE_SETTINGS = {
 # The engine of Spark code that runs inside the test process: a JVM of its own
 # (``local``), shared by the process's tests through the ``spark`` fixture. A
 # Spark Connect server per test workspace would cost a server start per test.
-# Notebooks, labs and jobs (their own kernels) run on a shared Connect server
-# instead (tests/notebook_runner.py), and test_spark_server.py runs the kit's
-# Spark paths over Connect. MLOPS_KIT_SPARK=connect runs these tests on Connect too.
+# test_spark_server.py runs the kit's Spark paths over a real Connect server, and
+# test_notebooks.py a subset of lessons through one (tests/notebook_runner.py).
 # Set before any fixture runs: the session-scoped ``spark`` fixture starts first.
 TEST_SPARK_ENGINE = os.environ.setdefault("MLOPS_KIT_SPARK", "local")
 

@@ -8,10 +8,11 @@ so a wrong solution fails. When the run does not end as expected, the executed
 notebook is kept under ``.test-artifacts/notebooks/`` and the test fails with
 the failing cell's source and error.
 
-Kernels use Spark the way the course does by default: through a Spark Connect
-server, one per test process (:func:`shared_spark_master`), so a notebook
-pays a client session instead of a JVM start. ``engine="local"`` runs a
-notebook with a JVM in its kernel instead (the classic subset).
+Kernels get a JVM of their own by default (``engine="local"``): each test has
+its own workspace, and one shared server cannot serve every test's MLflow
+registry to MLflow's ``spark_udf`` workers. ``engine="connect"`` runs a
+notebook through a Spark Connect server shared by the test process
+(:func:`shared_spark_master`), the course's default engine.
 """
 from __future__ import annotations
 
@@ -162,7 +163,7 @@ def run_notebook(
     cell_timeout: float = 300,
     env: dict[str, str] | None = None,
     expect_error: bool = False,
-    engine: str = "connect",
+    engine: str = "local",
 ) -> NotebookRun:
     """Execute ``path`` with papermill and fail the test unless it ends as expected.
 

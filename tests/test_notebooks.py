@@ -25,18 +25,6 @@ def _collect(folder: str) -> list:
     return [pytest.param(p, id=str(p.relative_to(REPO))) for p in paths]
 
 
-def _engine(path: Path) -> str:
-    """``local`` for a notebook that calls MLflow's ``spark_udf`` itself, else ``connect``.
-
-    Over Spark Connect, MLflow's UDF resolves ``models:/...`` in the server's Python
-    workers with the *server's* MLflow settings. In the course every workspace has its
-    own server, so they match; the tests share one server between many test
-    workspaces, so such a notebook runs with a JVM of its own here. (The kit's own
-    ``prediction_udf`` hands the workers a copy of the model and works on either.)
-    """
-    return "local" if "mlflow.pyfunc.spark_udf(" in path.read_text() else "connect"
-
-
 def _skip_if_standalone_unsupported(path: Path) -> None:
     meta = notebook_metadata(path)
     if meta.get("test") == "skip-standalone":
@@ -47,22 +35,21 @@ def _skip_if_standalone_unsupported(path: Path) -> None:
 def test_demo_notebook_runs(path: Path, tmp_path: Path) -> None:
     """Demos and job notebooks run top to bottom with their default parameters."""
     _skip_if_standalone_unsupported(path)
-    run = run_notebook(path, env={"MLOPS_KIT_HOME": str(tmp_path / "kit")}, engine=_engine(path))
+    run = run_notebook(path, env={"MLOPS_KIT_HOME": str(tmp_path / "kit")})
     _assert_no_jvm_noise(run.notebook)
     _assert_no_warnings(run.notebook)
 
 
-# The notebooks above use Spark through a shared Connect server, as the course does by
-# default; these also run with a JVM in the kernel (MLOPS_KIT_SPARK=local), the engine
-# of code that needs the JVM itself and of clusters reached with a classic master.
-CLASSIC_SUBSET = ("notebooks/01-experimentation/01-delta-lake.ipynb",
-                  "notebooks/03-deployment/02-streaming.ipynb",
-                  "solutions/03-deployment/01L-batch-lab.ipynb")
+# The notebooks above run with a JVM in the kernel (tests/notebook_runner.py says why);
+# these also run on a Spark Connect server shared by the test process, the course's
+# default engine (the whole course on it: docs/PERFORMANCE.md).
+CONNECT_SUBSET = ("notebooks/01-experimentation/03-experiment-tracking.ipynb",
+                  "notebooks/03-deployment/02-streaming.ipynb")
 
 
-@pytest.mark.parametrize("path", [pytest.param(REPO / p, id=p) for p in CLASSIC_SUBSET])
-def test_notebook_runs_on_a_local_jvm_too(path: Path, tmp_path: Path) -> None:
-    run = run_notebook(path, env={"MLOPS_KIT_HOME": str(tmp_path / "kit")}, engine="local")
+@pytest.mark.parametrize("path", [pytest.param(REPO / p, id=p) for p in CONNECT_SUBSET])
+def test_notebook_runs_on_the_shared_connect_server_too(path: Path, tmp_path: Path) -> None:
+    run = run_notebook(path, env={"MLOPS_KIT_HOME": str(tmp_path / "kit")}, engine="connect")
     _assert_no_jvm_noise(run.notebook)
     _assert_no_warnings(run.notebook)
 
@@ -112,7 +99,7 @@ def _assert_no_jvm_noise(nb) -> None:
 def test_solution_passes_every_check(path: Path, tmp_path: Path) -> None:
     """A solution runs green with strict checks: a wrong answer fails CI."""
     _skip_if_standalone_unsupported(path)
-    run = run_notebook(path, env={"MLOPS_KIT_HOME": str(tmp_path / "kit")}, engine=_engine(path))
+    run = run_notebook(path, env={"MLOPS_KIT_HOME": str(tmp_path / "kit")})
     _assert_no_warnings(run.notebook)
 
 
