@@ -433,3 +433,46 @@ def test_the_first_command_that_needs_spark_starts_the_server_and_later_ones_sha
     finally:
         if running_server(ws) is not None:
             stop_server(ws)
+
+
+@pytest.mark.slow
+def test_a_job_leaves_the_server_as_it_found_it(tmp_path):
+    """``mlops-kit job run`` as a scheduler runs it: a job without Spark starts nothing, a job
+    with Spark stops the server it started, and a server started beforehand stays warm."""
+    import nbformat
+
+    ws = Workspace(root=tmp_path / "kit", user="tester")
+    job = tmp_path / "count.ipynb"
+    nb = nbformat.read(REPO / "tests" / "notebooks" / "double.ipynb", as_version=4)  # kernelspec
+    nb.cells = [nbformat.v4.new_code_cell("rows = 3", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("from mlops_kit.spark import get_spark, is_connect\n"
+                                          "spark = get_spark()\n"
+                                          "assert is_connect(spark)\n"
+                                          "assert spark.range(rows).count() == rows")]
+    nbformat.write(nb, job)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MLOPS_KIT_", "MLFLOW_", "SPARK_"))}
+    env.update(MLOPS_KIT_HOME=str(ws.root), MLOPS_KIT_USER="tester")
+    exe = str(Path(sys.executable).parent / "mlops-kit")
+
+    def job_run(notebook: Path, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([exe, "job", "run", str(notebook), *args], env=env, cwd=REPO,
+                              capture_output=True, text=True, timeout=900)
+
+    try:
+        plain = job_run(REPO / "tests" / "notebooks" / "double.ipynb")
+        assert plain.returncode == 0, plain.stderr[-3000:]
+        assert not state_path(ws).exists() and not log_path(ws).exists()  # never started
+
+        first = job_run(job, "-p", "rows", "5")
+        assert first.returncode == 0, first.stderr[-3000:]
+        assert log_path(ws).exists()  # the job's kernel started a server ...
+        assert server_status(ws)["state"] == "stopped" and not _processes_of(ws)  # ... and it went
+
+        warm = start_server(ws)
+        second = job_run(job)
+        assert second.returncode == 0, second.stderr[-3000:]
+        assert running_server(ws)["pid"] == warm["pid"]  # a server started beforehand stays
+    finally:
+        if running_server(ws) is not None:
+            stop_server(ws)

@@ -29,7 +29,7 @@ def command(only: tuple[str, ...], parallel: int, keep_going: bool, list_only: b
     from rich.table import Table
 
     from mlops_kit.cli.job import report_failure
-    from mlops_kit.cli.spark import ensure_shared_spark
+    from mlops_kit.cli.spark import shared_spark_for_run
     from mlops_kit.jobs.course import discover_course, run_course
     from mlops_kit.workspace import get_workspace
 
@@ -48,25 +48,26 @@ def command(only: tuple[str, ...], parallel: int, keep_going: bool, list_only: b
         console.print("no course notebooks found")
         return
     ws = get_workspace().activate()
-    started_spark = ensure_shared_spark()
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("course", total=len(course))
+    with shared_spark_for_run(say_stopped=console.print):
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("course", total=len(course))
 
-        def progress(nb, result) -> None:
-            if result is None:
-                bar.update(task, description=nb.name)
-                return
-            bar.advance(task)
-            if not console.is_terminal:  # a scheduler's log sees no live bar: one line each
-                done = int(bar.tasks[0].completed)
-                state = "ok" if result.ok else "FAILED"
-                console.print(f"[{done}/{len(course)}] {nb.name} {state} {result.seconds:.1f} s")
+            def progress(nb, result) -> None:
+                if result is None:
+                    bar.update(task, description=nb.name)
+                    return
+                bar.advance(task)
+                if not console.is_terminal:  # a scheduler's log sees no live bar: one line each
+                    done = int(bar.tasks[0].completed)
+                    state = "ok" if result.ok else "FAILED"
+                    console.print(f"[{done}/{len(course)}] {nb.name} {state} "
+                                  f"{result.seconds:.1f} s")
 
-        results = run_course(only=only or None, parallel=parallel,
-                             stop_on_failure=not keep_going, progress=progress, workspace=ws,
-                             root=root)
+            results = run_course(only=only or None, parallel=parallel,
+                                 stop_on_failure=not keep_going, progress=progress, workspace=ws,
+                                 root=root)
 
     table = Table(title="course run")
     for column in ("notebook", "status", "seconds"):
@@ -79,11 +80,6 @@ def command(only: tuple[str, ...], parallel: int, keep_going: bool, list_only: b
     console.print(f"executed notebooks: {ws.jobs_dir / 'course'}")
     if html_dir:
         _write_html(console, html_dir, only, root)
-    if started_spark:  # a run that started the server leaves the machine as it found it
-        from mlops_kit.spark_server import stop_server
-
-        stop_server(ws)
-        console.print("stopped the Spark Connect server this run started")
     failed = [r for r in results if not r.ok]
     skipped = len(course) - len(results)
     if skipped:

@@ -50,13 +50,15 @@ def run(notebook: str, parameters: tuple[tuple[str, str], ...], env: str | None,
 
     Exit codes: 0 ok, 2 bad parameter or env, 4 unknown notebook, 5 a cell failed.
     """
-    from mlops_kit.cli.spark import ensure_shared_spark
-    from mlops_kit.jobs.runner import run_notebook
+    from mlops_kit.cli.spark import shared_spark_for_run
+    from mlops_kit.jobs.runner import check_job, run_notebook
 
+    check_job(notebook, dict(parameters), env=env)  # bad input fails before Spark starts
     try:
-        ensure_shared_spark()
-        result = run_notebook(notebook, dict(parameters), env=env, output_path=output, cwd=cwd,
-                              timeout=timeout, cell_timeout=cell_timeout, log_output=log_output)
+        with shared_spark_for_run(start_now=False):
+            result = run_notebook(notebook, dict(parameters), env=env, output_path=output,
+                                  cwd=cwd, timeout=timeout, cell_timeout=cell_timeout,
+                                  log_output=log_output)
     except JobFailedError as err:
         report_failure(err)
         sys.exit(err.exit_code)

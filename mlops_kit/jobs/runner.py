@@ -174,6 +174,47 @@ def _outcome(proc: subprocess.Popen, result_path: Path, stderr_path: Path, outpu
             "evalue": f"the runner exited with code {proc.returncode}: {tail[0]}"}
 
 
+def check_job(
+    notebook: str | os.PathLike[str],
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    env: str | None = None,
+    workspace: Workspace | None = None,
+) -> tuple[Path, Workspace, dict[str, Any]]:
+    """Resolve the notebook, the env and the parameter values, or raise before anything starts.
+
+    Bad input should cost nothing: a scheduler that passes a wrong value gets
+    its one-line error before a kernel or a Spark server is started for it.
+    Returns the notebook's path, the workspace in the job's env and the
+    coerced parameter values (``env`` included when the notebook declares it).
+
+    Raises
+    ------
+    NotFoundError
+        Unknown notebook.
+    ConfigError
+        Unknown parameter name, a value of the wrong type, a bad env, or two
+        different envs (``env=`` and the parameter ``env``).
+    """
+    path = resolve_notebook(notebook)
+    workspace = workspace or get_workspace()
+    given = dict(parameters or {})
+    if env is not None:
+        workspace = workspace.with_env(env)  # validates the env name
+    declared = declared_parameters(path)
+    values = coerce_parameters(declared, given, notebook=path.name)
+    if "env" in declared:
+        if "env" in values and values["env"] != workspace.env:
+            if env is not None:
+                raise ConfigError(
+                    f"Two envs were given: --env {env} and the parameter env={values['env']!r}. "
+                    "Give one."
+                )
+            workspace = workspace.with_env(values["env"])
+        values["env"] = workspace.env
+    return path, workspace, values
+
+
 def run_notebook(
     notebook: str | os.PathLike[str],
     parameters: Mapping[str, Any] | None = None,
@@ -227,22 +268,7 @@ def run_notebook(
     JobFailedError
         A cell raised, a cell or the run timed out, or the kernel died.
     """
-    path = resolve_notebook(notebook)
-    workspace = workspace or get_workspace()
-    given = dict(parameters or {})
-    if env is not None:
-        workspace = workspace.with_env(env)  # validates the env name
-    declared = declared_parameters(path)
-    values = coerce_parameters(declared, given, notebook=path.name)
-    if "env" in declared:
-        if "env" in values and values["env"] != workspace.env:
-            if env is not None:
-                raise ConfigError(
-                    f"Two envs were given: --env {env} and the parameter env={values['env']!r}. "
-                    "Give one."
-                )
-            workspace = workspace.with_env(values["env"])
-        values["env"] = workspace.env
+    path, workspace, values = check_job(notebook, parameters, env=env, workspace=workspace)
     output = Path(output_path) if output_path else _output_path(workspace, path)
     output.parent.mkdir(parents=True, exist_ok=True)
     workspace.jobs_dir.mkdir(parents=True, exist_ok=True)
