@@ -39,6 +39,8 @@ def _register(name: str, estimator, train: pd.DataFrame) -> str:
     import skops.io
     from mlflow.models import infer_signature
 
+    from mlops_kit._price_model import pip_requirements
+
     y = train["f0"] * 2 - train["f1"] + np.sin(train["f2"])
     estimator.fit(train, y)
     trusted = skops.io.get_untrusted_types(data=skops.io.dumps(estimator))
@@ -49,6 +51,7 @@ def _register(name: str, estimator, train: pd.DataFrame) -> str:
             signature=infer_signature(train.head(), y.head()),
             registered_model_name=name,
             skops_trusted_types=trusted,
+            pip_requirements=pip_requirements(),
         )
     return f"models:/{name}/{info.registered_model_version}"
 

@@ -42,7 +42,7 @@ def _register(ws) -> str:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    from mlops_kit.models import trusted_types
+    from mlops_kit.models import pip_requirements, trusted_types
 
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"a": rng.integers(0, 100, 500), "b": rng.normal(size=500).round(1),
@@ -57,7 +57,7 @@ def _register(ws) -> str:
         info = mlflow.sklearn.log_model(
             model, name="model", registered_model_name=name,
             signature=mlflow.models.infer_signature(X, model.predict(X)),
-            skops_trusted_types=trusted_types(model))
+            skops_trusted_types=trusted_types(model), pip_requirements=pip_requirements())
     MlflowClient().set_registered_model_alias(name, "champion", info.registered_model_version)
     return f"models:/{name}@champion"
 

@@ -44,6 +44,8 @@ __all__ = [
     "declared_signature",
     "price_pipeline",
     "trusted_types",
+    "MODEL_PACKAGES",
+    "pip_requirements",
 ]
 
 #: numeric listing columns the price models are trained on
@@ -215,3 +217,31 @@ def trusted_types(model: Any) -> list[str]:
     import skops.io
 
     return skops.io.get_untrusted_types(data=skops.io.dumps(model))
+
+
+#: what a logged price model needs to load and predict: a scikit-learn pipeline saved
+#: with skops, or a custom pyfunc (cloudpickle) wrapping one; MLflow adds itself
+MODEL_PACKAGES: tuple[str, ...] = (
+    "cloudpickle", "numpy", "pandas", "scikit-learn", "scipy", "skops",
+)
+
+
+def pip_requirements(*extra: str) -> list[str]:
+    """What a logged price model needs, pinned to this environment (for ``pip_requirements``).
+
+    Declared, not inferred. Without it, ``log_model`` finds a model's
+    requirements by loading the model in a new Python process and listing
+    what that process imported: 5-10 s per logged model on a small machine
+    (most of a training job's time), and in a notebook it also lists packages
+    the model never uses (pytest, rich). The kit's models are loaded where
+    they were logged, so exact pins are what MLflow would write anyway.
+    ``extra`` adds requirements, e.g. ``"lightgbm==4.5.0"`` for another library.
+
+    Examples
+    --------
+    >>> [r.split("==")[0] for r in pip_requirements()]
+    ['cloudpickle', 'numpy', 'pandas', 'scikit-learn', 'scipy', 'skops']
+    """
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in MODEL_PACKAGES] + list(extra)

@@ -29,8 +29,8 @@ import pandas as pd  # loaded by mlflow.pyfunc already; predict's type hint name
 from mlflow.pyfunc import PythonModel
 
 from mlops_kit._price_model import (
-    NUMERIC_FEATURES, TARGET, declared_signature, numeric_steps, regressor, require_columns,
-    trusted_types,
+    NUMERIC_FEATURES, TARGET, declared_signature, numeric_steps, pip_requirements, regressor,
+    require_columns, trusted_types,
 )
 from mlops_kit.exceptions import DataError
 
@@ -40,6 +40,7 @@ __all__ = [
     "listings_frame",
     "train_price_model",
     "trusted_types",
+    "pip_requirements",
     "declared_signature",
     "log_price_model",
     "preprocess",
@@ -100,6 +101,7 @@ def log_price_model(
         input_example=X.head(3),
         registered_model_name=registered_model_name,
         skops_trusted_types=trusted_types(model),
+        pip_requirements=pip_requirements(),
     )
 
 

@@ -17,6 +17,7 @@ from mlops_kit._price_model import (
     TARGET,
     declared_signature,
     fit_on_holdout,
+    pip_requirements,
     price_pipeline,
     require_columns,
     trusted_types,
@@ -112,6 +113,7 @@ def train_price_model(
             input_example=fitted.X_train.head(3),
             registered_model_name=registered,
             skops_trusted_types=trusted_types(pipeline),
+            pip_requirements=pip_requirements(),
         )
     version = None
     if registered:

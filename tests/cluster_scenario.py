@@ -46,6 +46,8 @@ def _register_model(ws) -> str:
     from mlflow.models import infer_signature
     from sklearn.linear_model import LinearRegression
 
+    from mlops_kit._price_model import pip_requirements
+
     train = _frame(200, seed=1)
     X = train[["x1", "x2"]]
     y = 3 * X["x1"] - 2 * X["x2"] + 1
@@ -53,7 +55,8 @@ def _register_model(ws) -> str:
     name = ws.model_name("cluster_model")
     with mlflow.start_run():
         mlflow.sklearn.log_model(LinearRegression().fit(X, y), name="model",
-                                 signature=infer_signature(X, y), registered_model_name=name)
+                                 signature=infer_signature(X, y), registered_model_name=name,
+                                 pip_requirements=pip_requirements())
     return f"models:/{name}/1"
 
 

@@ -10,12 +10,12 @@ def register_champion(model: Any, X: Any, name: str) -> str:
     import mlflow
     from mlflow.tracking import MlflowClient
 
-    from mlops_kit._price_model import trusted_types
+    from mlops_kit._price_model import pip_requirements, trusted_types
 
     with mlflow.start_run():
         info = mlflow.sklearn.log_model(
             model, name="model", registered_model_name=name, input_example=X.head(2),
             signature=mlflow.models.infer_signature(X, model.predict(X)),
-            skops_trusted_types=trusted_types(model))
+            skops_trusted_types=trusted_types(model), pip_requirements=pip_requirements())
     MlflowClient().set_registered_model_alias(name, "champion", info.registered_model_version)
     return f"models:/{name}@champion"

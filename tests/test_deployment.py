@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlops_kit._price_model import pip_requirements
 from mlops_kit.deployment import append_rows, optimize_table, score_table, start_scoring_stream
 from mlops_kit.exceptions import ConfigError, DataError
 
@@ -38,7 +39,8 @@ def model(workspace):
     name = workspace.model_name("deploy_model")
     with mlflow.start_run():
         mlflow.sklearn.log_model(
-            fitted, name="model", signature=infer_signature(X, y), registered_model_name=name
+            fitted, name="model", signature=infer_signature(X, y), registered_model_name=name,
+            pip_requirements=pip_requirements(),
         )
     return f"models:/{name}/1", fitted
 
@@ -138,7 +140,8 @@ def _register_forest(workspace) -> str:
     name = workspace.model_name("deploy_forest")
     with mlflow.start_run():
         mlflow.sklearn.log_model(forest, name="model", signature=infer_signature(X, y),
-                                 registered_model_name=name, skops_trusted_types=trusted_types(forest))
+                                 registered_model_name=name, skops_trusted_types=trusted_types(forest),
+                                 pip_requirements=pip_requirements())
     return f"models:/{name}/1"
 
 
@@ -202,7 +205,8 @@ def test_model_info_follows_an_alias_that_moves(workspace, model):
     X = _frame(50)[["x1", "x2"]]
     with mlflow.start_run():
         mlflow.sklearn.log_model(LinearRegression().fit(X, X["x1"]), name="model",
-                                 signature=infer_signature(X, X["x1"]), registered_model_name=name)
+                                 signature=infer_signature(X, X["x1"]), registered_model_name=name,
+                                 pip_requirements=pip_requirements())
     client.set_registered_model_alias(name, "champion", "2")
     second = model_info(f"models:/{name}@champion")
     assert second.model_uuid != first.model_uuid

@@ -7,6 +7,7 @@ from sklearn.ensemble import RandomForestRegressor
 from sklearn.metrics import root_mean_squared_error
 from sklearn.model_selection import train_test_split
 
+from mlops_kit._price_model import pip_requirements
 from mlops_kit.datasets import listings
 from mlops_kit.labs.checks.experiment_tracking_lab import LAB_ID, check_ex1, check_ex2, check_ex3, check_ex4
 from mlops_kit.labs.seeds import learner_seed
@@ -81,7 +82,8 @@ def _ranked(parent_run_id: str) -> list[str]:
 def _log_model(split, run_id: str, params) -> str:
     model, _ = _fit(split, params)
     with mlflow.start_run(run_id=run_id):
-        info = mlflow.sklearn.log_model(model, name="model", skops_trusted_types=trusted_types(model))
+        info = mlflow.sklearn.log_model(model, name="model", skops_trusted_types=trusted_types(model),
+                                        pip_requirements=pip_requirements())
     return info.model_uri
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
+from mlops_kit._price_model import pip_requirements
 from mlops_kit.exceptions import DataError
 from mlops_kit.features import FeatureLookup, FeatureStoreClient
 from mlops_kit.features.packaging import read_feature_spec
@@ -108,6 +109,7 @@ def test_missing_keys_and_unknown_models_fail_clearly(trained, spark):
     import mlflow
     from sklearn.linear_model import LinearRegression
 
-    plain = mlflow.sklearn.log_model(LinearRegression().fit([[1.0]], [1.0]), name="plain")
+    plain = mlflow.sklearn.log_model(LinearRegression().fit([[1.0]], [1.0]), name="plain",
+                                     pip_requirements=pip_requirements())
     with pytest.raises(DataError, match="has no feature spec"):
         fs.score_batch(plain.model_uri, spark.createDataFrame([(1,)], "home_id long"))

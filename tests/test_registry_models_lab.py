@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from mlflow.models import infer_signature
 
+from mlops_kit._price_model import pip_requirements
 from mlops_kit.labs.checks.mlflow_models_lab import (
     MODEL, check_ex1, check_ex2, check_ex3, raw_request,
 )
@@ -92,6 +93,7 @@ def _log(python_model, *, outputs=None, inputs=None, example=True, signature=Tru
         python_model=python_model,
         signature=infer_signature(inputs, outputs) if signature else None,
         input_example=inputs.head(3) if example else None,
+        pip_requirements=pip_requirements(),
     )
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from mlops_kit._price_model import pip_requirements
 from mlops_kit.exceptions import ConfigError, NotFoundError
 from mlops_kit.registry.reference import ModelReference
 from mlops_kit.workspace import Workspace
@@ -120,7 +121,8 @@ def test_resolve_finds_the_version_and_names_what_is_missing(workspace):
     mlflow.set_experiment("reference")  # this test's store, not an id cached by another test
     with mlflow.start_run():
         mlflow.sklearn.log_model(LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0]),
-                                 name="model", registered_model_name="iris")
+                                 name="model", registered_model_name="iris",
+                                 pip_requirements=pip_requirements())
     MlflowClient().set_registered_model_alias("iris", "champion", "1")
     assert str(ModelReference.parse("models:/iris@champion").resolve().version) == "1"
     assert ModelReference.parse("models:/iris/1").resolve().name == "iris"

@@ -5,6 +5,7 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
+from mlops_kit._price_model import pip_requirements
 from mlops_kit import models
 from mlops_kit.exceptions import ConfigError
 from mlops_kit.registry.promotion import promote, register
@@ -28,7 +29,8 @@ def _register(workspace, frame, *, features=None, description="ridge on listing 
             info = models.log_price_model(model, frame, features=features)
         else:
             info = mlflow.sklearn.log_model(
-                model, name="model", skops_trusted_types=models.trusted_types(model))
+                model, name="model", skops_trusted_types=models.trusted_types(model),
+                pip_requirements=pip_requirements())
     return register(info.model_uri, workspace.model_name("price"), description=description)
 
 

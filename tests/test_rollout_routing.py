@@ -8,6 +8,7 @@ import httpx
 import pytest
 from scipy import stats
 
+from mlops_kit._price_model import pip_requirements
 from mlops_kit.exceptions import ConfigError, NotFoundError
 from mlops_kit.rollout.policies import CanaryPolicy, get_policy, read_audit, run_canary, switch
 from mlops_kit.rollout.routing import assign, read_config, set_weights, write_config
@@ -41,7 +42,8 @@ def _register_models(ws: Workspace) -> str:
     with mlflow.start_run():
         info = mlflow.pyfunc.log_model(
             name="model", python_model=Flaky(), registered_model_name=name,
-            signature=mlflow.models.infer_signature(X, [1.0] * len(X)))
+            signature=mlflow.models.infer_signature(X, [1.0] * len(X)),
+            pip_requirements=pip_requirements())
     client.set_registered_model_alias(name, "broken", info.registered_model_version)
     return name
 

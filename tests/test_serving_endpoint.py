@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlops_kit._price_model import pip_requirements
 from mlops_kit.serving import Endpoint, free_port
 from mlops_kit.workspace import Workspace
 
@@ -241,7 +242,8 @@ def test_a_model_with_a_feature_spec_is_scored_from_keys_via_the_online_store(tm
     with mlflow.start_run():
         info = mlflow.sklearn.log_model(
             model, name="model", registered_model_name=name, metadata={"feature_spec": spec},
-            signature=mlflow.models.infer_signature(X, model.predict(X)))
+            signature=mlflow.models.infer_signature(X, model.predict(X)),
+            pip_requirements=pip_requirements())
     MlflowClient().set_registered_model_alias(name, "champion", info.registered_model_version)
     store = SqliteOnlineStore(ws.online_store_path)
     store.write_table("listing_features", ["listing_id"],

@@ -121,8 +121,13 @@ def log_model(
         except Exception:  # noqa: BLE001 - a signature is a courtesy, not a requirement
             kwargs["signature"] = infer_signature(sample)
     kwargs.setdefault("input_example", sample.head(3))
-    if module.__name__ == "mlflow.sklearn" and "skops_trusted_types" not in kwargs:
-        kwargs["skops_trusted_types"] = _sklearn_trusted_types(model)
+    if module.__name__ == "mlflow.sklearn":
+        if "skops_trusted_types" not in kwargs:
+            kwargs["skops_trusted_types"] = _sklearn_trusted_types(model)
+        if not {"pip_requirements", "extra_pip_requirements", "conda_env"} & kwargs.keys():
+            from mlops_kit._price_model import pip_requirements  # declared: inferring costs seconds
+
+            kwargs["pip_requirements"] = pip_requirements()
     spec = {
         "version": 1,
         "lookups": [lookup.to_dict() for lookup in training_set.feature_lookups],

@@ -94,7 +94,7 @@ def register_faulty_model(name: str, data: "pd.DataFrame", *, threshold: int = 4
     from mlops_kit.workspace import get_workspace
 
     get_workspace().set_experiment("rollout")
-    from mlops_kit._price_model import declared_signature
+    from mlops_kit._price_model import declared_signature, pip_requirements
 
     signature = declared_signature(data, [1.0] * len(data))
     answered = data[data["accommodates"] < threshold] if "accommodates" in data else data
@@ -102,7 +102,7 @@ def register_faulty_model(name: str, data: "pd.DataFrame", *, threshold: int = 4
     with mlflow.start_run(run_name="faulty-model"):
         info = mlflow.pyfunc.log_model(name="model", python_model=FaultyModel(threshold),
                                        registered_model_name=name, signature=signature,
-                                       input_example=example)
+                                       input_example=example, pip_requirements=pip_requirements())
     version = str(info.registered_model_version)
     if alias:
         MlflowClient().set_registered_model_alias(name, alias, version)
