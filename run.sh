@@ -138,8 +138,14 @@ run_tests() {
         say "nbval on the demo notebooks with checked outputs"
         # one kernel per notebook: loadfile keeps a notebook's cells on one worker
         # shellcheck disable=SC2086
+        local status=0
         run env MLOPS_KIT_HOME="$PWD/.test-artifacts/nbval-kit" "$VENV/bin/pytest" -q \
-            -n 2 --dist loadfile --nbval-lax $checked --nbval-sanitize-with tests/sanitize.cfg
+            -n 2 --dist loadfile --nbval-lax $checked --nbval-sanitize-with tests/sanitize.cfg \
+            || status=$?
+        # the kernels started the workspace's Spark Connect server: leave no JVM behind
+        run env MLOPS_KIT_HOME="$PWD/.test-artifacts/nbval-kit" "$VENV/bin/mlops-kit" spark stop \
+            >/dev/null 2>&1 || true
+        return "$status"
     fi
 }
 

@@ -173,25 +173,42 @@ def get_spark(workspace: Workspace | None = None, *, app_name: str = "mlops-kit"
     global _startup_seconds, _remote_session, _remote_url_used
     from pyspark.sql import SparkSession
 
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        return active
     if _remote_session is not None and not _remote_session.is_stopped:
         if _answers(_remote_url_used):
             return _remote_session
+        # checked before PySpark's active session, which is this dead one: handed
+        # back, its next query would wait through minutes of PySpark's retries
         _forget_dead_session(_remote_session)  # the next lines start a new server
         _remote_session = None
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
     workspace = workspace or get_workspace()
     started = time.perf_counter()
     remote = _remote_url(workspace)
     if remote is not None:
         session = _remote_session = SparkSession.builder.remote(remote).getOrCreate()
         _remote_url_used = remote
+        if uses_shared_server(workspace):
+            _retry_briefly(session)
     else:
         session = _classic_session(workspace, app_name)
         session.sparkContext.setLogLevel("ERROR")
     _startup_seconds = time.perf_counter() - started
     return session
+
+
+#: retries of a client of the kit's own server: about 20 s in all instead of PySpark's
+#: 10 minutes, which are meant for a remote cluster's network; on 127.0.0.1 a server
+#: that does not answer for that long has died, and the next get_spark() starts one
+LOCAL_SERVER_RETRIES = {"max_retries": 8, "max_backoff": 4000}
+
+
+def _retry_briefly(session: "SparkSession") -> None:
+    """Give a client of the workspace's own server short retries (:data:`LOCAL_SERVER_RETRIES`)."""
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+
+    session.client.set_retry_policies([DefaultPolicy(**LOCAL_SERVER_RETRIES)])
 
 
 def _forget_dead_session(session: "SparkSession") -> None:
@@ -200,9 +217,14 @@ def _forget_dead_session(session: "SparkSession") -> None:
     PySpark hands its default session back to the next ``getOrCreate()``, so a
     dead one must be forgotten there too. ``stop()`` would ask the dead server
     to release it and wait through PySpark's retries, so the references are
-    cleared without any call to the server.
+    cleared without any call to the server. The calls PySpark still retries
+    in the background for it (releasing results) give up at their next
+    attempt: Python waits for them when it exits.
     """
     from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    for policy in session.client.get_retry_policies():
+        policy.max_retries = 0
 
     with ConnectSession._lock:  # noqa: SLF001 - PySpark keeps no public way to do this
         if ConnectSession._default_session is session:  # noqa: SLF001

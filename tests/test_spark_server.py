@@ -476,3 +476,40 @@ def test_a_job_leaves_the_server_as_it_found_it(tmp_path):
     finally:
         if running_server(ws) is not None:
             stop_server(ws)
+
+
+@pytest.mark.slow
+def test_a_kernel_whose_server_died_gets_a_new_one_at_its_next_get_spark(tmp_path):
+    """In one process: the server dies under a live session, and the next ``get_spark()``
+    starts a new server at once instead of handing back the dead session (whose queries
+    would wait through minutes of PySpark's retries)."""
+    ws = Workspace(root=tmp_path / "kit", user="tester")
+    script = textwrap.dedent("""
+        import os, signal, time
+        from mlops_kit.spark import get_spark, session_alive
+        from mlops_kit.spark_server import running_server
+        first = get_spark()
+        assert first.range(3).count() == 3
+        dead = running_server()["pid"]
+        os.killpg(dead, signal.SIGKILL)
+        while running_server() is not None:
+            time.sleep(0.2)
+        assert not session_alive(first)
+        started = time.monotonic()
+        second = get_spark()
+        assert second is not first and second.range(4).count() == 4
+        print(dead, running_server()["pid"], round(time.monotonic() - started))
+    """)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MLOPS_KIT_", "MLFLOW_", "SPARK_"))}
+    env.update(MLOPS_KIT_HOME=str(ws.root), MLOPS_KIT_USER="tester")
+    try:
+        run = subprocess.run([sys.executable, "-c", script], env=env, cwd=REPO,
+                             capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+        dead, alive, _seconds = run.stdout.split()
+        assert dead != alive
+        assert f"(pid {dead}) had stopped; starting a new one" in run.stderr
+    finally:
+        if running_server(ws) is not None:
+            stop_server(ws)
