@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 from mlops_kit.exceptions import ConfigError, JobFailedError, NotFoundError
-from mlops_kit.jobs import discover_course, resolve_notebook, run_course, run_notebook
+from mlops_kit.jobs import check_job, discover_course, resolve_notebook, run_course, run_notebook
 from mlops_kit.jobs.course import _batches
 from mlops_kit.jobs.params import NotebookParameter, coerce_parameters, declared_parameters
 from mlops_kit.jobs.runner import job_environment
@@ -132,6 +132,26 @@ def test_job_runs_with_coerced_parameters_in_the_requested_env(workspace) -> Non
     executed = nbformat.read(result.path, as_version=4)
     text = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
     assert "total=42.0 env=prod loud=True cwd=notebooks" in text  # cwd = notebook's folder
+
+
+def test_a_checked_job_runs_what_was_checked_without_reading_the_notebook_again(
+        workspace, monkeypatch) -> None:
+    """``mlops-kit job run`` checks its input before Spark starts, then runs that checked job."""
+    import mlops_kit.jobs.runner as runner
+
+    job = check_job("tests/notebooks/double", {"x": "21", "loud": "yes"}, env="prod")
+    assert job.values == {"x": 21, "loud": True, "env": "prod"}
+    assert job.workspace.env == "prod" and job.path == DOUBLE.resolve()
+
+    def read_again(*args, **kwargs):
+        raise AssertionError("the checked notebook was read a second time")
+
+    monkeypatch.setattr(runner, "declared_parameters", read_again)
+    with pytest.raises(TypeError, match="give them to check_job"):
+        run_notebook(job, {"x": "1"})
+    result = run_notebook(job)
+    assert result.ok and result.parameters == job.values
+    assert result.path.parent == workspace.with_env("prod").jobs_dir
 
 
 def test_failing_cell_is_reported_with_its_source(workspace) -> None:

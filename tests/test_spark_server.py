@@ -60,6 +60,16 @@ def _processes_of(ws: Workspace) -> list[psutil.Process]:
     return found
 
 
+def _run_kit(ws: Workspace, *args: str) -> subprocess.CompletedProcess:
+    """``mlops-kit ARGS`` in a new process, as a shell or scheduler runs it, against ``ws``."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MLOPS_KIT_", "MLFLOW_", "SPARK_"))}
+    env.update(MLOPS_KIT_HOME=str(ws.root), MLOPS_KIT_USER=ws.user)
+    exe = str(Path(sys.executable).parent / "mlops-kit")
+    return subprocess.run([exe, *args], env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=900)
+
+
 def _dead_record(ws: Workspace) -> int:
     """Record a server whose process has exited; return its pid."""
     child = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -450,14 +460,9 @@ def test_a_job_leaves_the_server_as_it_found_it(tmp_path):
                                           "assert is_connect(spark)\n"
                                           "assert spark.range(rows).count() == rows")]
     nbformat.write(nb, job)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MLOPS_KIT_", "MLFLOW_", "SPARK_"))}
-    env.update(MLOPS_KIT_HOME=str(ws.root), MLOPS_KIT_USER="tester")
-    exe = str(Path(sys.executable).parent / "mlops-kit")
 
     def job_run(notebook: Path, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([exe, "job", "run", str(notebook), *args], env=env, cwd=REPO,
-                              capture_output=True, text=True, timeout=900)
+        return _run_kit(ws, "job", "run", str(notebook), *args)
 
     try:
         plain = job_run(REPO / "tests" / "notebooks" / "double.ipynb")
@@ -473,6 +478,23 @@ def test_a_job_leaves_the_server_as_it_found_it(tmp_path):
         second = job_run(job)
         assert second.returncode == 0, second.stderr[-3000:]
         assert running_server(ws)["pid"] == warm["pid"]  # a server started beforehand stays
+    finally:
+        if running_server(ws) is not None:
+            stop_server(ws)
+
+
+@pytest.mark.slow
+def test_setup_writes_its_tables_through_a_server_it_then_stops(tmp_path):
+    """``mlops-kit setup`` needs Spark for the course's Delta tables; the server it starts for
+    them is stopped when it is done, so a set-up machine has no JVM left running."""
+    ws = Workspace(root=tmp_path / "kit", user="tester")
+    try:
+        result = _run_kit(ws, "setup")
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "rows, version" in result.stdout  # the tables were written ...
+        assert log_path(ws).exists()  # ... through the workspace's server ...
+        assert "stopped the Spark Connect server" in result.stdout
+        assert server_status(ws)["state"] == "stopped" and not _processes_of(ws)  # ... now gone
     finally:
         if running_server(ws) is not None:
             stop_server(ws)

@@ -53,10 +53,10 @@ def run(notebook: str, parameters: tuple[tuple[str, str], ...], env: str | None,
     from mlops_kit.cli.spark import shared_spark_for_run
     from mlops_kit.jobs.runner import check_job, run_notebook
 
-    check_job(notebook, dict(parameters), env=env)  # bad input fails before Spark starts
+    job = check_job(notebook, dict(parameters), env=env)  # bad input fails before Spark starts
     try:
         with shared_spark_for_run(start_now=False):
-            result = run_notebook(notebook, dict(parameters), env=env, output_path=output,
+            result = run_notebook(job, output_path=output,
                                   cwd=cwd, timeout=timeout, cell_timeout=cell_timeout,
                                   log_output=log_output)
     except JobFailedError as err:

@@ -25,13 +25,17 @@ def command(env: str | None, force: bool, no_data: bool) -> None:
         click.echo(f"delta jars: no mvn; Spark will fetch delta-spark {delta_version()} on first start")
     if no_data:
         return
+    from mlops_kit.cli.spark import shared_spark_for_run
     from mlops_kit.datasets import install
     from mlops_kit.spark import stop_spark
 
-    try:
-        tables = install(ws, force=force)
-    finally:
-        stop_spark()
+    # Writing the tables needs Spark; a server started only for that is stopped
+    # after, so setup leaves no JVM behind (the first notebook starts it again).
+    with shared_spark_for_run(start_now=False, say_stopped=click.echo):
+        try:
+            tables = install(ws, force=force)
+        finally:
+            stop_spark()
     for name, row in tables.iterrows():
         state = "written" if row["written"] else "kept"
         click.echo(f"table {name}: {row['rows']} rows, version {row['version']} ({state})")

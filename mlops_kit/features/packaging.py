@@ -62,15 +62,6 @@ def _input_columns(model: Any, sample_columns: list[str]) -> list[str]:
     return sample_columns
 
 
-def _sklearn_trusted_types(model: Any) -> list[str]:
-    """Types skops must be told to trust to load ``model`` back (tree models need it)."""
-    try:
-        import skops.io as sio
-    except ImportError:  # MLflow then pickles; nothing to trust
-        return []
-    return list(sio.get_untrusted_types(data=sio.dumps(model)))
-
-
 def log_model(
     client: FeatureSource,
     model: Any,
@@ -122,12 +113,12 @@ def log_model(
             kwargs["signature"] = infer_signature(sample)
     kwargs.setdefault("input_example", sample.head(3))
     if module.__name__ == "mlflow.sklearn":
-        if "skops_trusted_types" not in kwargs:
-            kwargs["skops_trusted_types"] = _sklearn_trusted_types(model)
-        if not {"pip_requirements", "extra_pip_requirements", "conda_env"} & kwargs.keys():
-            from mlops_kit._price_model import pip_requirements  # declared: inferring costs seconds
+        from mlops_kit._price_model import pip_requirements, trusted_types
 
-            kwargs["pip_requirements"] = pip_requirements()
+        if "skops_trusted_types" not in kwargs:
+            kwargs["skops_trusted_types"] = trusted_types(model)
+        if not {"pip_requirements", "extra_pip_requirements", "conda_env"} & kwargs.keys():
+            kwargs["pip_requirements"] = pip_requirements()  # declared: inferring costs seconds
     spec = {
         "version": 1,
         "lookups": [lookup.to_dict() for lookup in training_set.feature_lookups],

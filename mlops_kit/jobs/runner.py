@@ -47,6 +47,19 @@ DEFAULT_TIMEOUT = 1800
 
 
 @dataclass(frozen=True)
+class CheckedJob:
+    """A job whose notebook, env and parameters :func:`check_job` has resolved.
+
+    Pass it to :func:`run_notebook` to run what was checked without reading
+    and checking the notebook a second time.
+    """
+
+    path: Path
+    workspace: Workspace
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class JobResult:
     """What a notebook run produced.
 
@@ -180,7 +193,7 @@ def check_job(
     *,
     env: str | None = None,
     workspace: Workspace | None = None,
-) -> tuple[Path, Workspace, dict[str, Any]]:
+) -> CheckedJob:
     """Resolve the notebook, the env and the parameter values, or raise before anything starts.
 
     Bad input should cost nothing: a scheduler that passes a wrong value gets
@@ -212,11 +225,11 @@ def check_job(
                 )
             workspace = workspace.with_env(values["env"])
         values["env"] = workspace.env
-    return path, workspace, values
+    return CheckedJob(path=path, workspace=workspace, values=values)
 
 
 def run_notebook(
-    notebook: str | os.PathLike[str],
+    notebook: str | os.PathLike[str] | CheckedJob,
     parameters: Mapping[str, Any] | None = None,
     *,
     env: str | None = None,
@@ -233,8 +246,10 @@ def run_notebook(
 
     Parameters
     ----------
-    notebook : str or path
-        A path, or a name under ``notebooks/`` (``jobs/validate_model``).
+    notebook : str, path or CheckedJob
+        A path, or a name under ``notebooks/`` (``jobs/validate_model``), or
+        what :func:`check_job` returned (then give no ``parameters``, ``env``
+        or ``workspace``: they were checked with it).
     parameters : mapping, optional
         Values for names of the notebook's ``parameters`` cell; strings are
         coerced to the declared default's type.
@@ -268,7 +283,14 @@ def run_notebook(
     JobFailedError
         A cell raised, a cell or the run timed out, or the kernel died.
     """
-    path, workspace, values = check_job(notebook, parameters, env=env, workspace=workspace)
+    if isinstance(notebook, CheckedJob):
+        if parameters is not None or env is not None or workspace is not None:
+            raise TypeError("a CheckedJob carries its parameters, env and workspace; "
+                            "give them to check_job() instead")
+        job = notebook
+    else:
+        job = check_job(notebook, parameters, env=env, workspace=workspace)
+    path, workspace, values = job.path, job.workspace, job.values
     output = Path(output_path) if output_path else _output_path(workspace, path)
     output.parent.mkdir(parents=True, exist_ok=True)
     workspace.jobs_dir.mkdir(parents=True, exist_ok=True)
