@@ -122,6 +122,18 @@ def test_kernel_environment_carries_the_workspace(tmp_path) -> None:
     assert job_environment(shared, {})["MLOPS_KIT_TRACKING_URI"] == "http://mlflow:5000"
 
 
+def test_the_runner_does_not_pay_for_a_grammar_it_never_uses() -> None:
+    """Every notebook and job starts a papermill runner; jsonschema 4.25+ would make it
+    import rfc3987_syntax (2-3 s of grammar building, benchmarks/job_start.py)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import mlops_kit.jobs._execute, papermill, nbformat; "
+            "print(sorted(m for m in sys.modules if m.startswith(('rfc3987', 'lark'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 # ------------------------------------------------------------------ execution
 def test_job_runs_with_coerced_parameters_in_the_requested_env(workspace) -> None:
     """The notebook asserts MLOPS_KIT_ENV equals its injected ``env`` parameter."""
