@@ -12,7 +12,10 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["send_traffic", "simulate_outcomes", "register_faulty_model", "FaultyModel"]
 
