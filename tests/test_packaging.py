@@ -138,6 +138,18 @@ def test_run_sh_dry_run_passes_arguments_to_pytest() -> None:
     assert "+ .venv/bin/mlops-kit setup --no-data" in result.stdout
 
 
+def test_run_sh_test_runs_the_suite_then_the_cluster_test_last_and_alone() -> None:
+    """CI's command: the cluster test (a master, two workers) never shares the machine with
+    the suite's two workers, and runs only after the suite and nbval passed."""
+    result = _run_sh("--dry-run", "test")
+    assert result.returncode == 0, result.stderr
+    pytest_calls = [line for line in result.stdout.splitlines()
+                    if line.startswith("+ ") and "/bin/pytest" in line]
+    assert "-m not cluster" in pytest_calls[0] and "-n 2" in pytest_calls[0]
+    assert pytest_calls[-1] == "+ .venv/bin/pytest -q -m cluster tests/test_cluster.py"
+    assert len(pytest_calls) >= 2
+
+
 def test_run_sh_refuses_an_unknown_command() -> None:
     result = _run_sh("deploy")
     assert result.returncode == 1 and "usage: ./run.sh" in result.stderr
