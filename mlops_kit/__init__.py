@@ -3,8 +3,17 @@
 Import is cheap: heavy parts (Spark, MLflow, FastAPI) load inside the
 functions that need them.
 """
-from mlops_kit.exceptions import MlopsKitError
-from mlops_kit.workspace import Workspace, get_workspace
+import os
+
+# MLflow sends usage telemetry to its servers from every process that imports it,
+# unless told not to before that import. The kit runs offline on a learner's machine,
+# so it is off unless the user chose otherwise (MLFLOW_DISABLE_TELEMETRY=false). Set
+# here, on the package, because `%load_ext mlops_kit` and the CLI import it before
+# MLflow; kernels, jobs and servers the kit starts inherit it.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+from mlops_kit.exceptions import MlopsKitError  # noqa: E402 - after the setting above
+from mlops_kit.workspace import Workspace, get_workspace  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -153,3 +153,26 @@ def test_run_sh_test_runs_the_suite_then_the_cluster_test_last_and_alone() -> No
 def test_run_sh_refuses_an_unknown_command() -> None:
     result = _run_sh("deploy")
     assert result.returncode == 1 and "usage: ./run.sh" in result.stderr
+
+
+@pytest.mark.parametrize("chosen, expected", [(None, "true"), ("false", "false")])
+def test_the_kit_keeps_mlflow_telemetry_off_unless_the_user_turned_it_on(chosen, expected):
+    """Outside CI and pytest MLflow starts a telemetry client at import, which calls out
+    to the internet; importing the kit first (as `%load_ext mlops_kit` and the CLI do)
+    turns it off, and a user's own setting wins."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("CI", "PYTEST_CURRENT_TEST", "MLFLOW_DISABLE_TELEMETRY")}
+    if chosen is not None:
+        env["MLFLOW_DISABLE_TELEMETRY"] = chosen
+    # MLflow itself is imported only where telemetry must end up off: with it on, its
+    # import would start a thread that calls out
+    code = "import os, mlops_kit; print(os.environ['MLFLOW_DISABLE_TELEMETRY'])"
+    if expected == "true":
+        code += "; import mlflow.telemetry as t; print(t.get_telemetry_client())"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True, timeout=120)
+    assert out.stdout.split() == ([expected, "None"] if expected == "true" else [expected])
