@@ -516,6 +516,11 @@ def test_a_kernel_whose_server_died_gets_a_new_one_at_its_next_get_spark(tmp_pat
         os.killpg(dead, signal.SIGKILL)
         while running_server() is not None:
             time.sleep(0.2)
+        # the JVM's main thread is a zombie before its hundreds of other threads have
+        # exited and its port has closed (seconds under load): wait for the port, bounded
+        deadline = time.monotonic() + 60
+        while session_alive(first) and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert not session_alive(first)
         started = time.monotonic()
         second = get_spark()
