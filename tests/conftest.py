@@ -77,3 +77,13 @@ def spark():
     session = get_spark(Workspace.from_env(root=REPO / ".test-artifacts" / "spark"))
     yield session
     stop_spark()
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Stop the Spark Connect server this process started for notebook tests, if any
+    (an xdist worker may exit without running ``atexit``, leaving its JVM behind)."""
+    import sys
+
+    runner = sys.modules.get("notebook_runner")
+    if runner is not None:
+        runner.stop_shared_spark()

@@ -131,6 +131,7 @@ def _keep(executed: Path, path: Path) -> Path:
 
 
 _shared_master: str | None = None
+_shared_workspace = None
 
 
 def shared_spark_master() -> str:
@@ -142,16 +143,37 @@ def shared_spark_master() -> str:
     their paths point. (Models reach its Python workers as local copies, see
     ``mlops_kit.deployment.batch``.)
     """
-    global _shared_master
+    global _shared_master, _shared_workspace
     if _shared_master is None:
-        from mlops_kit.spark_server import start_server, stop_server
+        from mlops_kit.spark_server import start_server
         from mlops_kit.workspace import Workspace
 
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        ws = Workspace(root=REPO / ".test-artifacts" / f"spark-connect-{worker}", user="tester")
-        _shared_master = start_server(ws)["url"]
-        atexit.register(lambda: stop_server(ws))
+        _shared_workspace = Workspace(root=REPO / ".test-artifacts" / f"spark-connect-{worker}",
+                                      user="tester")
+        _shared_master = start_server(_shared_workspace)["url"]
+        atexit.register(stop_shared_spark)
     return _shared_master
+
+
+def stop_shared_spark() -> None:
+    """Stop this process's shared Spark Connect server, if it started one.
+
+    Called at the end of the test session (``conftest.pytest_sessionfinish``): an
+    xdist worker can exit without running ``atexit`` handlers, and its server's JVM
+    would outlive the test run. ``atexit`` stays as the fallback of a plain run.
+    """
+    global _shared_master
+    if _shared_workspace is None or _shared_master is None:
+        return
+    from mlops_kit.exceptions import NotFoundError
+    from mlops_kit.spark_server import stop_server
+
+    _shared_master = None
+    try:
+        stop_server(_shared_workspace)
+    except NotFoundError:  # it died on its own meanwhile
+        pass
 
 
 def run_notebook(
