@@ -2,5 +2,5 @@
 from mlops_kit.jobs.course import CourseNotebook, discover_course, run_course
 from mlops_kit.jobs.runner import CheckedJob, JobResult, check_job, resolve_notebook, run_notebook
 
-__all__ = ["CheckedJob", "JobResult", "check_job", "run_notebook", "resolve_notebook", "CourseNotebook",
-           "discover_course", "run_course"]
+__all__ = ["CheckedJob", "JobResult", "check_job", "run_notebook", "resolve_notebook",
+           "CourseNotebook", "discover_course", "run_course"]
