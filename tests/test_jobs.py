@@ -12,7 +12,8 @@ import nbformat
 import pytest
 
 from mlops_kit.exceptions import ConfigError, JobFailedError, NotFoundError
-from mlops_kit.jobs import check_job, discover_course, resolve_notebook, run_course, run_notebook
+from mlops_kit.jobs import (check_job, discover_course, prepare_notebook, resolve_notebook, run_course,
+                            run_notebook)
 from mlops_kit.jobs.course import _batches
 from mlops_kit.jobs.params import NotebookParameter, coerce_parameters, declared_parameters
 from mlops_kit.jobs.runner import job_environment
@@ -197,6 +198,63 @@ def _kernels_of(home: Path) -> list:
     return found
 
 
+def _wait_for(condition, seconds: float = 60.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def _probe_notebook(folder: Path) -> Path:
+    """Prints whether skops.io (a warm-up import no cell asks for) is loaded, and
+    which warm-up names leaked into the learner's namespace."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell('module = "skops.io"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            "import sys\n"
+            "print(module in sys.modules, "
+            "[n for n in ('import_common', 'importlib', 'mlops_kit', '_') if globals().get(n)])"),
+    ]
+    path = folder / "probe.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def _printed(result) -> str:
+    cells = [c for c in nbformat.read(result.path, as_version=4).cells if c.cell_type == "code"]
+    return cells[-1].outputs[0]["text"].strip()
+
+
+def test_a_prepared_kernel_has_imported_before_its_first_cell_and_left_no_trace(
+        tmp_path, workspace) -> None:
+    probe = _probe_notebook(tmp_path)
+    with prepare_notebook(probe) as job:
+        assert _wait_for(lambda: len(_kernels_of(workspace.root)) == 1)  # started before run()
+        result = job.run()
+    assert _printed(result) == "True []"
+    first = next(c for c in nbformat.read(result.path, as_version=4).cells if c.cell_type == "code")
+    assert first.execution_count == 1  # the warm-up left no entry in the kernel's history
+    with pytest.raises(RuntimeError, match="run already"):
+        job.run()
+    # run at once, a job pays for no import it did not ask for
+    assert _printed(run_notebook(probe)) == "False []"
+
+
+def test_a_cancelled_job_stops_its_kernel_without_running_a_cell(workspace) -> None:
+    job = prepare_notebook(DOUBLE, {"x": 2})
+    assert _wait_for(lambda: len(_kernels_of(workspace.root)) == 1)
+    job.cancel()
+    assert _wait_for(lambda: _kernels_of(workspace.root) == [], seconds=30)
+    assert not job.output.exists()
+    with pytest.raises(RuntimeError, match="cancelled already"):
+        job.run()
+
+
 def test_outer_timeout_kills_the_kernel(workspace) -> None:
     with pytest.raises(JobFailedError, match="notebook ran longer than 6 s") as info:
         run_notebook(SLEEPS, {"seconds": 60}, timeout=6)
@@ -258,3 +316,26 @@ def test_run_course_stops_at_the_first_failure(tmp_path, workspace) -> None:
     assert failed.error.ename == "ValueError"
     assert failed.path == workspace.jobs_dir / "course" / "01-experimentation" / "01-delta-lake.ipynb"
     assert failed.path.exists()
+
+
+def test_the_course_prepares_the_next_notebook_and_stops_it_unused_after_a_failure(
+        tmp_path, workspace) -> None:
+    _course_tree(tmp_path, failing="notebooks/01-experimentation/01-delta-lake")
+    results = run_course(root=tmp_path, only="01-experimentation")
+    assert [r.status for r in results] == ["failed"]
+    assert not (workspace.jobs_dir / "course" / "01-experimentation" / "02-feature-store.ipynb").exists()
+    assert _wait_for(lambda: _kernels_of(workspace.root) == [], seconds=30)
+    results = run_course(root=tmp_path, only="feature-store")
+    assert [r.status for r in results] == ["ok", "ok"]  # a prepared notebook runs like any other
+
+
+def test_the_warm_up_imports_what_it_can_and_names_what_it_could_not() -> None:
+    import sys
+
+    from mlops_kit.jobs.warmup import COMMON_MODULES, import_common
+
+    assert "mlflow" in COMMON_MODULES and "skops.io" in COMMON_MODULES
+    sys.modules.pop("colorsys", None)
+    assert import_common(("json.decoder", "no_such_module_here", "colorsys")) == [
+        "no_such_module_here"]
+    assert "colorsys" in sys.modules  # the one after the missing one was still imported

@@ -21,8 +21,10 @@ import click
                    "listing them in course order with status and time.")
 @click.option("--no-run", is_flag=True,
               help="With --html: render the last run's executed notebooks, run nothing.")
+@click.option("--prepare-next/--no-prepare-next", default=True, show_default=True,
+              help="Start the next notebook's kernel, and its imports, while one runs.")
 def command(only: tuple[str, ...], parallel: int, keep_going: bool, list_only: bool,
-            root: str | None, html_dir: str | None, no_run: bool) -> None:
+            root: str | None, html_dir: str | None, no_run: bool, prepare_next: bool) -> None:
     """Run the course end to end with papermill; executed copies go to the workspace."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -67,7 +69,7 @@ def command(only: tuple[str, ...], parallel: int, keep_going: bool, list_only: b
 
             results = run_course(only=only or None, parallel=parallel,
                                  stop_on_failure=not keep_going, progress=progress, workspace=ws,
-                                 root=root)
+                                 root=root, prepare_next=prepare_next)
 
     table = Table(title="course run")
     for column in ("notebook", "status", "seconds"):

@@ -4,6 +4,15 @@ Running papermill in its own process group lets the parent enforce an outer
 timeout (killing this process and its kernel together) and run several
 notebooks at once without sharing a kernel manager or an event loop.
 
+The child starts its kernel, then waits for a line on stdin: ``go`` runs the
+notebook, end of input ends it without running. A parent that knows the next
+notebook (the course runner, a pipeline) starts it while the current one runs,
+with ``"warm_up": true`` in the spec: the kernel then also imports what lessons
+and jobs use (:mod:`mlops_kit.jobs.warmup`) before its first cell, so the
+seconds of kernel start and imports are spent on the idle core instead of in
+front of the learner. A job started to run at once skips the warm-up: it
+would only delay a notebook that may need none of it.
+
 Usage: ``python -m mlops_kit.jobs._execute SPEC.json``. The spec holds the
 papermill arguments; the outcome is written to ``spec["result_path"]`` as JSON:
 ``{"status": "ok"}`` or ``{"status": "failed", "cell_index": ..., "ename": ...,
@@ -16,6 +25,13 @@ import logging
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
+
+#: what the kernel runs before the notebook: imports only, nothing bound in the
+#: learner's namespace, no output, no history entry (``silent=True``)
+WARM_UP = "__import__('mlops_kit.jobs.warmup', fromlist=['import_common']).import_common()"
+#: the line that tells a started child to run its notebook
+GO = "go"
 
 
 def locate_failure(output_path: str | Path) -> tuple[int | None, str]:
@@ -38,7 +54,84 @@ def locate_failure(output_path: str | Path) -> tuple[int | None, str]:
     return None, ""
 
 
-def _execute(spec: dict) -> dict:
+def start_kernel(spec: dict) -> Any:
+    """A started kernel for the spec's notebook (its folder as working directory)."""
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+
+    km = AsyncKernelManager(kernel_name=spec["kernel_name"])
+    run_sync(km.start_kernel)(cwd=spec["cwd"])
+    return km
+
+
+def warm_up(km: Any, timeout: float = 120) -> None:
+    """Run :data:`WARM_UP` in the kernel and wait for it (a failed import only costs its time).
+
+    Its own client, closed after: papermill's client then sees a kernel
+    whose execution count is still 0 and whose namespace holds nothing new.
+    """
+    from jupyter_client.blocking import BlockingKernelClient
+
+    kc = BlockingKernelClient()
+    kc.load_connection_info(km.get_connection_info())
+    # no heartbeat channel: a client without one would call a kernel that is
+    # slow to answer its first kernel_info (a loaded machine) dead after 1 s
+    kc.start_channels(hb=False)
+    try:
+        kc.wait_for_ready(timeout=timeout)
+        msg_id = kc.execute(WARM_UP, silent=True, store_history=False)
+        while True:
+            reply = kc.get_shell_msg(timeout=timeout)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return
+    finally:
+        kc.stop_channels()
+
+
+def stop_kernel(km: Any) -> None:
+    from jupyter_core.utils import run_sync
+
+    if run_sync(km.is_alive)():
+        run_sync(km.shutdown_kernel)(now=False)
+
+
+def wait_for_go(stream=None) -> bool:
+    """True when the parent says ``go``; False on end of input (it cancelled, or died)."""
+    line = (stream or sys.stdin).readline()
+    return line.strip() == GO
+
+
+def _prepared_kernel_engine() -> str:
+    """Register (once) and name papermill's nbclient engine for a kernel started before.
+
+    The client is handed the warmed kernel and owns it from there, exactly as
+    if it had started it: a failing or timed-out cell stops the kernel the
+    same way (the interrupted cell keeps its ``KeyboardInterrupt`` output).
+    """
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class PreparedKernelEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None,
+                                     km=None, **_ignored):
+            client = PapermillNotebookClient(
+                nb_man, km=km, timeout=execution_timeout, startup_timeout=start_timeout,
+                kernel_name=kernel_name, log=logging.getLogger("papermill"),
+                log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file)
+            client.owns_km = True  # it stops the kernel when done, as one it started
+            return client.execute()
+
+    papermill_engines.register(ENGINE, PreparedKernelEngine)
+    return ENGINE
+
+
+#: papermill engine name of :func:`_prepared_kernel_engine`
+ENGINE = "mlops-kit-prepared"
+
+
+def _execute(spec: dict, km: Any = None) -> dict:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -53,6 +146,8 @@ def _execute(spec: dict) -> dict:
             log_output=spec["log_output"],
             progress_bar=False,
             start_timeout=120,
+            engine_name=_prepared_kernel_engine(),
+            km=km,
         )
     except PapermillExecutionError as err:
         # papermill puts an error banner cell on top of the saved copy; report
@@ -82,11 +177,33 @@ def _execute(spec: dict) -> dict:
     return {"status": "ok"}
 
 
+def _failed_start(err: BaseException) -> dict:
+    return {"status": "failed", "cell_index": None, "ename": type(err).__name__,
+            "evalue": f"the kernel did not start: {err}", "source": "",
+            "traceback": traceback.format_exc()}
+
+
 def main(argv: list[str]) -> int:
     spec = json.loads(Path(argv[0]).read_text())
     if spec["log_output"]:  # papermill logs cell outputs through logging
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-    outcome = _execute(spec)
+    try:
+        km = start_kernel(spec)
+    except Exception as err:  # no kernel: nothing to run, say why once asked to
+        if wait_for_go():
+            Path(spec["result_path"]).write_text(json.dumps(_failed_start(err)))
+        return 0
+    if spec.get("warm_up"):
+        try:
+            warm_up(km)
+        except Exception:  # only the head start is lost: papermill reports a dead kernel itself
+            pass
+    try:
+        if not wait_for_go():
+            return 0
+        outcome = _execute(spec, km)
+    finally:
+        stop_kernel(km)
     Path(spec["result_path"]).write_text(json.dumps(outcome))
     return 0
 

@@ -9,7 +9,9 @@ The course is discovered from the folders, nothing is listed by hand:
   ``02-feature-store`` runs before ``02L-feature-store-lab`` which needs its tables;
 - ``notebooks/jobs/`` is not part of it: demos run those jobs themselves.
 
-Notebooks run one after the other by default. With ``parallel=N``, consecutive
+Notebooks run one after the other by default, and the next one's kernel starts
+(and imports what lessons use) while the current one runs: see
+:func:`~mlops_kit.jobs.runner.prepare_notebook`. With ``parallel=N``, consecutive
 notebooks of one module whose metadata says ``{"mlops_kit": {"parallel_safe":
 true}}`` run up to N at a time, each in its own process; modules stay in order.
 
@@ -32,7 +34,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from mlops_kit.exceptions import JobFailedError, NotFoundError
-from mlops_kit.jobs.runner import REPO_ROOT, JobResult, run_notebook
+from mlops_kit.jobs.runner import REPO_ROOT, JobResult, PreparedJob, prepare_notebook
 from mlops_kit.workspace import Workspace, get_workspace
 
 __all__ = ["CourseNotebook", "CourseEntry", "discover_course", "run_course", "course_entries",
@@ -231,6 +233,7 @@ def run_course(
     workspace: Workspace | None = None,
     output_dir: str | Path | None = None,
     cell_timeout: float | None = None,
+    prepare_next: bool = True,
 ) -> list[JobResult]:
     """Run every course notebook (or those matching ``only``) and report each.
 
@@ -250,6 +253,10 @@ def run_course(
     output_dir : path, optional
         Where executed notebooks go (default: ``<jobs dir>/course/<module>/``);
         the run record (see :func:`save_course_run`) goes there too.
+    prepare_next : bool
+        Start the next notebook's kernel while the current one runs (its
+        imports then cost the course nothing on an idle core). A notebook's
+        seconds count from its first cell either way.
 
     Returns
     -------
@@ -260,32 +267,47 @@ def run_course(
     out = Path(output_dir) if output_dir else workspace.jobs_dir / "course"
     extra = {"cell_timeout": cell_timeout} if cell_timeout else {}
 
-    def run_one(nb: CourseNotebook) -> JobResult:
+    def prepare(nb: CourseNotebook, *, ahead: bool = False) -> PreparedJob:
+        # warm the imports only for a kernel that waits its turn: one that runs
+        # at once would just do them before its first cell instead of during it
+        return prepare_notebook(nb.path, workspace=workspace, output_path=out / nb.module / nb.path.name,
+                                extra_env=_STRICT if nb.kind == "lab" else None, warm_up=ahead,
+                                **extra)
+
+    def run_one(nb: CourseNotebook, prepared: PreparedJob | None = None) -> JobResult:
         if progress:
             progress(nb, None)
         started = time.perf_counter()
-        target = out / nb.module / nb.path.name
         try:
-            result = run_notebook(nb.path, workspace=workspace, output_path=target,
-                                  extra_env=_STRICT if nb.kind == "lab" else None, **extra)
+            result = (prepared or prepare(nb)).run()
         except JobFailedError as err:
-            result = JobResult(nb.path, target, time.perf_counter() - started,
-                               status="failed", error=err)
+            result = JobResult(nb.path, out / nb.module / nb.path.name,
+                               time.perf_counter() - started, status="failed", error=err)
         if progress:
             progress(nb, result)
         return result
 
     course = discover_course(root, only=only)
+    batches = _batches(course, parallel)
     results: list[JobResult] = []
     save_course_run(course_entries(course, results, out), out)
-    for batch in _batches(course, parallel):
-        if len(batch) == 1:
-            done = [run_one(batch[0])]
-        else:
-            with ThreadPoolExecutor(max_workers=parallel) as pool:  # each run is a process
-                done = list(pool.map(run_one, batch))
-        results.extend(done)
-        save_course_run(course_entries(course, results, out), out)
-        if stop_on_failure and any(not r.ok for r in done):
-            break
+    upcoming: PreparedJob | None = None  # the next lone notebook, its kernel already starting
+    try:
+        for index, batch in enumerate(batches):
+            if len(batch) == 1:
+                current, upcoming = upcoming or prepare(batch[0]), None
+                following = batches[index + 1] if index + 1 < len(batches) else []
+                if prepare_next and len(following) == 1:
+                    upcoming = prepare(following[0], ahead=True)
+                done = [run_one(batch[0], current)]
+            else:
+                with ThreadPoolExecutor(max_workers=parallel) as pool:  # each run is a process
+                    done = list(pool.map(run_one, batch))
+            results.extend(done)
+            save_course_run(course_entries(course, results, out), out)
+            if stop_on_failure and any(not r.ok for r in done):
+                break
+    finally:
+        if upcoming is not None:  # stopped early: its kernel never runs a cell
+            upcoming.cancel()
     return results

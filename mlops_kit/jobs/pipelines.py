@@ -5,7 +5,9 @@ A pipeline is what a scheduler starts: ``mlops-kit pipeline run training
 parameters; the steps run in order through :func:`~mlops_kit.jobs.run_notebook`
 (papermill, one kernel per step), all in the same env, and the first failing
 step stops the pipeline: later steps need its output, and a half-finished
-pipeline must not look green.
+pipeline must not look green. The next step's kernel starts, and imports what
+jobs use, while the current step runs (:func:`~mlops_kit.jobs.prepare_notebook`);
+it is stopped unused when a step fails.
 
 ================  =============================================================
 pipeline          steps
@@ -31,7 +33,7 @@ from typing import Any, Callable, Mapping
 from mlops_kit._registry import Registry
 from mlops_kit.exceptions import ConfigError, JobFailedError, PipelineFailedError
 from mlops_kit.jobs.params import declared_parameters
-from mlops_kit.jobs.runner import JobResult, resolve_notebook, run_notebook
+from mlops_kit.jobs.runner import JobResult, PreparedJob, prepare_notebook, resolve_notebook
 from mlops_kit.workspace import Workspace, get_workspace
 
 __all__ = ["Step", "Pipeline", "PipelineFailedError", "PIPELINES", "register_pipeline",
@@ -146,20 +148,31 @@ def run_pipeline(
         ws = ws.with_env(env)  # validates the env name before any step runs
     routed = _route(pipe, dict(parameters or {}))
     results: list[JobResult] = []
-    for index, (step, values) in enumerate(zip(pipe.steps, routed), start=1):
-        if progress:
-            progress(index, step, None)
-        started = time.perf_counter()
-        try:
-            result = run_notebook(step.notebook, values, workspace=ws, **run_options)
-        except JobFailedError as err:
-            failed = JobResult(resolve_notebook(step.notebook), err.output_path,
-                               time.perf_counter() - started, values, status="failed", error=err)
-            raise PipelineFailedError(pipe.name, index, len(pipe.steps), err,
-                                      results + [failed]) from None
-        results.append(result)
-        if progress:
-            progress(index, step, result)
+    upcoming: PreparedJob | None = None  # the next step, its kernel starting while this one runs
+    try:
+        for index, (step, values) in enumerate(zip(pipe.steps, routed), start=1):
+            if progress:
+                progress(index, step, None)
+            current = upcoming or prepare_notebook(step.notebook, values, workspace=ws,
+                                                   warm_up=False, **run_options)
+            upcoming = None
+            if index < len(pipe.steps):
+                upcoming = prepare_notebook(pipe.steps[index].notebook, routed[index], workspace=ws,
+                                            **run_options)
+            started = time.perf_counter()
+            try:
+                result = current.run()
+            except JobFailedError as err:
+                failed = JobResult(resolve_notebook(step.notebook), err.output_path,
+                                   time.perf_counter() - started, values, status="failed", error=err)
+                raise PipelineFailedError(pipe.name, index, len(pipe.steps), err,
+                                          results + [failed]) from None
+            results.append(result)
+            if progress:
+                progress(index, step, result)
+    finally:
+        if upcoming is not None:  # a step failed: the next one never runs a cell
+            upcoming.cancel()
     return results
 
 

@@ -35,7 +35,8 @@ from mlops_kit.jobs._execute import locate_failure
 from mlops_kit.jobs.params import coerce_parameters, declared_parameters
 from mlops_kit.workspace import Workspace, get_workspace
 
-__all__ = ["JobResult", "run_notebook", "resolve_notebook", "notebooks_dir", "job_environment"]
+__all__ = ["JobResult", "run_notebook", "prepare_notebook", "PreparedJob", "resolve_notebook", "notebooks_dir",
+           "job_environment"]
 
 #: where the repo keeps its notebooks (an editable install sits in the repo)
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -231,16 +232,7 @@ def check_job(
 def run_notebook(
     notebook: str | os.PathLike[str] | CheckedJob,
     parameters: Mapping[str, Any] | None = None,
-    *,
-    env: str | None = None,
-    workspace: Workspace | None = None,
-    output_path: str | os.PathLike[str] | None = None,
-    cwd: str | os.PathLike[str] | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-    cell_timeout: float = DEFAULT_CELL_TIMEOUT,
-    kernel_name: str = "python3",
-    log_output: bool = False,
-    extra_env: Mapping[str, str] | None = None,
+    **options: Any,
 ) -> JobResult:
     """Execute ``notebook`` with ``parameters`` and keep the executed copy.
 
@@ -253,6 +245,9 @@ def run_notebook(
     parameters : mapping, optional
         Values for names of the notebook's ``parameters`` cell; strings are
         coerced to the declared default's type.
+
+    Other options, by keyword (those of :func:`prepare_notebook`):
+
     env : {"dev", "staging", "prod"}, optional
         The environment to run in (default: the workspace's).
     workspace : Workspace, optional
@@ -283,6 +278,38 @@ def run_notebook(
     JobFailedError
         A cell raised, a cell or the run timed out, or the kernel died.
     """
+    return prepare_notebook(notebook, parameters, warm_up=False, **options).run()
+
+
+def prepare_notebook(
+    notebook: str | os.PathLike[str] | CheckedJob,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    env: str | None = None,
+    workspace: Workspace | None = None,
+    output_path: str | os.PathLike[str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    cell_timeout: float = DEFAULT_CELL_TIMEOUT,
+    kernel_name: str = "python3",
+    log_output: bool = False,
+    extra_env: Mapping[str, str] | None = None,
+    warm_up: bool = True,
+) -> "PreparedJob":
+    """Check the job and start its runner and kernel now; run its cells at :meth:`PreparedJob.run`.
+
+    Takes the arguments of :func:`run_notebook`. A caller that knows what runs
+    next (the course runner, a pipeline) prepares it while the current
+    notebook runs: the kernel's start and, with ``warm_up``, the imports most
+    lessons and jobs need (:mod:`mlops_kit.jobs.warmup`) then use the idle
+    core. Use it as a context manager, or call :meth:`PreparedJob.cancel`
+    when the job will not run after all.
+
+    Raises
+    ------
+    NotFoundError, ConfigError
+        As :func:`run_notebook`, before any process starts.
+    """
     if isinstance(notebook, CheckedJob):
         if parameters is not None or env is not None or workspace is not None:
             raise TypeError("a CheckedJob carries its parameters, env and workspace; "
@@ -290,48 +317,112 @@ def run_notebook(
         job = notebook
     else:
         job = check_job(notebook, parameters, env=env, workspace=workspace)
-    path, workspace, values = job.path, job.workspace, job.values
-    output = Path(output_path) if output_path else _output_path(workspace, path)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    workspace.jobs_dir.mkdir(parents=True, exist_ok=True)
+    output = Path(output_path) if output_path else _output_path(job.workspace, job.path)
+    return PreparedJob(job, output, cwd=Path(cwd or job.path.parent), timeout=timeout,
+                       cell_timeout=cell_timeout, kernel_name=kernel_name,
+                       log_output=log_output, extra_env=dict(extra_env or {}), warm_up=warm_up)
 
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="mlops-kit-job-") as tmp:
-        spec_path, result_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
+
+class PreparedJob:
+    """A job whose runner process and kernel are started, waiting to run its cells.
+
+    Made by :func:`prepare_notebook`. :meth:`run` runs it once (its time is
+    counted from there); :meth:`cancel`, or leaving a ``with`` block without
+    running it, stops the kernel without running a cell.
+    """
+
+    def __init__(self, job: CheckedJob, output: Path, *, cwd: Path, timeout: float,
+                 cell_timeout: float, kernel_name: str, log_output: bool,
+                 extra_env: dict[str, str], warm_up: bool) -> None:
+        self.job = job
+        self.output = output
+        self.timeout = timeout
+        output.parent.mkdir(parents=True, exist_ok=True)
+        job.workspace.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self._tmp = tempfile.TemporaryDirectory(prefix="mlops-kit-job-")
+        tmp = Path(self._tmp.name)
+        spec_path, self._result_path = tmp / "spec.json", tmp / "result.json"
         spec_path.write_text(json.dumps({
-            "input_path": str(path),
+            "input_path": str(job.path),
             "output_path": str(output),
-            "parameters": values,
+            "parameters": job.values,
             "kernel_name": kernel_name,
-            "cwd": str(cwd or path.parent),
+            "cwd": str(cwd),
             "execution_timeout": cell_timeout,
             "log_output": log_output,
-            "result_path": str(result_path),
+            "result_path": str(self._result_path),
+            "warm_up": warm_up,
         }))
-        stderr_path = Path(tmp) / "stderr.txt"
-        with open(stderr_path, "wb") as stderr:  # kernel chatter; shown if the runner crashes
-            proc = subprocess.Popen(
+        self._stderr_path = tmp / "stderr.txt"
+        with open(self._stderr_path, "wb") as stderr:  # kernel chatter; shown if the runner crashes
+            self._proc = subprocess.Popen(
                 [sys.executable, "-m", "mlops_kit.jobs._execute", str(spec_path)],
-                env={**job_environment(workspace), **(extra_env or {})},
+                env={**job_environment(job.workspace), **extra_env},
+                stdin=subprocess.PIPE,
                 stderr=stderr,
                 start_new_session=True,  # its own process group: the kernel dies with it
             )
+        self._state = "prepared"
+
+    def run(self) -> JobResult:
+        """Run the notebook's cells and wait for them; the executed copy is kept either way.
+
+        Raises
+        ------
+        JobFailedError
+            A cell raised, a cell or the run timed out, or the kernel died.
+        RuntimeError
+            It already ran or was cancelled.
+        """
+        if self._state != "prepared":
+            raise RuntimeError(f"this job was {self._state} already; prepare it again")
+        self._state = "run"
+        path, values, proc = self.job.path, self.job.values, self._proc
+        started = time.perf_counter()
+        try:
             try:
-                proc.wait(timeout=timeout)
+                proc.stdin.write(b"go\n")
+                proc.stdin.close()
+            except BrokenPipeError:  # the runner is gone: _outcome says why
+                pass
+            try:
+                proc.wait(timeout=self.timeout)
             except subprocess.TimeoutExpired:
                 _kill_group(proc)
             except BaseException:  # Ctrl-C: take the kernel down with us
                 _kill_group(proc)
                 raise
-        outcome = _outcome(proc, result_path, stderr_path, output, timeout)
-    seconds = time.perf_counter() - started
-    if outcome["status"] != "ok":
-        raise JobFailedError(
-            notebook=str(path),
-            output_path=str(output),
-            cell_index=outcome.get("cell_index"),
-            ename=outcome.get("ename", ""),
-            evalue=outcome.get("evalue", ""),
-            source=outcome.get("source", ""),
-        )
-    return JobResult(notebook=path, path=output, seconds=seconds, parameters=values)
+            outcome = _outcome(proc, self._result_path, self._stderr_path, self.output,
+                               self.timeout)
+        finally:
+            self._tmp.cleanup()
+        seconds = time.perf_counter() - started
+        if outcome["status"] != "ok":
+            raise JobFailedError(
+                notebook=str(path),
+                output_path=str(self.output),
+                cell_index=outcome.get("cell_index"),
+                ename=outcome.get("ename", ""),
+                evalue=outcome.get("evalue", ""),
+                source=outcome.get("source", ""),
+            )
+        return JobResult(notebook=path, path=self.output, seconds=seconds, parameters=values)
+
+    def cancel(self) -> None:
+        """Stop the waiting runner and its kernel without running a cell (no-op after :meth:`run`)."""
+        if self._state != "prepared":
+            return
+        self._state = "cancelled"
+        try:
+            self._proc.stdin.close()  # end of input: the runner stops its kernel and exits
+            self._proc.wait(timeout=30)
+        except (subprocess.TimeoutExpired, BrokenPipeError):
+            _kill_group(self._proc)
+        finally:
+            self._tmp.cleanup()
+
+    def __enter__(self) -> "PreparedJob":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.cancel()
