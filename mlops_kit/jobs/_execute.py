@@ -95,10 +95,9 @@ def stop_kernel(km: Any) -> None:
         run_sync(km.shutdown_kernel)(now=False)
 
 
-def wait_for_go(stream=None) -> bool:
-    """True when the parent says ``go``; False on end of input (it cancelled, or died)."""
-    line = (stream or sys.stdin).readline()
-    return line.strip() == GO
+def wait_for_go() -> bool:
+    """True when the parent says :data:`GO`; False on end of input (it cancelled, or died)."""
+    return sys.stdin.readline().strip() == GO
 
 
 def _prepared_kernel_engine() -> str:

@@ -267,10 +267,13 @@ def run_course(
     out = Path(output_dir) if output_dir else workspace.jobs_dir / "course"
     extra = {"cell_timeout": cell_timeout} if cell_timeout else {}
 
+    def target(nb: CourseNotebook) -> Path:
+        return out / nb.module / nb.path.name
+
     def prepare(nb: CourseNotebook, *, ahead: bool = False) -> PreparedJob:
         # warm the imports only for a kernel that waits its turn: one that runs
         # at once would just do them before its first cell instead of during it
-        return prepare_notebook(nb.path, workspace=workspace, output_path=out / nb.module / nb.path.name,
+        return prepare_notebook(nb.path, workspace=workspace, output_path=target(nb),
                                 extra_env=_STRICT if nb.kind == "lab" else None, warm_up=ahead,
                                 **extra)
 
@@ -281,8 +284,8 @@ def run_course(
         try:
             result = (prepared or prepare(nb)).run()
         except JobFailedError as err:
-            result = JobResult(nb.path, out / nb.module / nb.path.name,
-                               time.perf_counter() - started, status="failed", error=err)
+            result = JobResult(nb.path, target(nb), time.perf_counter() - started,
+                               status="failed", error=err)
         if progress:
             progress(nb, result)
         return result

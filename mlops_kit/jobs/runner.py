@@ -31,7 +31,7 @@ from typing import Any, Mapping
 
 from mlops_kit._processes import signal_group
 from mlops_kit.exceptions import ConfigError, JobFailedError, NotFoundError
-from mlops_kit.jobs._execute import locate_failure
+from mlops_kit.jobs._execute import GO, locate_failure
 from mlops_kit.jobs.params import coerce_parameters, declared_parameters
 from mlops_kit.workspace import Workspace, get_workspace
 
@@ -381,7 +381,7 @@ class PreparedJob:
         started = time.perf_counter()
         try:
             try:
-                proc.stdin.write(b"go\n")
+                proc.stdin.write(f"{GO}\n".encode())
                 proc.stdin.close()
             except BrokenPipeError:  # the runner is gone: _outcome says why
                 pass
