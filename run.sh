@@ -147,7 +147,7 @@ run_tests() {
         [ "$status" = 0 ] || return "$status"
     fi
     # A real standalone cluster (a master and two workers, then a Spark Connect server on
-    # it): about 18 minutes here, so it runs alone, after everything else has passed.
+    # it): 8 minutes on a quiet machine, up to 18 on a busy one, so it runs alone, after everything else has passed.
     say "the kit on a Spark standalone cluster"
     run "$VENV/bin/pytest" -q -m cluster tests/test_cluster.py
 }

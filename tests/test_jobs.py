@@ -255,6 +255,39 @@ def test_a_cancelled_job_stops_its_kernel_without_running_a_cell(workspace) -> N
         job.run()
 
 
+def _slow_exit_notebook(folder: Path) -> Path:
+    """A notebook whose kernel takes seconds to exit (an exit handler sleeps)."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import atexit, time\natexit.register(time.sleep, 4)\n"
+                                          "print('done')")]
+    path = folder / "slow_exit.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_a_caller_may_go_on_while_the_kernel_shuts_down_and_then_wait_for_it(
+        tmp_path, workspace) -> None:
+    slow = _slow_exit_notebook(tmp_path)
+    job = prepare_notebook(slow, warm_up=False)
+    result = job.run(wait_for_shutdown=False)
+    assert _printed(result) == "done"  # the executed copy is whole when run() returns
+    assert len(_kernels_of(workspace.root)) == 1  # ... while its kernel is still exiting
+    job.wait_closed()
+    assert _kernels_of(workspace.root) == []
+    # by default nothing of the job is left when run_notebook returns
+    assert _printed(run_notebook(slow)) == "done"
+    assert _kernels_of(workspace.root) == []
+
+
+def test_a_failed_job_reports_its_cell_without_waiting_for_the_kernel_too(workspace) -> None:
+    job = prepare_notebook(FAILS, warm_up=False)
+    with pytest.raises(JobFailedError) as info:
+        job.run(wait_for_shutdown=False)
+    assert info.value.ename == "ValueError"
+    job.wait_closed()
+    assert _kernels_of(workspace.root) == []
+
+
 def test_outer_timeout_kills_the_kernel(workspace) -> None:
     with pytest.raises(JobFailedError, match="notebook ran longer than 6 s") as info:
         run_notebook(SLEEPS, {"seconds": 60}, timeout=6)
@@ -327,6 +360,7 @@ def test_the_course_prepares_the_next_notebook_and_stops_it_unused_after_a_failu
     assert _wait_for(lambda: _kernels_of(workspace.root) == [], seconds=30)
     results = run_course(root=tmp_path, only="feature-store")
     assert [r.status for r in results] == ["ok", "ok"]  # a prepared notebook runs like any other
+    assert _kernels_of(workspace.root) == []  # the course waited for the last kernels to exit
 
 
 def test_the_warm_up_imports_what_it_can_and_names_what_it_could_not() -> None:

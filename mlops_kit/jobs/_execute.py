@@ -16,7 +16,9 @@ would only delay a notebook that may need none of it.
 Usage: ``python -m mlops_kit.jobs._execute SPEC.json``. The spec holds the
 papermill arguments; the outcome is written to ``spec["result_path"]`` as JSON:
 ``{"status": "ok"}`` or ``{"status": "failed", "cell_index": ..., "ename": ...,
-"evalue": ..., "source": ...}``.
+"evalue": ..., "source": ...}``. It is written (whole, by a rename) before the
+kernel is shut down: a graceful shutdown takes a second or more, and a parent
+that has the next notebook ready need not wait for it.
 """
 from __future__ import annotations
 
@@ -103,9 +105,10 @@ def wait_for_go() -> bool:
 def _prepared_kernel_engine() -> str:
     """Register (once) and name papermill's nbclient engine for a kernel started before.
 
-    The client is handed the warmed kernel and owns it from there, exactly as
-    if it had started it: a failing or timed-out cell stops the kernel the
-    same way (the interrupted cell keeps its ``KeyboardInterrupt`` output).
+    The client is handed the warmed kernel. A timed-out cell or a dead kernel
+    stops it exactly as if the client had started it (the interrupted cell
+    keeps its ``KeyboardInterrupt`` output); after a normal end the runner
+    stops it once the outcome is written (see :func:`main`).
     """
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, papermill_engines
@@ -119,8 +122,17 @@ def _prepared_kernel_engine() -> str:
                 nb_man, km=km, timeout=execution_timeout, startup_timeout=start_timeout,
                 kernel_name=kernel_name, log=logging.getLogger("papermill"),
                 log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file)
-            client.owns_km = True  # it stops the kernel when done, as one it started
-            return client.execute()
+            # A run that ends normally (failed cells included) leaves the kernel to
+            # the runner, which stops it after the outcome is written; a run that
+            # breaks off (timeout, dead kernel) stops it here, as nbclient would
+            # stop a kernel it started.
+            try:
+                nb = client.execute(cleanup_kc=False)
+            except BaseException:
+                client._cleanup_kernel()
+                raise
+            client.kc.stop_channels()
+            return nb
 
     papermill_engines.register(ENGINE, PreparedKernelEngine)
     return ENGINE
@@ -128,6 +140,11 @@ def _prepared_kernel_engine() -> str:
 
 #: papermill engine name of :func:`_prepared_kernel_engine`
 ENGINE = "mlops-kit-prepared"
+
+
+def _import_papermill() -> None:
+    """Import papermill (about a second) and register the engine: done while the kernel starts."""
+    _prepared_kernel_engine()  # its imports load the whole papermill package
 
 
 def _execute(spec: dict, km: Any = None) -> dict:
@@ -190,8 +207,9 @@ def main(argv: list[str]) -> int:
         km = start_kernel(spec)
     except Exception as err:  # no kernel: nothing to run, say why once asked to
         if wait_for_go():
-            Path(spec["result_path"]).write_text(json.dumps(_failed_start(err)))
+            write_result(spec["result_path"], _failed_start(err))
         return 0
+    _import_papermill()
     if spec.get("warm_up"):
         try:
             warm_up(km)
@@ -201,10 +219,20 @@ def main(argv: list[str]) -> int:
         if not wait_for_go():
             return 0
         outcome = _execute(spec, km)
+        # the outcome first: a parent that does not wait for the kernel's
+        # shutdown (a second or more) can go on as soon as it is written
+        write_result(spec["result_path"], outcome)
     finally:
         stop_kernel(km)
-    Path(spec["result_path"]).write_text(json.dumps(outcome))
     return 0
+
+
+def write_result(path: str | Path, outcome: dict) -> None:
+    """Write the outcome whole or not at all: the parent reads it as soon as it exists."""
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(outcome))
+    partial.replace(path)
 
 
 if __name__ == "__main__":  # pragma: no cover - run as a subprocess

@@ -277,12 +277,19 @@ def run_course(
                                 extra_env=_STRICT if nb.kind == "lab" else None, warm_up=ahead,
                                 **extra)
 
+    closing: list[PreparedJob] = []  # ran; their kernels shut down while the next one runs
+
     def run_one(nb: CourseNotebook, prepared: PreparedJob | None = None) -> JobResult:
         if progress:
             progress(nb, None)
         started = time.perf_counter()
+        job = prepared or prepare(nb)
         try:
-            result = (prepared or prepare(nb)).run()
+            if prepared is None:  # a parallel batch: each waits for its own kernel
+                result = job.run()
+            else:
+                closing.append(job)
+                result = job.run(wait_for_shutdown=False)
         except JobFailedError as err:
             result = JobResult(nb.path, target(nb), time.perf_counter() - started,
                                status="failed", error=err)
@@ -313,4 +320,6 @@ def run_course(
     finally:
         if upcoming is not None:  # stopped early: its kernel never runs a cell
             upcoming.cancel()
+        for job in closing:
+            job.wait_closed()
     return results

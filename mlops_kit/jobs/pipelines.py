@@ -149,6 +149,7 @@ def run_pipeline(
     routed = _route(pipe, dict(parameters or {}))
     results: list[JobResult] = []
     upcoming: PreparedJob | None = None  # the next step, its kernel starting while this one runs
+    closing: list[PreparedJob] = []  # ran; their kernels shut down while the next step runs
     try:
         for index, (step, values) in enumerate(zip(pipe.steps, routed), start=1):
             if progress:
@@ -160,8 +161,9 @@ def run_pipeline(
                 upcoming = prepare_notebook(pipe.steps[index].notebook, routed[index], workspace=ws,
                                             **run_options)
             started = time.perf_counter()
+            closing.append(current)
             try:
-                result = current.run()
+                result = current.run(wait_for_shutdown=False)
             except JobFailedError as err:
                 failed = JobResult(resolve_notebook(step.notebook), err.output_path,
                                    time.perf_counter() - started, values, status="failed", error=err)
@@ -173,6 +175,8 @@ def run_pipeline(
     finally:
         if upcoming is not None:  # a step failed: the next one never runs a cell
             upcoming.cancel()
+        for job in closing:  # nothing of the pipeline runs once it returns
+            job.wait_closed()
     return results
 
 

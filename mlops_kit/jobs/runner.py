@@ -45,6 +45,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CELL_TIMEOUT = 600
 #: limit for the whole notebook
 DEFAULT_TIMEOUT = 1800
+#: how often a caller not waiting for the kernel's shutdown looks for the outcome (s)
+_RESULT_POLL = 0.05
 
 
 @dataclass(frozen=True)
@@ -232,6 +234,8 @@ def check_job(
 def run_notebook(
     notebook: str | os.PathLike[str] | CheckedJob,
     parameters: Mapping[str, Any] | None = None,
+    *,
+    wait_for_shutdown: bool = True,
     **options: Any,
 ) -> JobResult:
     """Execute ``notebook`` with ``parameters`` and keep the executed copy.
@@ -245,6 +249,9 @@ def run_notebook(
     parameters : mapping, optional
         Values for names of the notebook's ``parameters`` cell; strings are
         coerced to the declared default's type.
+    wait_for_shutdown : bool
+        Return only once the job's kernel has shut down (default). ``False``
+        returns as soon as the outcome is known (see :meth:`PreparedJob.run`).
 
     Other options, by keyword (those of :func:`prepare_notebook`):
 
@@ -278,7 +285,8 @@ def run_notebook(
     JobFailedError
         A cell raised, a cell or the run timed out, or the kernel died.
     """
-    return prepare_notebook(notebook, parameters, warm_up=False, **options).run()
+    job = prepare_notebook(notebook, parameters, warm_up=False, **options)
+    return job.run(wait_for_shutdown=wait_for_shutdown)
 
 
 def prepare_notebook(
@@ -364,8 +372,18 @@ class PreparedJob:
             )
         self._state = "prepared"
 
-    def run(self) -> JobResult:
+    def run(self, *, wait_for_shutdown: bool = True) -> JobResult:
         """Run the notebook's cells and wait for them; the executed copy is kept either way.
+
+        Parameters
+        ----------
+        wait_for_shutdown : bool
+            Also wait until the kernel has shut down (default), so nothing of
+            the job runs when this returns. ``False`` returns once the outcome
+            and the executed copy are written, and the runner stops the kernel
+            in the background (a second or more: its exit handlers run); call
+            :meth:`wait_closed` before relying on it being gone. The course and
+            pipelines do this so the next notebook need not wait for it.
 
         Raises
         ------
@@ -386,7 +404,7 @@ class PreparedJob:
             except BrokenPipeError:  # the runner is gone: _outcome says why
                 pass
             try:
-                proc.wait(timeout=self.timeout)
+                self._wait(started, wait_for_shutdown)
             except subprocess.TimeoutExpired:
                 _kill_group(proc)
             except BaseException:  # Ctrl-C: take the kernel down with us
@@ -395,7 +413,8 @@ class PreparedJob:
             outcome = _outcome(proc, self._result_path, self._stderr_path, self.output,
                                self.timeout)
         finally:
-            self._tmp.cleanup()
+            if proc.returncode is not None:
+                self._tmp.cleanup()
         seconds = time.perf_counter() - started
         if outcome["status"] != "ok":
             raise JobFailedError(
@@ -407,6 +426,32 @@ class PreparedJob:
                 source=outcome.get("source", ""),
             )
         return JobResult(notebook=path, path=self.output, seconds=seconds, parameters=values)
+
+    def _wait(self, started: float, for_shutdown: bool) -> None:
+        """Until the runner exits or, unless ``for_shutdown``, its outcome is written.
+
+        Raises ``TimeoutExpired`` past the job's timeout.
+        """
+        if for_shutdown:
+            self._proc.wait(timeout=self.timeout)
+            return
+        deadline = started + self.timeout
+        while not self._result_path.exists():
+            try:
+                self._proc.wait(timeout=min(_RESULT_POLL, max(deadline - time.perf_counter(), 0)))
+                return
+            except subprocess.TimeoutExpired:
+                if time.perf_counter() >= deadline:
+                    raise
+
+    def wait_closed(self, timeout: float = 60) -> None:
+        """Wait until the runner and its kernel have exited (killed after ``timeout`` s)."""
+        if self._proc.returncode is None:
+            try:
+                self._proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _kill_group(self._proc)
+        self._tmp.cleanup()
 
     def cancel(self) -> None:
         """Stop the waiting runner and its kernel without running a cell (no-op after :meth:`run`)."""

@@ -31,7 +31,10 @@ def run_validation_job(name: str, version: str, *, env: str | None = None,
                        workspace: Workspace | None = None) -> Path:
     """Run ``jobs/validate_model`` for one model version; return the executed notebook."""
     params = {"model_name": name, "version": str(version), **(parameters or {})}
-    result = run_notebook(VALIDATION_JOB, params, env=env, workspace=workspace)
+    # the report is in the registry once the job's cells are done; its kernel's
+    # shutdown need not hold up the receiver's next delivery
+    result = run_notebook(VALIDATION_JOB, params, env=env, workspace=workspace,
+                          wait_for_shutdown=False)
     return result.path
 
 

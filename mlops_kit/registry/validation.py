@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from mlops_kit.exceptions import ConfigError, DataError
+from mlops_kit.registry.loading import load_pyfunc
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -183,7 +184,8 @@ def check_description(version: Any, registered_model: Any) -> CheckOutcome:
     return CheckOutcome("description", True, f"{len(text)} characters")
 
 
-def _evaluate(model_uri: str, holdout: "pd.DataFrame", target: str) -> Any:
+def _evaluate(model: Any, holdout: "pd.DataFrame", target: str) -> Any:
+    """``mlflow.models.evaluate`` of a loaded pyfunc (loading it again would cost a second load)."""
     import mlflow
 
     from mlops_kit._price_model import declared_signature
@@ -194,7 +196,7 @@ def _evaluate(model_uri: str, holdout: "pd.DataFrame", target: str) -> Any:
     # MLflow would infer them and flag every integer column as a possible gap.
     data.__dict__["schema"] = declared_signature(holdout, None).inputs
     return mlflow.models.evaluate(
-        model_uri,
+        model,
         data,
         model_type="regressor",
         evaluator_config={"log_model_explainability": False},
@@ -209,9 +211,8 @@ def _evaluate_champion(model_uri: str, version: str, holdout: "pd.DataFrame",
     (a feature was added); each model is scored on its own columns of the same
     rows. A champion needing a column the holdout lacks cannot be compared.
     """
-    import mlflow
-
-    signature = mlflow.models.get_model_info(model_uri).signature
+    model = load_pyfunc(model_uri)
+    signature = model.metadata.signature
     columns = list(signature.inputs.input_names()) if signature is not None else None
     if columns:
         missing = [c for c in columns if c not in holdout.columns]
@@ -221,7 +222,7 @@ def _evaluate_champion(model_uri: str, version: str, holdout: "pd.DataFrame",
                 "the two versions cannot be compared on the same rows"
             )
         holdout = holdout[[*columns, target]]
-    return _evaluate(model_uri, holdout, target)
+    return _evaluate(model, holdout, target)
 
 
 def check_metrics(result: Any, thresholds: Thresholds) -> CheckOutcome:
@@ -357,7 +358,7 @@ def validate_model_version(
     report = ValidationReport(name, version)
 
     info = mlflow.models.get_model_info(uri)
-    model = mlflow.pyfunc.load_model(uri)
+    model = load_pyfunc(uri)
     report.checks.append(_guarded("signature", lambda: check_signature(info, features)))
     report.checks.append(_guarded("input_example", lambda: check_input_example(model)))
     report.checks.append(_guarded("description",
@@ -365,7 +366,7 @@ def validate_model_version(
 
     result = champion_result = None
     try:
-        result = _evaluate(uri, holdout, target)
+        result = _evaluate(model, holdout, target)
         report.metrics = {k: float(v) for k, v in result.metrics.items()
                           if isinstance(v, (int, float))}
     except Exception as err:

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+from mlops_kit.registry.loading import load_pyfunc
 from mlops_kit.registry.reference import ModelReference
 from mlops_kit.serving.schema import InputSchema, ParsedInput
 
@@ -113,12 +114,10 @@ def load_served_model(model: "str | ModelReference", *, fast_path: bool = True,
     NotFoundError
         No such registered model, alias or version.
     """
-    import mlflow
-
     started = time.perf_counter()
     ref = ModelReference.parse(model).expand(workspace)
     mv = ref.resolve()
-    pyfunc = mlflow.pyfunc.load_model(ref.at_version(mv.version).as_uri())
+    pyfunc = load_pyfunc(ref.at_version(mv.version).as_uri())
     flavors = pyfunc.metadata.flavors
     flavor = next((f for f in flavors if f != "python_function"), "python_function")
     predict_fn, takes_params = _fast_predict_fn(pyfunc) if fast_path else (None, False)
