@@ -142,11 +142,6 @@ def _prepared_kernel_engine() -> str:
 ENGINE = "mlops-kit-prepared"
 
 
-def _import_papermill() -> None:
-    """Import papermill (about a second) and register the engine: done while the kernel starts."""
-    _prepared_kernel_engine()  # its imports load the whole papermill package
-
-
 def _execute(spec: dict, km: Any = None) -> dict:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
@@ -209,7 +204,7 @@ def main(argv: list[str]) -> int:
         if wait_for_go():
             write_result(spec["result_path"], _failed_start(err))
         return 0
-    _import_papermill()
+    _prepared_kernel_engine()  # imports papermill (about a second) while the kernel starts
     if spec.get("warm_up"):
         try:
             warm_up(km)

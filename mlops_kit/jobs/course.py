@@ -284,12 +284,9 @@ def run_course(
             progress(nb, None)
         started = time.perf_counter()
         job = prepared or prepare(nb)
+        closing.append(job)
         try:
-            if prepared is None:  # a parallel batch: each waits for its own kernel
-                result = job.run()
-            else:
-                closing.append(job)
-                result = job.run(wait_for_shutdown=False)
+            result = job.run(wait_for_shutdown=False)
         except JobFailedError as err:
             result = JobResult(nb.path, target(nb), time.perf_counter() - started,
                                status="failed", error=err)
