@@ -127,7 +127,12 @@ run_tests() {
     fi
     say "unit and notebook tests"
     # --durations shows where the time goes. The standalone-cluster test runs last, alone.
+    # Spark tests go to one Spark Connect server per test process, the course's engine
+    # (tests/conftest.py); those marked both_engines run again with a JVM per process.
     run "$VENV/bin/pytest" -n 2 --dist loadgroup -q -m "not cluster" --durations=30
+    say "the tests marked both_engines again, on a local JVM"
+    run env MLOPS_KIT_TEST_SPARK=local "$VENV/bin/pytest" -n 2 --dist loadgroup -q \
+        -m "both_engines and not cluster"
     # The pytest run above executed every notebook through papermill; nbval adds the
     # comparison of stored outputs, so it runs the demos that have cells tagged
     # nbval-check-output (running the others again would only repeat that execution).

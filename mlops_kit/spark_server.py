@@ -123,7 +123,7 @@ def _server_env(workspace: Workspace) -> dict[str, str]:
     java = find_java()
     env = workspace.to_environ(plain_mlflow=True)  # its Python workers (UDFs) log to the workspace's MLflow
     # a client-side Connect setting must not turn the server into a client
-    for key in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED", "MLOPS_KIT_SPARK"):
+    for key in ("SPARK_REMOTE", "MLOPS_KIT_SPARK"):
         env.pop(key, None)
     env.update(
         SPARK_HOME=str(spark_home()),

@@ -475,6 +475,10 @@ class Workspace:
         ('prod', '/bin', False)
         """
         env = dict(os.environ if base is None else base)
+        # PySpark marks a process whose session is a Spark Connect client with this
+        # variable; inherited, it would make a child that is to start a JVM of its
+        # own (MLOPS_KIT_SPARK=local) refuse to. A child picks its engine itself.
+        env.pop("SPARK_CONNECT_MODE_ENABLED", None)
         _apply(env, self._variables())
         self._apply_spark_master(env)
         if plain_mlflow:

@@ -18,13 +18,24 @@ _WORKSPACE_SETTINGS = {
     "MLOPS_KIT_REGISTRY_URI", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI",
     "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID",
 }
-# The engine of Spark code that runs inside the test process: a JVM of its own
-# (``local``), shared by the process's tests through the ``spark`` fixture. A
-# Spark Connect server per test workspace would cost a server start per test.
-# test_spark_server.py runs the kit's Spark paths over a real Connect server, and
-# test_notebooks.py a subset of lessons through one (tests/notebook_runner.py).
-# Set before any fixture runs: the session-scoped ``spark`` fixture starts first.
-TEST_SPARK_ENGINE = os.environ.setdefault("MLOPS_KIT_SPARK", "local")
+# The engine of the suite's Spark tests (those marked ``spark`` or ``slow``):
+# ``connect`` (the default, as in the course) sends them, the notebook kernels and
+# the jobs they start to one Spark Connect server per test process
+# (tests/notebook_runner.py); ``local`` gives each of those processes a JVM of its
+# own. ./run.sh test runs the tests marked ``both_engines`` a second time with
+# MLOPS_KIT_TEST_SPARK=local, so both engines stay green. Every other test gets
+# MLOPS_KIT_SPARK=local: one that starts Spark by accident never starts a server in
+# its temporary workspace.
+TEST_SPARK_ENGINE = os.environ.get("MLOPS_KIT_TEST_SPARK", "connect")
+if TEST_SPARK_ENGINE not in ("connect", "local"):
+    raise pytest.UsageError(
+        f"MLOPS_KIT_TEST_SPARK must be 'connect' or 'local', not {TEST_SPARK_ENGINE!r}")
+# The process's own default, for what runs before a test's environment is set
+# (session-scoped fixtures are set up before the per-test one below).
+os.environ.setdefault("MLOPS_KIT_SPARK", "local")
+# PySpark marks its process as a Spark Connect client in these variables when the
+# first Connect session starts; they must outlive the test that started it.
+_CONNECT_MODE = ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE")
 
 # The other kit/MLflow settings this test process started with (e.g. a Spark master).
 _PRISTINE = {k: v for k, v in os.environ.items()
@@ -38,7 +49,7 @@ def _restore_pristine_settings() -> None:
 
 
 @pytest.fixture(autouse=True)
-def isolated_environment(tmp_path: Path) -> None:
+def isolated_environment(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     """Clear kit/MLflow settings and point the workspace at ``tmp_path``.
 
     Nothing a test does can reach the user's real workspace or another test's.
@@ -54,13 +65,29 @@ def isolated_environment(tmp_path: Path) -> None:
         del os.environ[key]
     os.environ["MLOPS_KIT_HOME"] = str(tmp_path / "kit")
     os.environ["MLOPS_KIT_USER"] = "tester"
-    os.environ["MLOPS_KIT_SPARK"] = TEST_SPARK_ENGINE
+    os.environ.update(_spark_settings(request.node))
     use_workspace(None)
     yield
     use_workspace(None)
+    connect_mode = {k: os.environ[k] for k in _CONNECT_MODE if k in os.environ}
     os.environ.clear()
     os.environ.update(saved)
+    os.environ.update(connect_mode)
     _restore_pristine_settings()
+
+
+def _spark_settings(test: pytest.Item) -> dict[str, str]:
+    """Where a test's Spark goes: the process's Connect server, or a JVM of its own."""
+    if TEST_SPARK_ENGINE == "connect" and _uses_the_shared_server(test):
+        from notebook_runner import shared_spark_master
+
+        return {"MLOPS_KIT_SPARK_MASTER": shared_spark_master()}
+    return {"MLOPS_KIT_SPARK": "local"}
+
+
+def _uses_the_shared_server(test: pytest.Item) -> bool:
+    runs_spark = test.get_closest_marker("spark") or test.get_closest_marker("slow")
+    return bool(runs_spark) and test.get_closest_marker("own_spark") is None
 
 
 @pytest.fixture
@@ -74,7 +101,13 @@ def spark():
     """The one Spark session of this test process (starting one costs ~7 s)."""
     from mlops_kit.spark import get_spark, stop_spark
 
-    session = get_spark(Workspace.from_env(root=REPO / ".test-artifacts" / "spark"))
+    root = REPO / ".test-artifacts" / "spark"
+    if TEST_SPARK_ENGINE == "connect":
+        from notebook_runner import shared_spark_master
+
+        session = get_spark(Workspace(root=root, user="tester", spark_master=shared_spark_master()))
+    else:
+        session = get_spark(Workspace.from_env(root=root))
     yield session
     stop_spark()
 

@@ -8,11 +8,13 @@ so a wrong solution fails. When the run does not end as expected, the executed
 notebook is kept under ``.test-artifacts/notebooks/`` and the test fails with
 the failing cell's source and error.
 
-Kernels get a JVM of their own by default (``engine="local"``): each test has
-its own workspace, and one shared server cannot serve every test's MLflow
-registry to MLflow's ``spark_udf`` workers. ``engine="connect"`` runs a
-notebook through a Spark Connect server shared by the test process
-(:func:`shared_spark_master`), the course's default engine.
+Kernels use the Spark the test's environment names (``tests/conftest.py``): by
+default a Spark Connect server shared by the test process
+(:func:`shared_spark_master`), the course's default engine, while every test
+keeps its own workspace and MLflow registry (the lessons hand ``spark_udf`` a
+model version's own storage address, so the server's reused Python workers
+never score one test's model with another's). ``engine="connect"`` or
+``"local"`` asks for one of the two whatever the environment says.
 """
 from __future__ import annotations
 
@@ -185,7 +187,7 @@ def run_notebook(
     cell_timeout: float = 300,
     env: dict[str, str] | None = None,
     expect_error: bool = False,
-    engine: str = "local",
+    engine: str = "given",
 ) -> NotebookRun:
     """Execute ``path`` with papermill and fail the test unless it ends as expected.
 
@@ -206,14 +208,16 @@ def run_notebook(
         fails if it does not; the error is in the result.
     engine : {"connect", "local", "given"}
         Spark through this process's shared Connect server, a JVM in the kernel,
-        or wherever ``env`` points it (``MLOPS_KIT_SPARK_MASTER``).
+        or (the default) wherever the test's environment and ``env`` point it.
     """
     path = Path(path).resolve()
     child_env = {**os.environ, "MLOPS_KIT_LABS_STRICT": "1", **(env or {})}
+    child_env.pop("SPARK_CONNECT_MODE_ENABLED", None)  # PySpark's mark of this process, not a setting
     if engine == "connect":
         child_env.pop("MLOPS_KIT_SPARK", None)
         child_env["MLOPS_KIT_SPARK_MASTER"] = shared_spark_master()
     elif engine == "local":
+        child_env.pop("MLOPS_KIT_SPARK_MASTER", None)
         child_env["MLOPS_KIT_SPARK"] = "local"
     elif engine != "given":  # "given": the caller's env says where Spark is
         raise ValueError(f"engine must be 'connect', 'local' or 'given', got {engine!r}")

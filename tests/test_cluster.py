@@ -32,7 +32,8 @@ import pytest
 from mlops_kit._processes import LOOPBACK, free_port, log_tail, stop_child
 
 # two scenario runs, each with its own JVM: ~11 min on a busy 2-core machine
-pytestmark = [pytest.mark.slow, pytest.mark.spark, pytest.mark.cluster, pytest.mark.timeout(2700),
+pytestmark = [pytest.mark.slow, pytest.mark.spark, pytest.mark.cluster, pytest.mark.own_spark,
+              pytest.mark.timeout(2700),
               pytest.mark.xdist_group("standalone_cluster")]  # one cluster, one worker
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,6 +7,8 @@ import pytest
 from mlops_kit import delta
 from mlops_kit.exceptions import ConfigError, DataError, NotFoundError, SchemaMismatchError
 
+pytestmark = pytest.mark.both_engines
+
 V0 = pd.DataFrame({"id": [1, 2, 3], "city": ["SF", "LA", "NY"], "price": [100.0, 80.0, 120.0]})
 V1 = pd.DataFrame({"id": [4, 5], "city": ["SEA", "SF"], "price": [90.0, 150.0]})
 

@@ -9,7 +9,7 @@ from mlops_kit._price_model import pip_requirements
 from mlops_kit.deployment import append_rows, optimize_table, score_table, start_scoring_stream
 from mlops_kit.exceptions import ConfigError, DataError
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.both_engines]
 
 
 def _frame(n: int, start: int = 0, seed: int = 0) -> pd.DataFrame:
@@ -211,3 +211,36 @@ def test_model_info_follows_an_alias_that_moves(workspace, model):
     second = model_info(f"models:/{name}@champion")
     assert second.model_uuid != first.model_uuid
     assert second.model_uuid == model_info(f"models:/{name}/2").model_uuid
+
+
+def test_spark_udf_of_a_pinned_alias_scores_the_version_the_alias_names_now(spark, workspace, model):
+    """The lessons' spark_udf path: on a shared Connect server the Python workers
+    outlive a job and cache models by URI text; a pinned URI is never stale."""
+    import mlflow
+    from mlflow.models import infer_signature
+    from pyspark.sql import functions as F
+    from sklearn.linear_model import LinearRegression
+
+    from mlops_kit.registry.info import pinned_uri
+
+    uri, first_model = model
+    name = uri.split("/")[1]
+    client = mlflow.MlflowClient()
+    frame = _frame(40, seed=6)
+    sdf = spark.createDataFrame(frame)
+
+    def scored_by_champion() -> np.ndarray:
+        udf = mlflow.pyfunc.spark_udf(spark, pinned_uri(f"models:/{name}@champion"),
+                                      result_type="double", env_manager="local")
+        out = sdf.withColumn("prediction", udf(F.struct("x1", "x2"))).toPandas()
+        return out.sort_values("id")["prediction"].to_numpy()
+
+    client.set_registered_model_alias(name, "champion", "1")
+    np.testing.assert_allclose(scored_by_champion(), first_model.predict(frame[["x1", "x2"]]), rtol=1e-9)
+    X = frame[["x1", "x2"]]
+    second_model = LinearRegression().fit(X, 10 * X["x2"])
+    with mlflow.start_run():
+        mlflow.sklearn.log_model(second_model, name="model", signature=infer_signature(X, X["x2"]),
+                                 registered_model_name=name, pip_requirements=pip_requirements())
+    client.set_registered_model_alias(name, "champion", "2")
+    np.testing.assert_allclose(scored_by_champion(), second_model.predict(X), rtol=1e-9)

@@ -8,7 +8,7 @@ import pytest
 from mlops_kit.deployment.compiled import compile_estimator
 from mlops_kit.exceptions import NotCompilableError
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.both_engines]
 
 
 def _frame(n: int = 400, seed: int = 0) -> pd.DataFrame:

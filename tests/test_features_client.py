@@ -8,7 +8,7 @@ import pytest
 from mlops_kit.exceptions import ConfigError, DataError, NotFoundError, SchemaMismatchError
 from mlops_kit.features import FeatureStoreClient
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.both_engines]
 
 
 @pytest.fixture

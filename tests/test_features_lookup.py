@@ -11,7 +11,7 @@ import pytest
 from mlops_kit.exceptions import ConfigError, DataError
 from mlops_kit.features import FeatureLookup, FeatureStoreClient
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.both_engines]
 
 T0 = dt.datetime(2024, 1, 1)
 DAY = dt.timedelta(days=1)

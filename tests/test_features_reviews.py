@@ -17,6 +17,8 @@ from mlops_kit import datasets
 from mlops_kit.exceptions import ConfigError
 from mlops_kit.features.reviews import STAMP, future_leaks, point_in_time, rating_features
 
+pytestmark = pytest.mark.spark
+
 
 def midnight_stamped(events):
     """The old demo and lab code: each day's aggregate stamped with that day's midnight."""

@@ -17,9 +17,10 @@ def lab_env(spark, workspace):
     import mlflow
 
     from mlops_kit.datasets import listings
+    from mlops_kit.registry.info import pinned_uri
     from mlops_kit.training import ensure_champion
 
-    model_uri = ensure_champion("price", rows=400)
+    model_uri = pinned_uri(ensure_champion("price", rows=400))  # as the lab's set-up does
     frame = spark.createDataFrame(listings(120, seed=3))
     inputs = mlflow.models.get_model_info(model_uri).signature.inputs.input_names()
     return {"model_uri": model_uri, "listings_df": frame, "inputs": inputs}

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from importlib import metadata
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -88,3 +89,46 @@ def test_loading_never_builds_mlflows_map_of_every_installed_package(workspace):
                          env=dict(os.environ), check=True).stdout
     assert json.loads(out.strip().splitlines()[-1]) == {
         "map_built": False, "by_mlflow": True, "flavors": ["python_function", "sklearn"]}
+
+
+def _register_slope(workspace, name: str, slope: float) -> str:
+    """Register y = slope * x as a new version of ``name``; return the version."""
+    import mlflow
+
+    X = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+    model = LinearRegression().fit(X, [slope * x for x in X["x"]])
+    mlflow.set_experiment("pinning")
+    with mlflow.start_run():
+        info = mlflow.sklearn.log_model(model, name="model", input_example=X.head(1),
+                                        registered_model_name=name)
+    return str(info.registered_model_version)
+
+
+def test_a_pinned_uri_keeps_naming_the_version_the_alias_named_when_it_was_pinned(workspace):
+    import mlflow
+
+    from mlops_kit.registry.info import pinned_uri
+
+    name = workspace.model_name("pinned")
+    client = mlflow.MlflowClient()
+    client.set_registered_model_alias(name, "champion", _register_slope(workspace, name, 2.0))
+    first = pinned_uri(f"models:/{name}@champion")
+    client.set_registered_model_alias(name, "champion", _register_slope(workspace, name, 5.0))
+    second = pinned_uri(f"models:/{name}@champion")
+
+    x = pd.DataFrame({"x": [10.0]})
+    assert first != second and Path(first).is_dir()  # a version's own folder
+    assert mlflow.models.get_model_info(first).signature is not None  # what the lessons read
+    assert mlflow.pyfunc.load_model(first).predict(x)[0] == pytest.approx(20.0)  # still v1
+    assert mlflow.pyfunc.load_model(second).predict(x)[0] == pytest.approx(50.0)
+    assert pinned_uri(f"models:/{name}/1") == first
+
+
+def test_uris_that_already_name_one_model_come_back_unchanged_and_a_missing_alias_is_named(workspace):
+    from mlops_kit.exceptions import NotFoundError
+    from mlops_kit.registry.info import pinned_uri
+
+    for uri in ("runs:/0123abcd/model", "models:/m-0123abcd", "/tmp/some/model"):
+        assert pinned_uri(uri) == uri
+    with pytest.raises(NotFoundError, match="champion"):
+        pinned_uri(f"models:/{workspace.model_name('never_registered')}@champion")

@@ -8,7 +8,7 @@ import pytest
 from mlops_kit.datasets import change_category_mix, change_units, ice_cream_sales, inject_nulls
 from mlops_kit.monitoring import Monitor
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.both_engines]
 FEATURES = dict(numeric=["temperature", "humidity", "price_per_cone"], categorical=["flavour", "store"],
                 label="cones_sold")
 

@@ -18,11 +18,21 @@ from notebook_runner import REPO, notebook_metadata, run_notebook, warnings_in
 pytestmark = pytest.mark.slow
 
 
+# Notebooks run on the shared Spark Connect server (tests/conftest.py); these also
+# with a JVM in the kernel, in ./run.sh test's pass with MLOPS_KIT_TEST_SPARK=local:
+# Delta from a feature table to a partitioned batch output, spark_udf, a stream.
+BOTH_ENGINES = {"notebooks/01-experimentation/02-feature-store.ipynb",
+                "notebooks/03-deployment/01-batch.ipynb",
+                "notebooks/03-deployment/02-streaming.ipynb"}
+
+
 def _collect(folder: str) -> list:
     paths = sorted(
         p for p in (REPO / folder).rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
     )
-    return [pytest.param(p, id=str(p.relative_to(REPO))) for p in paths]
+    return [pytest.param(p, id=str(p.relative_to(REPO)),
+                         marks=[pytest.mark.both_engines] * (str(p.relative_to(REPO)) in BOTH_ENGINES))
+            for p in paths]
 
 
 def _skip_if_standalone_unsupported(path: Path) -> None:
@@ -36,20 +46,6 @@ def test_demo_notebook_runs(path: Path, tmp_path: Path) -> None:
     """Demos and job notebooks run top to bottom with their default parameters."""
     _skip_if_standalone_unsupported(path)
     run = run_notebook(path, env={"MLOPS_KIT_HOME": str(tmp_path / "kit")})
-    _assert_no_jvm_noise(run.notebook)
-    _assert_no_warnings(run.notebook)
-
-
-# The notebooks above run with a JVM in the kernel (tests/notebook_runner.py says why);
-# these also run on a Spark Connect server shared by the test process, the course's
-# default engine (the whole course on it: docs/PERFORMANCE.md).
-CONNECT_SUBSET = ("notebooks/01-experimentation/03-experiment-tracking.ipynb",
-                  "notebooks/03-deployment/02-streaming.ipynb")
-
-
-@pytest.mark.parametrize("path", [pytest.param(REPO / p, id=p) for p in CONNECT_SUBSET])
-def test_notebook_runs_on_the_shared_connect_server_too(path: Path, tmp_path: Path) -> None:
-    run = run_notebook(path, env={"MLOPS_KIT_HOME": str(tmp_path / "kit")}, engine="connect")
     _assert_no_jvm_noise(run.notebook)
     _assert_no_warnings(run.notebook)
 

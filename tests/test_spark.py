@@ -7,6 +7,8 @@ from mlops_kit.exceptions import ConfigError
 from mlops_kit.spark import get_spark, spark_conf
 from mlops_kit.workspace import Workspace
 
+pytestmark = pytest.mark.both_engines
+
 
 def test_extra_settings_come_from_mlops_kit_spark_conf(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("MLOPS_KIT_SPARK_CONF",

@@ -31,6 +31,8 @@ from mlops_kit.spark_server import (
 )
 from mlops_kit.workspace import Workspace, use_workspace
 
+pytestmark = pytest.mark.own_spark
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -21,7 +21,7 @@ from mlops_kit.tracking import (
 PARAMS = {"model": "random_forest", "n_estimators": 10, "max_depth": 4, "seed": 7}
 
 
-def _write(spark, path, pdf: pd.DataFrame, mode: str = "errorifexists") -> None:
+def _write(spark, path, pdf: pd.DataFrame, mode: str = "error") -> None:
     spark.createDataFrame(pdf).write.format("delta").mode(mode).save(str(path))
 
 

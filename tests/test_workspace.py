@@ -192,6 +192,20 @@ def test_the_default_master_is_not_written_so_children_share_the_spark_server(
     assert os.environ.get("MLOPS_KIT_SPARK_MASTER") == child_master
 
 
+def test_a_child_is_not_told_it_is_a_spark_connect_client_because_its_parent_is(tmp_path) -> None:
+    """PySpark marks a process whose session is a Connect client; a child of that
+    process inheriting the mark could not start the JVM of its own it is asked for."""
+    import subprocess
+    import sys
+
+    parent = {**os.environ, "SPARK_CONNECT_MODE_ENABLED": "1", "MLOPS_KIT_SPARK": "local"}
+    child = Workspace(root=tmp_path, user="ada").to_environ(parent)
+    assert "SPARK_CONNECT_MODE_ENABLED" not in child and child["MLOPS_KIT_SPARK"] == "local"
+    probe = [sys.executable, "-c", "from pyspark.sql.utils import is_remote; print(is_remote())"]
+    assert subprocess.run(probe, env=parent, capture_output=True, text=True).stdout.strip() == "True"
+    assert subprocess.run(probe, env=child, capture_output=True, text=True).stdout.strip() == "False"
+
+
 def test_to_environ_leaves_the_mlflow_uris_out_for_the_local_store(tmp_path) -> None:
     env = Workspace(root=tmp_path, user="ada").to_environ({"MLFLOW_TRACKING_URI": "x"})
     assert not {"MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLOPS_KIT_TRACKING_URI",

@@ -11,6 +11,8 @@ cached under that version's identity.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from mlops_kit._cache import LRUCache
 from mlops_kit.exceptions import ConfigError
@@ -19,7 +21,7 @@ from mlops_kit.registry.reference import URI_PREFIX, ModelReference
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow.models.model import ModelInfo
 
-__all__ = ["model_info"]
+__all__ = ["model_info", "pinned_uri"]
 
 _INFOS: LRUCache["ModelInfo"] = LRUCache(32)
 
@@ -52,3 +54,38 @@ def _registry_reference(model_uri: str) -> ModelReference | None:
         return ModelReference.parse(model_uri)
     except ConfigError:
         return None
+
+
+def pinned_uri(model_uri: str) -> str:
+    """Where the version ``model_uri`` names *now* is stored, as a URI MLflow loads.
+
+    Why: a batch job should score the whole table with one version, and the
+    URI it hands to Spark should keep meaning that version. ``models:/price@champion``
+    does not: the alias may move while the job runs, and over Spark Connect
+    MLflow's ``spark_udf`` caches a loaded model in the server's long-lived
+    Python workers under the *text* of its URI, so a later job asking for the
+    same alias would be scored by the old model. A version's storage address
+    (a folder of the workspace's artifact store, ``.../models/m-<id>/artifacts``,
+    or ``mlflow-artifacts:/...`` on a tracking server) is unique and its
+    content never changes.
+
+    Registry URIs (``models:/NAME@ALIAS``, ``models:/NAME/VERSION``) are resolved
+    with one registry query; any other URI (``runs:/``, ``models:/m-<id>``, a
+    path) already names one immutable model and comes back unchanged.
+
+    Raises
+    ------
+    NotFoundError
+        No such registered model, alias or version.
+    """
+    import mlflow
+
+    ref = _registry_reference(model_uri)
+    if ref is None:
+        return model_uri
+    version = ref.resolve()
+    location = mlflow.MlflowClient().get_model_version_download_uri(ref.name, version.version)
+    # a local store's file:// URI as a plain path: mlflow.models.get_model_info
+    # cannot read a file:// URI (it checks the URI text for existence), every loader reads a path
+    parts = urlsplit(location)
+    return url2pathname(parts.path) if parts.scheme == "file" else location

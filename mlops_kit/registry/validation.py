@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from mlops_kit.exceptions import ConfigError, DataError
+from mlops_kit.registry.info import model_info
 from mlops_kit.registry.loading import load_pyfunc
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -211,8 +212,7 @@ def _evaluate_champion(model_uri: str, version: str, holdout: "pd.DataFrame",
     (a feature was added); each model is scored on its own columns of the same
     rows. A champion needing a column the holdout lacks cannot be compared.
     """
-    model = load_pyfunc(model_uri)
-    signature = model.metadata.signature
+    signature = model_info(model_uri).signature  # metadata only: load it once it can be compared
     columns = list(signature.inputs.input_names()) if signature is not None else None
     if columns:
         missing = [c for c in columns if c not in holdout.columns]
@@ -222,7 +222,7 @@ def _evaluate_champion(model_uri: str, version: str, holdout: "pd.DataFrame",
                 "the two versions cannot be compared on the same rows"
             )
         holdout = holdout[[*columns, target]]
-    return _evaluate(model, holdout, target)
+    return _evaluate(load_pyfunc(model_uri), holdout, target)
 
 
 def check_metrics(result: Any, thresholds: Thresholds) -> CheckOutcome:
@@ -340,7 +340,6 @@ def validate_model_version(
     ValidationReport
         Checks in :data:`CHECKS` order; nothing is written (see :func:`record_validation`).
     """
-    import mlflow
     from mlflow import MlflowClient
 
     if target not in holdout.columns:
@@ -357,9 +356,8 @@ def validate_model_version(
     features = [c for c in holdout.columns if c != target]
     report = ValidationReport(name, version)
 
-    info = mlflow.models.get_model_info(uri)
     model = load_pyfunc(uri)
-    report.checks.append(_guarded("signature", lambda: check_signature(info, features)))
+    report.checks.append(_guarded("signature", lambda: check_signature(model.metadata, features)))
     report.checks.append(_guarded("input_example", lambda: check_input_example(model)))
     report.checks.append(_guarded("description",
                                   lambda: check_description(model_version, registered)))
