@@ -6,8 +6,9 @@ a notebook then opens a thin gRPC client session to it in well under a second.
 :func:`start_server` runs one per workspace, in the background, with what
 :func:`mlops_kit.spark.get_spark` gives a local session: Delta's SQL extension
 and catalog (the Delta jars from the local Maven repository), the kit's
-small-machine settings (:func:`mlops_kit.spark.spark_conf`: driver memory,
-C1-only JIT, two shuffle partitions, ...) and ``MLOPS_KIT_SPARK_CONF``::
+small-machine settings (:func:`mlops_kit.spark_settings.spark_conf`: driver
+memory, two shuffle partitions, ...; the full JIT, since the server is
+long-lived) and ``MLOPS_KIT_SPARK_CONF``::
 
     mlops-kit spark start     # waits until the server answers, prints its sc:// URL
     mlops-kit spark status    # url, pid and uptime, or "not running"
@@ -87,7 +88,7 @@ def log_path(workspace: Workspace) -> Path:
 
 def server_conf(workspace: Workspace, port: int, master: str = SERVER_MASTER) -> dict[str, str]:
     """The ``spark.*`` settings of the server: a session's on ``master``, plus where to listen."""
-    conf = spark_conf(replace(workspace, spark_master=master))
+    conf = spark_conf(replace(workspace, spark_master=master), long_lived=True)
     conf["spark.connect.grpc.binding.address"] = LOOPBACK  # the default is every interface
     conf["spark.connect.grpc.binding.port"] = str(port)
     return conf

@@ -15,31 +15,35 @@ from mlops_kit.workspace import Workspace
 __all__ = ["spark_conf"]
 
 
-def spark_conf(workspace: Workspace) -> dict[str, str]:
-    """The settings the kit applies to a classic (non-Connect) session.
+def spark_conf(workspace: Workspace, *, long_lived: bool = False) -> dict[str, str]:
+    """The settings the kit applies to a JVM it starts (a classic session or the server).
 
     Small-machine choices: 2 shuffle partitions instead of 200, 2 file-listing
-    tasks instead of 10000 (VACUUM), and Delta snapshot reconstruction on 2
-    partitions instead of 50, since on two cores every extra task is pure
-    scheduling overhead; a local JVM compiles with C1 only (quick start),
-    plans without adaptive execution (no per-query re-planning) and caches
-    tables uncompressed (cheaper scans).
+    tasks instead of 10000 (VACUUM), and Delta snapshot reconstruction on 1
+    partition locally (2 on a cluster) instead of 50, since on two cores every extra task is pure
+    scheduling overhead; a local JVM compiles with C1 only (quick start)
+    unless it is ``long_lived`` (the shared Spark Connect server), plans
+    without adaptive execution (no per-query re-planning) and caches tables
+    uncompressed (cheaper scans).
     """
     log4j = os.environ.get("MLOPS_KIT_LOG4J") or (
         resources.files("mlops_kit") / "resources" / "log4j2.properties")
     java_opts = f"-Dlog4j2.configurationFile=file:{log4j}"
-    if workspace.spark_master.startswith("local") and not os.environ.get("MLOPS_KIT_SPARK_FULL_JIT"):
+    full_jit = long_lived or os.environ.get("MLOPS_KIT_SPARK_FULL_JIT")
+    if workspace.spark_master.startswith("local") and not full_jit:
         # Lessons run short jobs on small data in a fresh JVM: the optimising (C2)
         # compiler spends its CPU on code that finishes before it pays back. C1
         # only made a start + Delta round trip 20-30 % faster here (25 s -> 20 s).
-        # Benchmarks and long local runs set MLOPS_KIT_SPARK_FULL_JIT=1.
+        # Benchmarks and long local runs set MLOPS_KIT_SPARK_FULL_JIT=1. The shared
+        # server lives through the whole course, so C2 pays back there: the course
+        # took 447 s against 485 s with a C1-only server (docs/PERFORMANCE.md).
         java_opts = f"-XX:TieredStopAtLevel=1 {java_opts}"
     conf = {
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.shuffle.partitions": os.environ.get("MLOPS_KIT_SHUFFLE_PARTITIONS", "2"),
         "spark.default.parallelism": "2",
-        "spark.databricks.delta.snapshotPartitions": "2",
+        "spark.databricks.delta.snapshotPartitions": "2",  # one locally, below
         # VACUUM lists files with one task per this many (default 10000): 40-80 s
         # on two cores for a tiny table, 2 s with 2.
         "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
@@ -64,6 +68,12 @@ def spark_conf(workspace: Workspace) -> dict[str, str]:
         # memory saved is small, while every scan of a compressed cache decodes it
         # again (a 1M x 8 doubles scan: 67 ms -> 42 ms uncompressed).
         conf["spark.sql.inMemoryColumnarStorage.compressed"] = "false"
+        # A Delta table's state (its log replayed) on one task: the course's tables
+        # have logs of tens of commits, where a second task only adds scheduling.
+        # The first Spark cell of a kernel (a small Delta write and read on the
+        # warm shared server) took 1.76 s instead of 2.02 s (median of 5,
+        # benchmarks/spark_start.py).
+        conf["spark.databricks.delta.snapshotPartitions"] = "1"
     for item in filter(None, os.environ.get("MLOPS_KIT_SPARK_CONF", "").split(";")):
         key, sep, value = item.partition("=")
         if not sep or not key.strip().startswith("spark."):

@@ -1,50 +1,73 @@
-"""A release runs the pipeline env after env and stops at the first failed gate."""
+"""A release runs the pipeline env after env and stops at the first failed gate.
+
+The steps are real job notebooks (``tests/notebooks/pipeline_step.ipynb``: it
+appends ``label:env`` to a log, or fails when told to), run through papermill
+kernels as a release runs them.
+"""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
-from mlops_kit.exceptions import JobFailedError
+from mlops_kit.exceptions import ConfigError
 from mlops_kit.jobs import release
-from mlops_kit.jobs.pipelines import PipelineFailedError
-from mlops_kit.jobs.runner import JobResult
+from mlops_kit.jobs.pipelines import Pipeline, Step
+
+STEP = str(Path(__file__).parent / "notebooks" / "pipeline_step.ipynb")
 
 
-@pytest.fixture
-def fake_pipeline(monkeypatch):
-    """run_pipeline that fails the gate in the envs listed in ``calls['fail']``."""
-    calls = {"envs": [], "params": [], "fail": set()}
-
-    def run_pipeline(pipeline, parameters, *, env, **options):
-        calls["envs"].append(env)
-        calls["params"].append(dict(parameters))
-        if env in calls["fail"]:
-            error = JobFailedError("jobs/train", "/tmp/out.ipynb", 7, "RuntimeError",
-                                   "price v3 failed validation")
-            raise PipelineFailedError(pipeline.name, 2, 2, error, [])
-        return [JobResult(Path(f"jobs/{s.notebook.split('/')[-1]}.ipynb"), Path("/tmp/x"), 1.0)
-                for s in pipeline.steps]
-
-    monkeypatch.setattr(release, "run_pipeline", run_pipeline)
-    return calls
+def _two_steps(log: Path) -> Pipeline:
+    return Pipeline("release-test", (Step(STEP, {"label": "etl", "log_path": str(log)}),
+                                      Step(STEP, {"label": "train", "log_path": str(log)})))
 
 
-def test_every_env_passes_in_order(fake_pipeline):
-    table = release.run_release({"rows": 10})
-    assert fake_pipeline["envs"] == ["dev", "staging", "prod"]
+def _kernels_left(root: Path, seconds: float = 30) -> list:
+    """The kernels whose environment names the workspace, once they had time to exit."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = []
+        for proc in psutil.process_iter(["cmdline"]):
+            try:
+                if "ipykernel_launcher" in " ".join(proc.info["cmdline"] or []) and \
+                        proc.environ().get("MLOPS_KIT_HOME") == str(root):
+                    found.append(proc)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_every_env_passes_in_order(workspace, tmp_path):
+    log = tmp_path / "log"
+    table = release.run_release(pipeline=_two_steps(log))
+    assert log.read_text().split() == ["etl:dev", "train:dev", "etl:staging", "train:staging",
+                                       "etl:prod", "train:prod"]
     assert table["status"].tolist() == ["passed"] * 3
-    assert table.loc["prod", "detail"] == "etl -> train"
+    assert table.loc["prod", "detail"] == "pipeline_step -> pipeline_step"
+    assert _kernels_left(workspace.root) == []
 
 
-def test_a_failed_gate_stops_the_release_before_prod(fake_pipeline):
-    fake_pipeline["fail"] = {"staging"}
-    table = release.run_release({"rows": 10}, overrides={"staging": {"max_rmse": 1.0}})
-    assert fake_pipeline["envs"] == ["dev", "staging"]          # prod never ran
+@pytest.mark.slow
+def test_a_failed_gate_stops_the_release_before_prod(workspace, tmp_path):
+    log = tmp_path / "log"
+    table = release.run_release(pipeline=_two_steps(log), overrides={"staging": {"fail": True}})
+    assert log.read_text().split() == ["etl:dev", "train:dev"]  # staging failed, prod never ran
     assert table["status"].tolist() == ["passed", "stopped", "not run"]
-    assert "failed validation" in table.loc["staging", "detail"]
-    assert fake_pipeline["params"][1] == {"rows": 10, "max_rmse": 1.0}
-    assert fake_pipeline["params"][0] == {"rows": 10}
+    assert table.loc["staging", "detail"] == \
+        "step 1 (pipeline_step): ValueError: step etl was told to fail"
+    assert _kernels_left(workspace.root) == []  # prod's first step was started ahead, then stopped
+
+
+def test_a_parameter_no_step_declares_fails_before_any_env_runs(workspace, tmp_path):
+    log = tmp_path / "log"
+    with pytest.raises(ConfigError, match="'max_rsme'"):
+        release.run_release(pipeline=_two_steps(log), overrides={"prod": {"max_rsme": 1.0}})
+    assert not log.exists()
 
 
 def test_the_release_pipeline_trains_behind_the_gate():

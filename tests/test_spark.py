@@ -34,12 +34,14 @@ def test_defaults_are_tuned_for_a_small_machine(tmp_path) -> None:
     assert conf["spark.driver.extraJavaOptions"].startswith("-XX:TieredStopAtLevel=1 ")
     assert conf["spark.sql.adaptive.enabled"] == "false"
     assert conf["spark.sql.inMemoryColumnarStorage.compressed"] == "false"
+    assert conf["spark.databricks.delta.snapshotPartitions"] == "1"
 
 
 def test_clusters_keep_adaptive_execution_and_settings_can_turn_it_back_on(tmp_path, monkeypatch) -> None:
     cluster = Workspace(root=tmp_path, user="t", spark_master="spark://head:7077")
     assert "spark.sql.adaptive.enabled" not in spark_conf(cluster)
     assert "spark.sql.inMemoryColumnarStorage.compressed" not in spark_conf(cluster)
+    assert spark_conf(cluster)["spark.databricks.delta.snapshotPartitions"] == "2"
     monkeypatch.setenv("MLOPS_KIT_SPARK_CONF", "spark.sql.adaptive.enabled=true")
     assert spark_conf(Workspace(root=tmp_path, user="t"))["spark.sql.adaptive.enabled"] == "true"
 

@@ -37,7 +37,7 @@ from mlops_kit.jobs.runner import JobResult, PreparedJob, prepare_notebook, reso
 from mlops_kit.workspace import Workspace, get_workspace
 
 __all__ = ["Step", "Pipeline", "PipelineFailedError", "PIPELINES", "register_pipeline",
-           "get_pipeline", "run_pipeline"]
+           "get_pipeline", "run_pipeline", "PlannedStep", "plan_steps", "StepRunner", "StepFailed"]
 
 
 @dataclass(frozen=True)
@@ -146,38 +146,119 @@ def run_pipeline(
     ws = workspace or get_workspace()
     if env is not None:
         ws = ws.with_env(env)  # validates the env name before any step runs
-    routed = _route(pipe, dict(parameters or {}))
+    plan = plan_steps(pipe, parameters, ws)
     results: list[JobResult] = []
-    upcoming: PreparedJob | None = None  # the next step, its kernel starting while this one runs
-    closing: list[PreparedJob] = []  # ran; their kernels shut down while the next step runs
-    try:
-        for index, (step, values) in enumerate(zip(pipe.steps, routed), start=1):
+    with StepRunner(plan, **run_options) as runner:
+        for index, step in enumerate(pipe.steps, start=1):
             if progress:
                 progress(index, step, None)
-            current = upcoming or prepare_notebook(step.notebook, values, workspace=ws,
-                                                   warm_up=False, **run_options)
-            upcoming = None
-            if index < len(pipe.steps):
-                upcoming = prepare_notebook(pipe.steps[index].notebook, routed[index], workspace=ws,
-                                            **run_options)
-            started = time.perf_counter()
-            closing.append(current)
             try:
-                result = current.run(wait_for_shutdown=False)
-            except JobFailedError as err:
-                failed = JobResult(resolve_notebook(step.notebook), err.output_path,
-                                   time.perf_counter() - started, values, status="failed", error=err)
-                raise PipelineFailedError(pipe.name, index, len(pipe.steps), err,
-                                          results + [failed]) from None
+                result = runner.run(index - 1)
+            except StepFailed as failed:
+                raise PipelineFailedError(pipe.name, index, len(pipe.steps), failed.error,
+                                          results + [failed.result]) from None
             results.append(result)
             if progress:
                 progress(index, step, result)
-    finally:
-        if upcoming is not None:  # a step failed: the next one never runs a cell
-            upcoming.cancel()
-        for job in closing:  # nothing of the pipeline runs once it returns
-            job.wait_closed()
     return results
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """A step bound to its parameters and the workspace (env) it runs in."""
+
+    notebook: str
+    parameters: dict[str, Any]
+    workspace: Workspace
+
+
+def plan_steps(pipeline: Pipeline, parameters: Mapping[str, Any] | None,
+               workspace: Workspace) -> list[PlannedStep]:
+    """The steps of ``pipeline`` with the given parameters routed to them.
+
+    Raises
+    ------
+    ConfigError
+        A parameter no step declares.
+    """
+    routed = _route(pipeline, dict(parameters or {}))
+    return [PlannedStep(step.notebook, values, workspace)
+            for step, values in zip(pipeline.steps, routed)]
+
+
+class StepFailed(Exception):
+    """A planned step failed: the job's error and its :class:`JobResult`."""
+
+    def __init__(self, error: JobFailedError, result: JobResult) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.result = result
+
+
+class StepRunner:
+    """Runs planned job notebooks in order, each next one's kernel starting ahead.
+
+    Why: a job's kernel takes seconds to start and import what jobs use; while
+    step ``i`` runs (mostly waiting on Spark or MLflow) step ``i + 1``'s kernel
+    starts (:func:`~mlops_kit.jobs.prepare_notebook`), and the kernels of steps
+    that ran shut down in the background. A plan may span several envs (a
+    release), so the next env's first step starts ahead too. Leaving the
+    ``with`` block stops a prepared step that will not run and waits for every
+    kernel's exit: nothing of the plan runs once it is left.
+    """
+
+    def __init__(self, plan: list[PlannedStep], **run_options: Any) -> None:
+        self._plan = plan
+        self._options = run_options
+        self._upcoming: tuple[int, PreparedJob] | None = None
+        self._closing: list[PreparedJob] = []
+
+    def run(self, index: int) -> JobResult:
+        """Run ``plan[index]``; start ``plan[index + 1]``'s kernel meanwhile.
+
+        Raises
+        ------
+        StepFailed
+            The step failed; the next step's kernel is stopped unused.
+        """
+        if self._upcoming is not None and self._upcoming[0] == index:
+            current = self._upcoming[1]
+        else:
+            self.cancel_upcoming()
+            current = self._prepare(index, warm_up=False)
+        self._upcoming = None
+        if index + 1 < len(self._plan):
+            self._upcoming = (index + 1, self._prepare(index + 1))
+        self._closing.append(current)
+        started = time.perf_counter()
+        try:
+            return current.run(wait_for_shutdown=False)
+        except JobFailedError as err:
+            self.cancel_upcoming()
+            step = self._plan[index]
+            failed = JobResult(resolve_notebook(step.notebook), err.output_path,
+                               time.perf_counter() - started, step.parameters, status="failed",
+                               error=err)
+            raise StepFailed(err, failed) from None
+
+    def cancel_upcoming(self) -> None:
+        """Stop the kernel prepared for the next step, which will not run."""
+        if self._upcoming is not None:
+            upcoming, self._upcoming = self._upcoming[1], None
+            upcoming.cancel()
+
+    def _prepare(self, index: int, **options: Any) -> PreparedJob:
+        step = self._plan[index]
+        return prepare_notebook(step.notebook, step.parameters, workspace=step.workspace,
+                                **options, **self._options)
+
+    def __enter__(self) -> "StepRunner":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.cancel_upcoming()
+        for job in self._closing:
+            job.wait_closed()
 
 
 _ETL = Step("jobs/etl")

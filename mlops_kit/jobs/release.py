@@ -13,13 +13,12 @@ runs, so a bad model never reaches prod. It is what CI or a scheduler runs::
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from mlops_kit.jobs.pipelines import Pipeline, PipelineFailedError, Step, run_pipeline
-from mlops_kit.workspace import ENVS
+from mlops_kit.jobs.pipelines import Pipeline, Step, StepFailed, StepRunner, plan_steps
+from mlops_kit.workspace import ENVS, get_workspace
 
 __all__ = ["RELEASE", "run_release"]
 
@@ -42,7 +41,7 @@ def run_release(parameters: Mapping[str, Any] | None = None, *, envs: Sequence[s
     overrides : mapping, optional
         ``{env: {name: value}}``: parameters of one env only (e.g. a stricter gate in prod).
     **run_options
-        Passed to :func:`~mlops_kit.jobs.pipelines.run_pipeline`.
+        Passed to :func:`~mlops_kit.jobs.run_notebook` (``timeout``, ``cell_timeout``, ...).
 
     Returns
     -------
@@ -51,22 +50,28 @@ def run_release(parameters: Mapping[str, Any] | None = None, *, envs: Sequence[s
         ``seconds`` and ``detail`` (the steps run, or why the gate stopped it).
         Never raises for a failed gate: the table is the release report.
     """
-    rows, stopped = [], False
-    for env in envs:
-        if stopped:
-            rows.append({"env": env, "status": "not run", "seconds": 0.0,
-                         "detail": "an earlier env failed its gate"})
-            continue
-        given = {**dict(parameters or {}), **dict((overrides or {}).get(env, {}))}
-        started = time.perf_counter()
-        try:
-            results = run_pipeline(pipeline, given, env=env, **run_options)
-        except PipelineFailedError as err:
-            stopped = True
-            rows.append({"env": env, "status": "stopped", "seconds": time.perf_counter() - started,
-                         "detail": f"step {err.step_index} ({Path(str(err.notebook)).stem}): "
-                                   f"{err.ename}: {err.evalue}"})
-            continue
-        rows.append({"env": env, "status": "passed", "seconds": time.perf_counter() - started,
-                     "detail": " -> ".join(r.notebook.stem for r in results)})
+    ws = get_workspace()
+    plans = {env: plan_steps(pipeline, {**dict(parameters or {}), **dict((overrides or {}).get(env, {}))},
+                             ws.with_env(env))  # every env's parameters checked before anything runs
+             for env in envs}
+    plan = [step for env in envs for step in plans[env]]
+    rows: list[dict[str, Any]] = []
+    with StepRunner(plan, **run_options) as runner:  # each env's first step starts ahead too
+        offset = 0
+        for env in envs:
+            started, ran = time.perf_counter(), []
+            try:
+                for index in range(offset, offset + len(plans[env])):
+                    ran.append(runner.run(index).notebook.stem)
+            except StepFailed as failed:
+                rows.append({"env": env, "status": "stopped",
+                             "seconds": time.perf_counter() - started,
+                             "detail": f"step {len(ran) + 1} ({failed.result.notebook.stem}): "
+                                       f"{failed.error.ename}: {failed.error.evalue}"})
+                break
+            rows.append({"env": env, "status": "passed", "seconds": time.perf_counter() - started,
+                         "detail": " -> ".join(ran)})
+            offset += len(plans[env])
+    rows += [{"env": env, "status": "not run", "seconds": 0.0,
+              "detail": "an earlier env failed its gate"} for env in envs[len(rows):]]
     return pd.DataFrame(rows).set_index("env").round({"seconds": 1})
