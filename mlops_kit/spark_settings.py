@@ -29,14 +29,17 @@ def spark_conf(workspace: Workspace, *, long_lived: bool = False) -> dict[str, s
     log4j = os.environ.get("MLOPS_KIT_LOG4J") or (
         resources.files("mlops_kit") / "resources" / "log4j2.properties")
     java_opts = f"-Dlog4j2.configurationFile=file:{log4j}"
-    full_jit = long_lived or os.environ.get("MLOPS_KIT_SPARK_FULL_JIT")
+    asked = os.environ.get("MLOPS_KIT_SPARK_FULL_JIT", "")
+    full_jit = asked not in ("", "0") or (long_lived and asked != "0")
     if workspace.spark_master.startswith("local") and not full_jit:
         # Lessons run short jobs on small data in a fresh JVM: the optimising (C2)
         # compiler spends its CPU on code that finishes before it pays back. C1
         # only made a start + Delta round trip 20-30 % faster here (25 s -> 20 s).
         # Benchmarks and long local runs set MLOPS_KIT_SPARK_FULL_JIT=1. The shared
         # server lives through the whole course, so C2 pays back there: the course
-        # took 447 s against 485 s with a C1-only server (docs/PERFORMANCE.md).
+        # took 447 s against 485 s with a C1-only server, but C2's compilations
+        # raise the server's peak resident memory for moments (up to 5 GB against
+        # 2 GB; docs/PERFORMANCE.md). MLOPS_KIT_SPARK_FULL_JIT=0 keeps it on C1.
         java_opts = f"-XX:TieredStopAtLevel=1 {java_opts}"
     conf = {
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",

@@ -7,7 +7,6 @@ import nbformat
 import pandas as pd
 import pytest
 
-from mlops_kit import extension
 from mlops_kit.display import display
 from mlops_kit.extension import LazySpark
 

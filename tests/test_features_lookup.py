@@ -5,7 +5,6 @@ import datetime as dt
 import math
 import random
 
-import pandas as pd
 import pytest
 
 from mlops_kit.exceptions import ConfigError, DataError

@@ -30,9 +30,13 @@ def _collect(folder: str) -> list:
     paths = sorted(
         p for p in (REPO / folder).rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
     )
-    return [pytest.param(p, id=str(p.relative_to(REPO)),
-                         marks=[pytest.mark.both_engines] * (str(p.relative_to(REPO)) in BOTH_ENGINES))
-            for p in paths]
+    return [_param(p) for p in paths]
+
+
+def _param(path: Path):
+    name = str(path.relative_to(REPO))
+    marks = [pytest.mark.both_engines] if name in BOTH_ENGINES else []
+    return pytest.param(path, id=name, marks=marks)
 
 
 def _skip_if_standalone_unsupported(path: Path) -> None:

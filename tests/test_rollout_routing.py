@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 import time
 
 import httpx
@@ -60,7 +61,7 @@ def kit(tmp_path_factory):
     return ws, name, rows
 
 
-def _routing(ws: Workspace, name: str, filename: str, **weights) -> "Path":
+def _routing(ws: Workspace, name: str, filename: str, **weights) -> Path:
     deployments = {d: {"model": f"models:/{name}@{d}", "weight": w} for d, w in weights.items()}
     return write_config(ws.root / filename, deployments, salt="exp-1")
 

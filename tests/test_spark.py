@@ -76,3 +76,11 @@ def test_child_output_goes_to_the_log_and_python_keeps_its_own(tmp_path, capfd) 
     captured = capfd.readouterr()
     assert "after out" in captured.out and "after err" in captured.err
     assert "child" not in captured.out + captured.err
+
+
+def test_the_long_lived_server_compiles_fully_unless_told_not_to(tmp_path, monkeypatch) -> None:
+    local = Workspace(root=tmp_path, user="t")
+    assert "TieredStopAtLevel" not in spark_conf(local, long_lived=True)["spark.driver.extraJavaOptions"]
+    monkeypatch.setenv("MLOPS_KIT_SPARK_FULL_JIT", "0")  # a laptop short of memory
+    assert "TieredStopAtLevel=1" in spark_conf(local, long_lived=True)["spark.driver.extraJavaOptions"]
+    assert "TieredStopAtLevel=1" in spark_conf(local)["spark.driver.extraJavaOptions"]

@@ -124,7 +124,7 @@ def test_bad_env_names_the_choices(env, tmp_path) -> None:
 def test_unsafe_names_are_refused(name, tmp_path) -> None:
     with pytest.raises(ConfigError, match="letters, digits and underscores"):
         Workspace(root=tmp_path, user="t").table_path(name)
-    with pytest.raises(ConfigError, match=f"The model name must be"):
+    with pytest.raises(ConfigError, match="The model name must be"):
         check_name("model", name)
 
 
