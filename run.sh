@@ -6,9 +6,10 @@
 #
 # Installs: .venv (Python 3.11) with the package and its dev extras, Java 17 when
 # it is missing (apt-get, as root), the Delta jars in ~/.m2, and for `test` the
-# Debian chromium the browser test drives and Debian's PostgreSQL (initdb, pg_ctl)
-# the MLflow-on-PostgreSQL test starts. A second call skips every step that
-# is already done. Extra arguments go to `mlops-kit course` or to pytest.
+# Debian chromium the browser test drives, Debian's PostgreSQL (initdb, pg_ctl)
+# the MLflow-on-PostgreSQL test starts, and Debian's bubblewrap for the grading
+# sandbox. A second call skips every step that is already done. Extra arguments go
+# to `mlops-kit course` or to pytest.
 #
 #   ./run.sh --dry-run test   print what would be installed and run, change nothing
 set -euo pipefail
@@ -75,18 +76,29 @@ ensure_delta_jars() {
     run "$VENV/bin/mlops-kit" setup --no-data
 }
 
-ensure_browser() {
-    # Only the browser test (widgets in a real JupyterLab) needs it; without it that test
-    # skips and says why.
-    grep -rqs "mark.browser" tests/ || return 0
-    command -v chromium >/dev/null 2>&1 && return 0
+test_package() {
+    # Install Debian package $1 for the tests that need it ($2); without root those
+    # tests are skipped and say why. Extra arguments go to apt-get install.
+    local package=$1 needed_by=$2
+    shift 2
     if is_root && command -v apt-get >/dev/null 2>&1; then
-        say "installing Debian's chromium for the browser test"
+        say "installing Debian's $package for $needed_by"
         run apt-get update -qq
-        run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+        run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" "$package"
     else
-        say "chromium is missing and we are not root: the browser test will be skipped"
+        say "$package is missing and we are not root: $needed_by will be skipped"
     fi
+}
+
+ensure_browser() {
+    # Only the browser test (widgets in a real JupyterLab) needs it.
+    grep -rqs "mark.browser" tests/ || return 0
+    command -v chromium >/dev/null 2>&1 || test_package chromium "the browser tests"
+}
+
+ensure_bubblewrap() {
+    # `mlops-kit labs grade` runs each submission in a bubblewrap sandbox (and as root).
+    command -v bwrap >/dev/null 2>&1 || test_package bubblewrap "the grading sandbox tests"
 }
 
 pg_bin_dir() {
@@ -101,15 +113,9 @@ pg_bin_dir() {
 
 ensure_postgres() {
     # The MLflow-on-PostgreSQL test starts its own server in a temporary folder; it
-    # needs initdb and pg_ctl (not a running service). Without them it is skipped.
-    pg_bin_dir >/dev/null && return 0
-    if is_root && command -v apt-get >/dev/null 2>&1; then
-        say "installing Debian's postgresql for the MLflow-on-PostgreSQL test"
-        run apt-get update -qq
-        run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql
-    else
-        say "initdb is missing and we are not root: the PostgreSQL test will be skipped"
-    fi
+    # needs initdb and pg_ctl (not a running service).
+    pg_bin_dir >/dev/null || test_package postgresql "the MLflow-on-PostgreSQL test" \
+        --no-install-recommends
 }
 
 run_course() {
@@ -174,6 +180,7 @@ main() {
     else
         ensure_browser
         ensure_postgres
+        ensure_bubblewrap
         run_tests "$@"
     fi
 }

@@ -74,7 +74,7 @@ def resolve_path(name_or_path: str | os.PathLike[str], workspace: Workspace | No
     Anything with a path separator, a scheme (``s3://``) or a ``Path`` type is
     taken as the location itself.
     """
-    if isinstance(name_or_path, str) and _BARE_NAME.match(name_or_path):
+    if isinstance(name_or_path, str) and _BARE_NAME.fullmatch(name_or_path):
         return str((workspace or get_workspace()).table_path(name_or_path))
     return str(name_or_path)
 

@@ -110,6 +110,16 @@ def check_kernel(ws: Workspace) -> str:
     return f"python3 kernel: {resolved}"
 
 
+def check_privacy(ws: Workspace) -> str:
+    from mlops_kit.workspace import readable_by_others
+
+    if readable_by_others(ws.root):
+        mode = oct(ws.root.stat().st_mode & 0o777)
+        raise RuntimeError(f"the workspace {ws.root} is open to other users (mode {mode}): "
+                           "they can read your tables, inference logs and registry")
+    return f"{ws.root} is private (0700)" if ws.root.exists() else "created private on first use"
+
+
 #: (name, check, fix) in the order they run; a check returns its detail or raises
 CHECKS: list[tuple[str, Callable[[Workspace], str], str]] = [
     ("python", check_python, "Use Python 3.11: ./run.sh creates .venv with python3.11."),
@@ -122,6 +132,8 @@ CHECKS: list[tuple[str, Callable[[Workspace], str], str]] = [
                                       "(pip install -e . reinstalls the pinned pair)."),
     ("mlflow", check_mlflow, "Check MLOPS_KIT_TRACKING_URI / MLFLOW_TRACKING_URI, or unset them "
                              "to use the workspace's SQLite store."),
+    ("workspace privacy", check_privacy, "Run `chmod 700` on the workspace folder (the kit "
+                                         "does this when it owns the folder)."),
     ("papermill kernel", check_kernel, "Run `python -m ipykernel install --sys-prefix` in .venv."),
 ]
 

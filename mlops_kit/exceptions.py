@@ -6,6 +6,7 @@ defined here, and where it refines a builtin it inherits that too, so
 
     MlopsKitError
     ├── ConfigError (ValueError)              bad setting, name, model reference, parameter
+    │   └── ParameterError                    a job parameter the notebook does not take
     ├── EnvironmentProblem (RuntimeError)     Java, jars, a service that is missing
     │   └── EndpointStopped (ConnectionError) the URL of an endpoint that is not running
     ├── DataError (ValueError)                data that does not fit a table or schema
@@ -18,6 +19,7 @@ defined here, and where it refines a builtin it inherits that too, so
     ├── NotCompilableError (ValueError)       a model with no Spark SQL form (spark_udf scores it)
     ├── ExerciseError (AssertionError)        a lab exercise that is not filled in
     │   └── CheckFailedError                  a checked answer is wrong (strict labs)
+    ├── ClaimNotHeldError (AssertionError)    a lesson's sentence that this run contradicts
     └── SignatureError (PermissionError)      a webhook delivery that is not authentic
 
 Messages say what was wrong, what was expected, what came, and the fix.
@@ -29,6 +31,7 @@ from typing import Any
 __all__ = [
     "MlopsKitError",
     "ConfigError",
+    "ParameterError",
     "EnvironmentProblem",
     "EndpointStopped",
     "DataError",
@@ -41,6 +44,7 @@ __all__ = [
     "NotCompilableError",
     "ExerciseError",
     "CheckFailedError",
+    "ClaimNotHeldError",
     "SignatureError",
 ]
 
@@ -56,6 +60,17 @@ class ConfigError(MlopsKitError, ValueError):
     """A setting, name or parameter is not valid."""
 
     exit_code = 2
+
+
+class ParameterError(ConfigError):
+    """A job parameter the notebook does not declare, of the wrong type, or an unknown env.
+
+    Raised inside a job notebook (see :mod:`mlops_kit.jobs.job_params`), where
+    papermill and Jupyter show it as its one line, without a traceback.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
 
 
 class EnvironmentProblem(MlopsKitError, RuntimeError):
@@ -152,6 +167,7 @@ class JobFailedError(MlopsKitError, RuntimeError):
         ename: str = "",
         evalue: str = "",
         source: str = "",
+        execution_count: int | None = None,
     ) -> None:
         self.notebook = notebook
         self.output_path = output_path
@@ -159,11 +175,20 @@ class JobFailedError(MlopsKitError, RuntimeError):
         self.ename = ename
         self.evalue = evalue
         self.source = source
-        where = f"cell {cell_index}" if cell_index is not None else "a cell"
+        self.execution_count = execution_count
+        where = self.where
         super().__init__(
             f"{notebook} failed in {where}: {ename}: {evalue}. "
             f"The executed notebook is at {output_path}."
         )
+
+
+    @property
+    def where(self) -> str:
+        """The failing cell as papermill and Jupyter show it: ``In [4]`` (else its index)."""
+        if self.execution_count is not None:
+            return f"In [{self.execution_count}]"
+        return f"cell {self.cell_index}" if self.cell_index is not None else "a cell"
 
 
 class PipelineFailedError(JobFailedError):
@@ -178,7 +203,7 @@ class PipelineFailedError(JobFailedError):
     def __init__(self, pipeline: str, step_index: int, steps: int, error: JobFailedError,
                  results: list[Any]) -> None:
         super().__init__(error.notebook, error.output_path, error.cell_index, error.ename,
-                         error.evalue, error.source)
+                         error.evalue, error.source, error.execution_count)
         self.pipeline = pipeline
         self.step_index = step_index
         self.steps = steps
@@ -195,6 +220,22 @@ class ExerciseError(MlopsKitError, AssertionError):
 
 class CheckFailedError(ExerciseError):
     """A lab check failed in strict mode (``MLOPS_KIT_LABS_STRICT=1``, as in CI)."""
+
+
+class ClaimNotHeldError(MlopsKitError, AssertionError):
+    """A lesson's quantitative sentence that the run's own measurements contradict.
+
+    Carries ``claim_id`` and ``statements`` (the qualitative parts that were
+    false); see :mod:`mlops_kit.claims`.
+    """
+
+    def __init__(self, claim_id: str, message: str, statements: list[str]) -> None:
+        super().__init__(message)
+        self.claim_id = claim_id
+        self.statements = statements
+
+    def _render_traceback_(self) -> list[str]:  # IPython: the message, not library frames
+        return [f"{type(self).__name__}: {self}"]
 
 
 class SignatureError(MlopsKitError, PermissionError):

@@ -64,11 +64,12 @@ class LazySpark:
 
 
 def _spark_line(ws: Workspace) -> str:
+    from mlops_kit._secrets import redact_token
     from mlops_kit.spark import uses_shared_server
 
     if uses_shared_server(ws):
         return f"{ws.spark_master} in the workspace's shared Spark Connect server"
-    return ws.spark_master
+    return redact_token(ws.spark_master)  # a token in the URL is not for the page
 
 
 def summary(workspace: Workspace | None = None) -> tuple[str, str]:

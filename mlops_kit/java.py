@@ -17,7 +17,8 @@ from pathlib import Path
 
 from mlops_kit.exceptions import EnvironmentProblem
 
-__all__ = ["JavaRuntime", "find_java", "delta_version", "delta_jars", "ensure_delta_jars"]
+__all__ = ["JavaRuntime", "find_java", "delta_version", "delta_jars", "ensure_delta_jars",
+           "m2_repository"]
 
 SUPPORTED_JAVA = (17, 21)
 _JVM_DIRS = (Path("/usr/lib/jvm"), Path("/usr/local/lib/jvm"), Path("/opt/java"))
@@ -100,14 +101,15 @@ def delta_version() -> str:
         ) from err
 
 
-def _m2_repository() -> Path:
+def m2_repository() -> Path:
+    """The local Maven repository the Delta jars are read from (``MLOPS_KIT_M2_REPO``)."""
     return Path(os.environ.get("MLOPS_KIT_M2_REPO", Path.home() / ".m2" / "repository"))
 
 
 def delta_jars() -> list[Path]:
     """Paths of the Delta jars in the local Maven repository (may not exist yet)."""
     version = delta_version()
-    base = _m2_repository() / "io" / "delta"
+    base = m2_repository() / "io" / "delta"
     return [
         base / "delta-spark_2.13" / version / f"delta-spark_2.13-{version}.jar",
         base / "delta-storage" / version / f"delta-storage-{version}.jar",

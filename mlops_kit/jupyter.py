@@ -51,6 +51,26 @@ def disable_news(config_dir: str | os.PathLike[str] | None = None) -> Path:
     return path
 
 
-def lab_command(args: list[str] | tuple[str, ...] = ()) -> list[str]:
-    """The command that starts JupyterLab from this environment."""
-    return [sys.executable, "-m", "jupyterlab", *args]
+def lab_command(args: list[str] | tuple[str, ...] = (), *, root: bool | None = None) -> list[str]:
+    """The command that starts JupyterLab from this environment.
+
+    As root (containers and cloud notebooks often run as root) JupyterLab
+    refuses to start unless told ``--allow-root``; the kit adds it.
+    """
+    if root is None:
+        root = os.geteuid() == 0
+    extra = ["--allow-root"] if root and "--allow-root" not in args else []
+    return [sys.executable, "-m", "jupyterlab", *extra, *args]
+
+
+def lab_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """JupyterLab's environment: this Python's ``bin`` first on ``PATH``.
+
+    A terminal opened in JupyterLab inherits it, so ``mlops-kit`` (and the
+    course's Python) work there without activating the virtual environment.
+    """
+    env = dict(os.environ if environ is None else environ)
+    bin_dir = os.path.dirname(sys.executable)
+    parts = [p for p in env.get("PATH", "").split(os.pathsep) if p and p != bin_dir]
+    env["PATH"] = os.pathsep.join([bin_dir, *parts])
+    return env

@@ -48,6 +48,8 @@ __all__ = [
     "PreprocessedPriceModel",
     "predict_latency_ms",
     "directory_size_kb",
+    "folder_files_kb",
+    "skops_contents_kb",
     "predict_in_fresh_process",
 ]
 
@@ -171,6 +173,41 @@ def predict_latency_ms(predict, row: "pd.DataFrame", repeats: int = 50) -> dict[
 def directory_size_kb(path: str | Path) -> float:
     """Total size of the files under ``path`` (a downloaded model directory)."""
     return round(sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file()) / 1024, 1)
+
+
+def folder_files_kb(folders: dict[str, str | Path]) -> "pd.DataFrame":
+    """The files of each model folder and their sizes in KB, side by side, with a total.
+
+    ``folders`` maps a column name to a downloaded model directory; a file one
+    folder lacks shows an empty cell.
+    """
+    sizes = {
+        label: {str(p.relative_to(root)): p.stat().st_size / 1024
+                for p in sorted(Path(root).rglob("*")) if p.is_file()}
+        for label, root in folders.items()
+    }
+    table = pd.DataFrame(sizes)
+    table = table.loc[table.max(axis=1).sort_values(ascending=False).index]
+    table.loc["total"] = table.sum()
+    table = table.round(1)
+    return table.astype(object).where(table.notna(), "")
+
+
+def skops_contents_kb(path: str | Path) -> dict[str, float]:
+    """What a ``.skops`` file is made of, in KB: ``schema.json`` and the fitted arrays.
+
+    A skops file is a zip archive: every fitted array as a ``.npy`` member,
+    plus ``schema.json``, which describes each object and attribute so that
+    skops can check the types against a trusted list before building anything.
+    """
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+    schema = sum(m.file_size for m in members if m.filename == "schema.json")
+    arrays = sum(m.file_size for m in members if m.filename.endswith(".npy"))
+    return {"schema.json": round(schema / 1024, 1), "arrays": round(arrays / 1024, 1),
+            "file": round(Path(path).stat().st_size / 1024, 1)}
 
 
 _FRESH = """

@@ -7,12 +7,15 @@ Where it points comes from the workspace (``MLOPS_KIT_SPARK_MASTER``):
 - ``local[*]`` (default): a JVM in this process with Delta's SQL extension
   and catalog, few shuffle partitions, UI and progress bars off, quiet logs;
 - ``spark://host:7077``, ``yarn``, ...: a cluster, same settings;
-- ``sc://host:15002``: a Spark Connect server (which must have Delta itself).
+- ``sc://host:15002``: a Spark Connect server (which must have Delta itself);
+  one that asks for a token gets it from the URL (``sc://host:15002/;token=...``)
+  or from ``MLOPS_KIT_SPARK_TOKEN``.
 
 With ``MLOPS_KIT_SPARK_MASTER`` unset, a session connects to the workspace's
 own Spark Connect server (:mod:`mlops_kit.spark_server`): one warm JVM shared
 by every notebook, lab and job of the workspace, a client session in well
-under a second. The first command that needs Spark starts that server (one
+under a second, authenticated with the server's token (a 0600 file of the
+workspace, see :mod:`mlops_kit.spark_server`). The first command that needs Spark starts that server (one
 line says so), and a server that died is started again by the next one. A
 kernel that crashes does not take the server down; ``mlops-kit spark stop``
 does. ``MLOPS_KIT_SPARK=local`` (or any explicit master, ``local[*]``
@@ -75,12 +78,41 @@ def _remote_url(workspace: Workspace) -> str | None:
     (:func:`mlops_kit.spark_server.ensure_server`), unless ``MLOPS_KIT_SPARK=local``.
     """
     if workspace.spark_master.startswith("sc://"):
-        return workspace.spark_master
+        return _explicit_connect_url(workspace)
     if not uses_shared_server(workspace):
         return None
-    from mlops_kit.spark_server import ensure_server
+    from mlops_kit.spark_server import connect_url, ensure_server
 
-    return ensure_server(workspace)["url"]
+    return connect_url(workspace, ensure_server(workspace))
+
+
+#: the token of a Spark Connect server named by ``MLOPS_KIT_SPARK_MASTER`` (not the workspace's own)
+TOKEN_SETTING = "MLOPS_KIT_SPARK_TOKEN"
+
+
+def _explicit_connect_url(workspace: Workspace) -> str:
+    """``MLOPS_KIT_SPARK_MASTER`` (``sc://...``) with the token the server asks for, if any.
+
+    A token in the URL itself wins; else ``MLOPS_KIT_SPARK_TOKEN``; else, when the
+    URL names this workspace's own running server (``mlops-kit spark start``
+    printed it), that server's token file. A URL without any of these is used
+    as it is (a server started without a token).
+    """
+    from mlops_kit.spark_server import read_token, running_server, with_token
+
+    master = workspace.spark_master
+    token = os.environ.get(TOKEN_SETTING, "").strip() or None
+    if token is None:
+        from urllib.parse import urlsplit
+
+        with contextlib.suppress(ValueError):
+            address = urlsplit(master)
+            if address.hostname in ("127.0.0.1", "localhost", "::1"):
+                record = running_server(workspace)
+                if record is not None and record.get("authenticated") \
+                        and int(record["port"]) == address.port:
+                    token = read_token(workspace)
+    return with_token(master, token)
 
 
 def uses_shared_server(workspace: Workspace | None = None) -> bool:
@@ -257,8 +289,13 @@ def session_alive(session: "SparkSession") -> bool:
 
 
 def session_url() -> str | None:
-    """The ``sc://`` URL this process's Spark Connect session uses (None: no such session)."""
-    return _remote_url_used if _remote_session is not None else None
+    """The ``sc://`` URL this process's Spark Connect session uses (None: no such session).
+
+    Its token, if any, is shown as ``***``.
+    """
+    from mlops_kit._secrets import redact_token
+
+    return redact_token(_remote_url_used) if _remote_session is not None else None
 
 
 def last_startup_seconds() -> float | None:

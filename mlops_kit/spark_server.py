@@ -14,6 +14,19 @@ long-lived) and ``MLOPS_KIT_SPARK_CONF``::
     mlops-kit spark status    # url, pid and uptime, or "not running"
     mlops-kit spark stop      # SIGTERM to its process group, SIGKILL if it lingers
 
+Only the workspace's own processes may use it: each start makes a fresh
+random token, kept in ``<root>/spark-connect.token`` (mode 0600, so no other
+user of the machine can read it) and handed to the server in its environment
+(``SPARK_CONNECT_AUTHENTICATE_TOKEN``, which the server reads when
+``spark.connect.authenticate.token`` is not set; an environment is readable by
+its owner only, a ``--conf`` would show in ``ps``). A client without the token,
+or with another one, is refused before any plan runs. The kit's clients read the
+file and connect to ``sc://localhost:<port>/;token=...`` (:func:`connect_url`):
+PySpark sends a token over a plain local channel only to the host ``localhost``,
+and wants TLS for any other name. For a Connect server the kit did not start
+(``MLOPS_KIT_SPARK_MASTER=sc://...``) the token comes from the URL itself or from
+``MLOPS_KIT_SPARK_TOKEN`` (:func:`with_token`).
+
 The server binds 127.0.0.1 only, on a free port. It is recorded in
 ``<root>/spark-connect.json`` (pid, start time, port, URL) and writes its
 output to ``<root>/logs/spark-connect.log``. A record whose process has died
@@ -46,12 +59,19 @@ from mlops_kit._processes import (
 from mlops_kit.exceptions import ConfigError, EnvironmentProblem, NotFoundError
 from mlops_kit.java import delta_version, ensure_delta_jars, find_java
 from mlops_kit.spark_settings import spark_conf
-from mlops_kit.workspace import Workspace, get_workspace
+from mlops_kit.workspace import Workspace, get_workspace, make_private
 
 __all__ = [
     "start_server", "stop_server", "server_status", "running_server", "ensure_server",
-    "server_command", "state_path", "log_path", "spark_home",
+    "server_command", "state_path", "log_path", "spark_home", "token_path", "read_token",
+    "connect_url", "with_token", "TOKEN_ENV",
 ]
+
+#: the environment variable the server reads its token from (PySpark's client reads it too)
+TOKEN_ENV = "SPARK_CONNECT_AUTHENTICATE_TOKEN"
+
+#: hosts that are this machine: a token to them travels over a local channel as ``localhost``
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 #: the class ``spark-submit`` runs (its jar ships in the pyspark package)
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
@@ -84,6 +104,83 @@ def state_path(workspace: Workspace) -> Path:
 def log_path(workspace: Workspace) -> Path:
     """The server's stdout and stderr: ``<root>/logs/spark-connect.log``."""
     return workspace.spark_connect_log_path
+
+
+def token_path(workspace: Workspace) -> Path:
+    """The server's token: ``<root>/spark-connect.token`` (0600, new at every start)."""
+    return workspace.spark_connect_token_path
+
+
+def read_token(workspace: Workspace) -> str | None:
+    """The token of the workspace's server, or None when there is none (no server, or an old one)."""
+    from mlops_kit._secrets import read_private
+
+    return read_private(token_path(workspace))
+
+
+def _new_token(workspace: Workspace) -> str:
+    from mlops_kit._secrets import new_secret, write_private
+
+    token = new_secret()
+    write_private(token_path(workspace), token)
+    return token
+
+
+def _split_connect_url(url: str) -> tuple[str, str, list[str]]:
+    """``sc://host:port/;a=b;c=d`` as ``(host, ":port" or "", ["a=b", "c=d"])``."""
+    rest = url[len("sc://"):] if url.startswith("sc://") else url
+    address, _, tail = rest.partition("/")
+    params = [p for p in tail.lstrip(";").split(";") if p.strip()]
+    if address.startswith("["):  # [::1]:15002
+        host, _, port = address.partition("]")
+        return host + "]", port, params
+    host, colon, port = address.partition(":")
+    return host, colon + port, params
+
+
+def with_token(url: str, token: str | None) -> str:
+    """``url`` (``sc://host:port[/;params]``) carrying ``token``; unchanged without one.
+
+    A URL that already names a token keeps its own. A loopback host
+    (``127.0.0.1``, ``::1``) is written ``localhost``: PySpark sends a token
+    over a plain local channel only to ``localhost`` and asks for TLS otherwise.
+    """
+    if not token:
+        return url
+    host, port, params = _split_connect_url(url)
+    if any(p.strip().lower().startswith("token=") for p in params):
+        return url
+    if host in _LOOPBACK_HOSTS:
+        host = "localhost"
+    return f"sc://{host}{port}/;" + ";".join([*params, f"token={token}"])
+
+
+def connect_url(workspace: Workspace, record: dict | None = None) -> str:
+    """The URL a client of the workspace's server connects to, token included.
+
+    ``record`` is the server's record (default: the running server's). A server
+    started without a token (by an older kit) is reached at its plain URL.
+
+    Raises
+    ------
+    NotFoundError
+        No server runs for the workspace.
+    EnvironmentProblem
+        The server asks for a token but its file is gone.
+    """
+    record = record or running_server(workspace)
+    if record is None:
+        raise NotFoundError(f"No Spark Connect server is running for the workspace "
+                            f"{workspace.root}. Start one with: mlops-kit spark start")
+    if not record.get("authenticated"):
+        return record["url"]
+    token = read_token(workspace)
+    if token is None:
+        raise EnvironmentProblem(
+            f"The Spark Connect server of {workspace.root} asks for a token, but "
+            f"{token_path(workspace)} is missing. Restart it: mlops-kit spark stop, then "
+            "mlops-kit spark start.")
+    return with_token(record["url"], token)
 
 
 def server_conf(workspace: Workspace, port: int, master: str = SERVER_MASTER) -> dict[str, str]:
@@ -123,8 +220,9 @@ def server_command(workspace: Workspace, port: int, master: str = SERVER_MASTER)
 def _server_env(workspace: Workspace) -> dict[str, str]:
     java = find_java()
     env = workspace.to_environ(plain_mlflow=True)  # its Python workers (UDFs) log to the workspace's MLflow
-    # a client-side Connect setting must not turn the server into a client
-    for key in ("SPARK_REMOTE", "MLOPS_KIT_SPARK"):
+    # a client-side Connect setting must not turn the server into a client, and a
+    # token meant for another server must not become this one's
+    for key in ("SPARK_REMOTE", "MLOPS_KIT_SPARK", TOKEN_ENV, "MLOPS_KIT_SPARK_TOKEN"):
         env.pop(key, None)
     env.update(
         SPARK_HOME=str(spark_home()),
@@ -144,7 +242,7 @@ def _locked(workspace: Workspace, *, blocking: bool = True) -> Iterator[bool]:
     Yields False, without waiting, when ``blocking`` is False and another
     process holds it.
     """
-    workspace.root.mkdir(parents=True, exist_ok=True)
+    make_private(workspace.root)  # it will hold the token
     with open(workspace.spark_connect_lock_path, "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
@@ -165,8 +263,9 @@ def _with_uptime(record: dict) -> dict:
 
 
 def _forget(workspace: Workspace, record: dict) -> None:
-    """Remove the record (of a stopped or dead server) and reap it if it was ours."""
+    """Remove the record (of a stopped or dead server) and its token; reap it if it was ours."""
     state_path(workspace).unlink(missing_ok=True)
+    token_path(workspace).unlink(missing_ok=True)
     child = _children.pop(record.get("pid"), None)
     if child is not None:
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -199,7 +298,8 @@ def start_server(
     Returns
     -------
     dict
-        ``pid``, ``port``, ``url`` (``sc://127.0.0.1:<port>``), ``log``,
+        ``pid``, ``port``, ``url`` (``sc://127.0.0.1:<port>``, without the token:
+        clients use :func:`connect_url`), ``authenticated``, ``log``,
         ``startup_seconds``; ``already_running`` is True when nothing was
         started, ``replaced_stale`` the pid of a dead server whose record
         was cleaned up first.
@@ -229,6 +329,7 @@ def start_server(
         log.parent.mkdir(parents=True, exist_ok=True)
         command = server_command(ws, port, master)
         env = _server_env(ws)
+        env[TOKEN_ENV] = _new_token(ws)  # in its environment, not on its command line
         started = time.perf_counter()
         with open(log, "ab") as out:
             gap = "\n" if out.tell() else ""
@@ -246,7 +347,7 @@ def start_server(
             )
         _children[process.pid] = process
         details = {"port": port, "url": f"sc://{LOOPBACK}:{port}", "log": str(log),
-                   "master": master}
+                   "master": master, "authenticated": True}
         try:
             write_record(state_path(ws), process.pid, ready=False, **details)
             wait_until_listening(port, timeout, name="The Spark Connect server",

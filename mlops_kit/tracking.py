@@ -37,6 +37,7 @@ __all__ = [
     "FittedModel",
     "Reproduction",
     "price_features",
+    "holdout_split",
     "fit_price_model",
     "log_training_data",
     "training_data_version",
@@ -97,8 +98,27 @@ def _build_estimator(params: Mapping[str, Any]) -> Any:
     )
 
 
-def fit_price_model(listings: "pd.DataFrame", params: Mapping[str, Any] | None = None) -> FittedModel:
-    """Fit the lessons' price model on ``listings`` and score it on a held-out split.
+def holdout_split(listings: "pd.DataFrame", *, test_size: float = 0.2,
+                  seed: int = 42) -> tuple["pd.DataFrame", "pd.DataFrame"]:
+    """Set test rows aside before any model is chosen: ``(development, test)`` listings.
+
+    Rows are sorted by ``id`` first (as :func:`price_features` does), then
+    split with ``seed``: the same listings give the same test rows on any
+    machine. A search compares candidates on a validation split carved from
+    the development rows (:func:`fit_price_model` does that), and only the
+    chosen candidate is scored on the test rows, once.
+    """
+    from sklearn.model_selection import train_test_split
+
+    frame = listings.sort_values("id") if "id" in listings.columns else listings
+    development, test = train_test_split(frame.reset_index(drop=True), test_size=test_size,
+                                         random_state=seed)
+    return development.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def fit_price_model(listings: "pd.DataFrame", params: Mapping[str, Any] | None = None, *,
+                    test: "pd.DataFrame | None" = None) -> FittedModel:
+    """Fit the lessons' price model on ``listings`` and score it on rows it was not fitted on.
 
     Parameters
     ----------
@@ -108,17 +128,28 @@ def fit_price_model(listings: "pd.DataFrame", params: Mapping[str, Any] | None =
         ``model`` (``"random_forest"`` or ``"ridge"``), ``n_estimators``,
         ``max_depth``, ``alpha``, ``test_size`` (0.2) and ``seed`` (42). Values
         may be strings, as MLflow returns logged params.
+    test : pandas.DataFrame, optional
+        Listings set aside before (see :func:`holdout_split`). Given, the model
+        is fitted on *all* of ``listings`` and scored on ``test``; otherwise a
+        seeded ``test_size`` share of ``listings`` is held out and scored.
 
     Returns
     -------
     FittedModel
-        ``metrics`` holds ``rmse``, ``mae`` and ``r2`` on the test split.
+        ``metrics`` holds ``rmse``, ``mae`` and ``r2`` on the held-out rows.
     """
     params = dict(params or {})
     X, y = price_features(listings)
-    return fit_on_holdout(_build_estimator(params), X, y,
-                          test_size=float(params.get("test_size", 0.2)),
-                          seed=int(params.get("seed", 42)))
+    if test is None:
+        return fit_on_holdout(_build_estimator(params), X, y,
+                              test_size=float(params.get("test_size", 0.2)),
+                              seed=int(params.get("seed", 42)))
+    from mlops_kit._price_model import regression_metrics
+
+    X_test, y_test = price_features(test)
+    X_test = X_test.reindex(columns=X.columns, fill_value=0.0)  # a category absent from the test rows
+    model = _build_estimator(params).fit(X, y)
+    return FittedModel(model, regression_metrics(y_test, model.predict(X_test)), X, X_test, y_test)
 
 
 # ----------------------------------------------------------- data lineage

@@ -10,9 +10,12 @@ Layout under the root (``$MLOPS_KIT_HOME``, default ``~/.mlops-kit``)::
     <root>/mlartifacts/<user>/<env>/       run and model artifacts
     <root>/logs/spark-driver.log           the local Spark JVM's output
     <root>/spark-connect.{json,lock}       the shared Spark Connect server's record, lock
+    <root>/spark-connect.token             its token (0600, new at each start)
     <root>/logs/spark-connect.log          its output
     <root>/spark-warehouse/                Spark's warehouse folder
     <root>/mlflow-server.{log,json}        the kit's MLflow tracking server: log, pid file
+    <root>/mlflow-auth.{json,db,ini}       its credentials (0600), users and permissions,
+                                           auth settings
     <root>/webhook-secret.key              key MLflow encrypts webhook secrets with
     <root>/webhook-deliveries.db           the webhook receiver's delivery log
     <root>/users/<user>/lab-progress.json  lab progress
@@ -60,7 +63,18 @@ arguments to :meth:`Workspace.from_env`):
 ``MLOPS_KIT_SPARK``            ``connect`` (default): with no master set, the
                                workspace's shared Spark Connect server, started on
                                demand; ``local``: a Spark JVM in the process
+``MLOPS_KIT_SPARK_TOKEN``      the token of the Spark Connect server that
+                               ``MLOPS_KIT_SPARK_MASTER`` names, when it asks for
+                               one (or put it in the URL: ``sc://host:port/;token=...``);
+                               the workspace's own server needs none set: its
+                               token is read from ``spark-connect.token``
 =============================  =============================================
+
+The kit's servers ask who is calling: the Spark Connect server wants the token
+of ``<root>/spark-connect.token`` (new at each start) and the kit's ``mlflow
+server`` a user and password from ``<root>/mlflow-auth.json``; both files are
+0600, the root 0700. ``MLFLOW_TRACKING_USERNAME`` / ``MLFLOW_TRACKING_PASSWORD``
+set by hand win over the file (a class server run by someone else).
 
 ``MLOPS_KIT_MLFLOW_BACKEND_STORE_URI`` sets the database behind the kit's own
 ``mlflow server`` (``mlops-kit mlflow-server start``), e.g.
@@ -81,7 +95,8 @@ from typing import Mapping, MutableMapping
 from mlops_kit.exceptions import ConfigError
 
 __all__ = ["ENVS", "Workspace", "ResetReport", "check_name", "check_user", "default_user",
-           "get_workspace", "migrate_layout", "use_workspace"]
+           "get_workspace", "make_private", "migrate_layout", "readable_by_others",
+           "use_workspace"]
 
 #: the environments of the deploy-code pattern, in promotion order
 ENVS: tuple[str, ...] = ("dev", "staging", "prod")
@@ -109,9 +124,9 @@ def check_user(user: str, *, source: str = "MLOPS_KIT_USER") -> str:
     Canonical: a lowercase letter, then lowercase letters, digits or ``_``, at
     most 32 characters. Nothing is folded: ``Ada`` is refused, not read as ``ada``.
     """
-    if not isinstance(user, str) or not _USER.match(user):
+    if not isinstance(user, str) or not _USER.fullmatch(user):
         near = re.sub(r"[.\- ]", "_", user.lower()) if isinstance(user, str) else ""
-        hint = f" (did you mean {near!r}?)" if _USER.match(near) else ""
+        hint = f" (did you mean {near!r}?)" if _USER.fullmatch(near) else ""
         raise ConfigError(
             f"The user name must be a lowercase letter followed by lowercase letters, "
             f"digits or '_' (at most 32 characters, e.g. 'ada_lovelace'). Got "
@@ -128,7 +143,7 @@ def default_user() -> str:
     """
     login = getpass.getuser()
     derived = re.sub(r"[.\- ]", "_", login.lower())
-    if not _USER.match(derived):
+    if not _USER.fullmatch(derived):
         raise ConfigError(
             f"Your login {_shown(login)} does not make a valid mlops-kit user name. Set "
             "MLOPS_KIT_USER to a lowercase letter followed by lowercase letters, digits "
@@ -144,13 +159,32 @@ def check_name(kind: str, name: str) -> str:
     lowercase letters, digits and underscores are allowed, starting with a
     letter; nothing is folded (``Price`` is refused, not read as ``price``).
     """
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ConfigError(
             f"The {kind} name must be lowercase letters, digits and underscores, starting "
             f"with a letter (at most 64 characters, e.g. 'price_model'). Got {_shown(name)} "
             "instead."
         )
     return name
+
+
+def make_private(root: Path) -> None:
+    """Create the workspace root readable by its owner only (0700), or tighten it.
+
+    A workspace holds the learner's tables (inference logs carry request
+    inputs), their registry and the servers' secrets: on a shared machine no
+    other user may list or read them. A folder that belongs to someone else
+    (a shared mount an admin set up) is left alone; ``mlops-kit doctor`` says so.
+    """
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = root.stat()
+    if info.st_uid == os.getuid() and info.st_mode & 0o077:
+        root.chmod(0o700)
+
+
+def readable_by_others(root: Path) -> bool:
+    """Whether users other than the owner can enter the workspace root."""
+    return root.exists() and bool(root.stat().st_mode & 0o077)
 
 
 def migrate_layout(root: str | os.PathLike[str]) -> list[tuple[Path, Path]]:
@@ -165,7 +199,7 @@ def migrate_layout(root: str | os.PathLike[str]) -> list[tuple[Path, Path]]:
     if not root.is_dir():
         return moves
     for old in sorted(root.iterdir()):
-        if (old.name in SHARED_FOLDERS or not old.is_dir() or not _USER.match(old.name)
+        if (old.name in SHARED_FOLDERS or not old.is_dir() or not _USER.fullmatch(old.name)
                 or not any((old / env).is_dir() for env in ENVS)):
             continue
         new = root / "users" / old.name
@@ -331,6 +365,11 @@ class Workspace:
         return self.root / "spark-connect.lock"
 
     @property
+    def spark_connect_token_path(self) -> Path:
+        """The token the Spark Connect server asks every client for (0600, fresh at each start)."""
+        return self.root / "spark-connect.token"
+
+    @property
     def spark_connect_log_path(self) -> Path:
         """The Spark Connect server's stdout and stderr."""
         return self.logs_dir / "spark-connect.log"
@@ -349,6 +388,21 @@ class Workspace:
     def tracking_server_pid_path(self) -> Path:
         """Pid file that keeps the kit's ``mlflow server`` alive between commands."""
         return self.root / "mlflow-server.json"
+
+    @property
+    def tracking_server_auth_path(self) -> Path:
+        """Credentials of the kit's authenticated ``mlflow server``: admin and users (0600)."""
+        return self.root / "mlflow-auth.json"
+
+    @property
+    def tracking_server_auth_db_path(self) -> Path:
+        """MLflow's user and permission store of that server (SQLite)."""
+        return self.root / "mlflow-auth.db"
+
+    @property
+    def tracking_server_auth_config_path(self) -> Path:
+        """The ``basic-auth`` app's settings file of that server (no secret in it)."""
+        return self.root / "mlflow-auth.ini"
 
     @property
     def webhook_key_path(self) -> Path:
@@ -406,6 +460,7 @@ class Workspace:
         Sets ``MLFLOW_TRACKING_URI``/``MLFLOW_REGISTRY_URI`` in ``os.environ`` so
         papermill kernels, Spark workers and servers started from here agree.
         """
+        make_private(self.root)
         migrate_layout(self.root)
         for path in (self.tables_dir, self.checkpoints_dir, self.jobs_dir, self.artifacts_dir):
             path.mkdir(parents=True, exist_ok=True)
@@ -415,6 +470,8 @@ class Workspace:
         # MLflow directly; children started by the kit get to_environ() instead
         os.environ["MLFLOW_TRACKING_URI"] = self.tracking_uri
         os.environ["MLFLOW_REGISTRY_URI"] = self.registry_uri
+        for key, value in self.mlflow_credentials().items():  # credentials set by hand win
+            os.environ.setdefault(key, value)
         # progress bars for every artifact download drown notebook output
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         import mlflow  # local: importing mlflow costs ~1 s
@@ -484,7 +541,37 @@ class Workspace:
         if plain_mlflow:
             env["MLFLOW_TRACKING_URI"] = self.tracking_uri
             env["MLFLOW_REGISTRY_URI"] = self.registry_uri
+            for key, value in self.mlflow_credentials().items():
+                env.setdefault(key, value)
         return env
+
+    def mlflow_credentials(self) -> dict[str, str]:
+        """``MLFLOW_TRACKING_USERNAME`` / ``_PASSWORD`` for the kit's authenticated server.
+
+        Given when the tracking URI is the ``mlflow server`` this workspace runs
+        with authentication (``mlops-kit mlflow-server start``): the user's
+        password is read from the workspace's 0600 credentials file. Empty for
+        any other store: a class server run by someone else takes the
+        credentials its admin gave (set the two variables).
+        """
+        if self.uses_local_mlflow:
+            return {}
+        import json
+
+        try:
+            server = json.loads(self.tracking_server_pid_path.read_text())
+            creds = json.loads(self.tracking_server_auth_path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+        def same(url: str) -> str:
+            return url.rstrip("/").replace("://localhost:", "://127.0.0.1:")
+
+        password = (creds.get("users") or {}).get(self.user)
+        if not server.get("auth") or not password or \
+                same(str(server.get("url", ""))) != same(self.tracking_uri):
+            return {}
+        return {"MLFLOW_TRACKING_USERNAME": self.user, "MLFLOW_TRACKING_PASSWORD": password}
 
     def set_experiment(self, name: str) -> str:
         """Create (if needed) and select the experiment ``name``; return its id.

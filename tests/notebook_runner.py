@@ -143,17 +143,19 @@ def shared_spark_master() -> str:
     stopped when the process exits. Kernels get it as ``MLOPS_KIT_SPARK_MASTER``:
     their own workspaces stay per test, and the server reads and writes wherever
     their paths point. (Models reach its Python workers as local copies, see
-    ``mlops_kit.deployment.batch``.)
+    ``mlops_kit.deployment.batch``.) The server asks for its token, so the URL
+    carries it (``sc://localhost:PORT/;token=...``): the kernels' workspaces are
+    not the server's, and could not find its token file otherwise.
     """
     global _shared_master, _shared_workspace
     if _shared_master is None:
-        from mlops_kit.spark_server import start_server
+        from mlops_kit.spark_server import connect_url, start_server
         from mlops_kit.workspace import Workspace
 
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         _shared_workspace = Workspace(root=REPO / ".test-artifacts" / f"spark-connect-{worker}",
                                       user="tester")
-        _shared_master = start_server(_shared_workspace)["url"]
+        _shared_master = connect_url(_shared_workspace, start_server(_shared_workspace))
         atexit.register(stop_shared_spark)
     return _shared_master
 

@@ -8,6 +8,11 @@ import pytest
 from mlops_kit.labs.checks.cicd_lab import (
     STAGES, check_ex1, check_ex2, check_ex3, reference_gate, release_history, replay,
 )
+
+try:  # the champion every learner's history starts from
+    from mlops_kit.labs.checks.cicd_lab import FIRST_CHAMPION
+except ImportError:  # older checkers named it in the notebook only
+    FIRST_CHAMPION = {"version": 1, "rmse": 40.0, "p99_ms": 30.0, "signature_ok": True}
 from mlops_kit.labs.registry import get
 
 #: exercises whose checker these tests feed a right and wrong answers
@@ -100,3 +105,49 @@ def test_ex3_rejects_plausible_replays(wrong, says):
 def test_release_histories_differ_between_learners():
     assert release_history(1) != release_history(2)
     assert release_history(7) == release_history(7)
+
+
+def tolerant_gate(tolerance):
+    def gate(candidate, champion):
+        return right_gate(candidate, None) and (champion is None or candidate["rmse"] <= champion["rmse"] * tolerance)
+    return gate
+
+
+@pytest.mark.parametrize("tolerance", [1.04, 1.03, 1.025, 1.015, 1.01], ids=lambda t: f"{t - 1:.1%}")
+def test_ex2_rejects_a_tolerance_other_than_the_rules_2_percent(tolerance):
+    assert check_ex2(tolerant_gate(1.02)).passed
+    result = check_ex2(tolerant_gate(tolerance))
+    assert not result.passed and "worse" in result.message
+
+
+def stale_replay(history, champion):
+    """The mistake ex3 is about: every candidate against the first champion."""
+    final = champion
+    for candidate in history:
+        if right_gate(candidate, champion):
+            final = candidate
+    return final["version"]
+
+
+LEARNERS = range(200)
+
+
+def test_ex3_comparing_with_the_first_champion_fails_for_every_learner():
+    passed = []
+    for seed in LEARNERS:
+        history = release_history(seed)
+        if check_ex3(stale_replay(history, dict(FIRST_CHAMPION)), history=history,
+                     champion=FIRST_CHAMPION).passed:
+            passed.append(seed)
+    assert passed == []
+
+
+def test_ex3_a_looser_gate_or_a_forgotten_rule_fails_for_every_learner():
+    ignore = lambda **kw: lambda c, ch: right_gate({**c, **kw}, ch)  # noqa: E731
+    for seed in LEARNERS:
+        history = release_history(seed)
+        assert check_ex3(replay(history, dict(FIRST_CHAMPION), right_gate), history=history,
+                         champion=FIRST_CHAMPION).passed
+        for gate in (tolerant_gate(1.04), ignore(p99_ms=0.0), ignore(signature_ok=True)):
+            final = replay(history, dict(FIRST_CHAMPION), gate)
+            assert not check_ex3(final, history=history, champion=FIRST_CHAMPION).passed, seed

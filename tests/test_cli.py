@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 from click.testing import CliRunner
 
@@ -71,7 +74,11 @@ def test_real_process_job_run_exit_codes(tmp_path) -> None:
     failed = _mlops_kit("job", "run", "tests/notebooks/fails.ipynb", "-p", "threshold", "0.9",
                         home=tmp_path)
     assert failed.returncode == 5
-    assert "FAILED in cell" in failed.stderr
+    # one numbering with papermill and Jupyter: the failing cell's In [n]
+    executed = nbformat.read(failed.stderr.split("executed notebook: ")[1].strip(), as_version=4)
+    failing = next(c for c in executed.cells if any(o.get("output_type") == "error"
+                                                     for o in c.get("outputs", [])))
+    assert f"FAILED in In [{failing.execution_count}]" in failed.stderr
     assert '    raise ValueError(f"score {score} is below {threshold}")' in failed.stderr
     assert "ValueError: score 0.1 is below 0.9" in failed.stderr
     assert "executed notebook: " + str(tmp_path / "users" / "tester" / "dev" / "jobs") in failed.stderr
@@ -146,6 +153,58 @@ def test_lab_turns_the_news_pop_up_off_and_keeps_other_settings(tmp_path, monkey
     page_config.write_text(json.dumps({"disabledExtensions": {"x:y": True}, "other": 1}))
     result = invoke("lab", "--print-command", "--port", "8899")
     assert result.exit_code == 0, result.output
-    assert result.output.strip().endswith(f"{sys.executable} -m jupyterlab --port 8899")
+    root = ["--allow-root"] if os.geteuid() == 0 else []
+    assert result.output.strip().endswith(shlex.join([sys.executable, "-m", "jupyterlab", *root,
+                                                      "--port", "8899"]))
+    assert ("running as root: JupyterLab is started with --allow-root" in result.output) == bool(root)
     assert json.loads(page_config.read_text()) == {"other": 1, "disabledExtensions": {
         "x:y": True, "@jupyterlab/apputils-extension:announcements": True}}
+
+
+def test_lab_command_allows_root_once_and_puts_this_python_first_on_path() -> None:
+    from mlops_kit.jupyter import lab_command, lab_environment
+
+    assert lab_command(["--port", "1"], root=True)[3:] == ["--allow-root", "--port", "1"]
+    assert lab_command(["--allow-root"], root=True)[3:] == ["--allow-root"]
+    assert lab_command([], root=False)[3:] == []
+    env = lab_environment({"PATH": f"/usr/bin:{Path(sys.executable).parent}"})
+    assert env["PATH"].split(os.pathsep) == [str(Path(sys.executable).parent), "/usr/bin"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="starts JupyterLab as root, which needs root")
+def test_lab_starts_as_root_and_its_terminals_find_the_kit(tmp_path) -> None:
+    """As in a container: the real `mlops-kit lab` serves /api/status, with the kit on PATH."""
+    import time
+
+    import httpx
+
+    from mlops_kit._processes import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PATH"}
+    env.update(PATH="/usr/bin:/bin", JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), HOME=str(tmp_path))
+    kit = Path(sys.executable).parent / "mlops-kit"
+    proc = subprocess.Popen([str(kit), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+                             f"--ServerApp.port={port}", "--IdentityProvider.token=t0ken",
+                             f"--ServerApp.root_dir={tmp_path}"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/status",
+                             headers={"Authorization": "token t0ken"}, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        else:
+            raise AssertionError("JupyterLab did not answer as root")
+        server_env = Path(f"/proc/{proc.pid}/environ").read_bytes().split(b"\0")
+        path = next(v for v in server_env if v.startswith(b"PATH=")).decode()[5:]
+        assert path.split(os.pathsep)[0] == str(kit.parent)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert b"running as root: JupyterLab is started with --allow-root" in proc.stdout.read()

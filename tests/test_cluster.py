@@ -216,7 +216,7 @@ def test_restarted_stream_scores_each_row_once_as_locally(runs):
 def connect_on_cluster(cluster, runs, tmp_path_factory):
     """A Spark Connect server whose Spark runs on the cluster (after the classic runs,
     which held the cluster's cores); stopped at the end."""
-    from mlops_kit.spark_server import start_server, stop_server
+    from mlops_kit.spark_server import connect_url, start_server, stop_server
     from mlops_kit.workspace import Workspace
 
     ws = Workspace(root=tmp_path_factory.mktemp("connect-server") / "kit", user="tester")
@@ -228,7 +228,7 @@ def connect_on_cluster(cluster, runs, tmp_path_factory):
         for key, value in saved.items():
             os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
     try:
-        yield info
+        yield {**info, "url": connect_url(ws, info)}  # what its clients dial: the token with it
     finally:
         stop_server(ws)
 

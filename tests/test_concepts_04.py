@@ -19,13 +19,26 @@ def test_every_section_has_its_questions():
 
 
 @pytest.mark.parametrize("value, passed, text", [
-    (sample_size(0.05, 0.01), True, "8,200"),
-    (8200, True, "8,200"),
-    (2 * sample_size(0.05, 0.01), False, "both arms"),
-    (1000, False, "many more users"),
-    ("8158", False, "expected a number"),
+    (sample_size(0.10, 0.005), True, "four times the users"),
+    (4 * sample_size(0.10, 0.01), True, "four times the users"),        # the table's law
+    (2 * sample_size(0.10, 0.01), False, "more than doubles"),          # linear, not square
+    (16 * sample_size(0.10, 0.01), False, "grew from one row"),         # squared twice
+    (sample_size(0.10, 0.01), False, "more than doubles"),              # the table's own row
+    ("57763", False, "expected a number"),
 ])
-def test_sample_size_question(value, passed, text):
-    result = _check("q13", value)
+def test_half_point_question_applies_the_square_law(value, passed, text):
+    result = _check("q13", value, baseline_rate=0.10)
     assert result.passed is passed
     assert text in result.message + (result.hint or "")
+
+
+def test_half_point_question_follows_the_learners_baseline():
+    """Another baseline gives another answer: a constant copied from the demo fails."""
+    assert _check("q13", sample_size(0.05, 0.005), baseline_rate=0.05).passed
+    assert not _check("q13", sample_size(0.10, 0.005), baseline_rate=0.05).passed
+
+
+def test_concept_drift_is_predicted_before_the_table():
+    """q6 is a prediction: only the error sees concept drift in the lesson's scenario."""
+    assert _check("q6", {"c"}).passed
+    assert not _check("q6", {"a", "c"}).passed

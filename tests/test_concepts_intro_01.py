@@ -16,7 +16,8 @@ from notebook_runner import REPO
 
 matplotlib.use("Agg")
 
-COVERS_EXERCISES = [("concepts-intro", "q6"), ("concepts-01", "q5")]
+COVERS_EXERCISES = [("concepts-intro", "q6"), ("concepts-intro", "q10"), ("concepts-01", "q3"),
+                    ("concepts-01", "q5")]
 
 
 def _check(lab_id, question, value, **context):
@@ -43,16 +44,36 @@ def test_intro_q6_follows_the_measurement_not_a_constant() -> None:
 
 
 @pytest.mark.parametrize("value, passed, words", [
-    (2, True, "only the files"),
-    (2.0, True, ""),
-    (1, False, "too low"),
-    (20, False, "too high"),
+    (0.75, True, "only the files"),
+    (0.76, True, ""),
+    (0.25, False, "too low"),        # the share read, not skipped
+    (0.9, False, "too high"),        # counted against the 20 small files
     (True, False, "expected a number"),
 ])
-def test_01_q5_is_the_learners_own_file_count(value, passed, words) -> None:
-    result = _check("concepts-01", "q5", value, files_read=2)
+def test_01_q5_is_the_share_of_files_the_learners_query_skipped(value, passed, words) -> None:
+    result = _check("concepts-01", "q5", value, files_read=2, files_total=8)
     assert result.passed is passed
     assert words in result.message + (result.hint or "")
+
+
+@pytest.mark.parametrize("value, passed, words", [
+    (200, True, "reads it as null"),
+    (203, False, "too high"),        # the appended rows carry a value
+    (3, False, "too low"),           # only the new rows
+    (450, False, "too high"),        # every row ever written
+])
+def test_01_q3_counts_the_rows_that_existed_before_the_column(value, passed, words) -> None:
+    result = _check("concepts-01", "q3", value, rows_now=200)
+    assert result.passed is passed
+    assert words in result.message + (result.hint or "")
+
+
+def test_intro_q10_is_the_ratio_of_the_learners_busiest_to_quietest_month() -> None:
+    times = ["2024-07-01"] * 6 + ["2024-01-02"] * 2 + ["2024-03-03"] * 4
+    events = pd.DataFrame({"event_time": pd.to_datetime(times)})
+    assert _check("concepts-intro", "q10", 3.0, events=events).passed
+    assert not _check("concepts-intro", "q10", 1.5, events=events).passed   # July / March
+    assert "too high" in _check("concepts-intro", "q10", 6.0, events=events).message
 
 
 def test_kit_lines_counts_every_python_line(tmp_path) -> None:

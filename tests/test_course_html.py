@@ -206,3 +206,63 @@ def test_course_html_runs_a_tiny_course_and_renders_it_again(tmp_path, workspace
     assert rerendered.exit_code == 0, rerendered.output
     assert [r[2] for r in index_rows(again / "index.html")] == ["01-a", "02-b"]
     assert "<img" in (again / "00-x" / "01-a.html").read_text()
+
+
+def test_a_claim_cell_shows_its_sentence_not_its_code(tmp_path) -> None:
+    """The reader of the rendered course sees a claim's sentence; its source stays out."""
+    from mlops_kit.claims import CLAIM_TAG, Claim
+    from mlops_kit.jobs.course_html import render_notebook_html
+
+    bundle, metadata = Claim("c", "REST was **42x** faster.", {"ratio": 42.0},
+                             {"at least 10x": True})._repr_mimebundle_()
+    cell = new_code_cell("claim('c', 'secret_source_marker', ratio=r, holds={})", execution_count=1,
+                         outputs=[new_output("display_data", data=bundle, metadata=metadata)])
+    cell.metadata["tags"] = [CLAIM_TAG]
+    path = tmp_path / "claims.ipynb"
+    nbformat.write(new_notebook(cells=[cell], metadata={"kernelspec": KERNELSPEC}), str(path))
+    page = render_notebook_html(path)
+    assert "<strong>42x</strong>" in page
+    assert "secret_source_marker" not in page
+
+
+def test_a_page_runs_no_script_from_the_notebook(tmp_path) -> None:
+    """Markdown and HTML outputs are sanitized; prose, tables, badges and links stay."""
+    from mlops_kit.jobs.course_html import render_notebook_html
+
+    markdown = ("# Title\n\nSee <script>alert('md')</script><img src=x onerror=alert(2)> **bold**, "
+                "[a trap](javascript:alert(3)) and [the index](../index.html).\n\n"
+                "| a | b |\n|---|---|\n| 1 | 2 |")
+    html_out = ("<table class='mlops-kit-table'><thead><tr><th>h</th></tr></thead></table>"
+                "<script>alert('out')</script><iframe src='https://example.org'></iframe>"
+                "<div class='mlops-kit-badge' style='border-left:4px solid #1a73e8' "
+                "onclick='steal()'>passed</div>")
+    cell = new_code_cell("x", execution_count=1, outputs=[
+        new_output("display_data", data={"text/html": html_out}),
+        new_output("display_data", data={"text/markdown": "**md** <img src=y onerror=z()>"}),
+        new_output("display_data", data={"image/png": png_plot(), "text/plain": "<Figure>"})])
+    path = tmp_path / "xss.ipynb"
+    nbformat.write(new_notebook(cells=[new_markdown_cell(markdown), cell],
+                                metadata={"kernelspec": KERNELSPEC}), str(path))
+    page = render_notebook_html(path)
+    for bad in ("<script>alert(", "onerror", "onclick", "javascript:", "<iframe"):
+        assert bad not in page, bad
+    for kept in ("<h1", "<strong>bold</strong>", 'href="../index.html"', "<th>h</th>",
+                 "border-left:4px solid #1a73e8", 'class="mlops-kit-badge"', "<strong>md</strong>",
+                 'src="data:image/png;base64,'):
+        assert kept in page, kept
+
+
+@pytest.mark.parametrize("tag, name, value, kept", [
+    ("img", "src", "data:image/png;base64,AAA", True),
+    ("img", "src", "data:image/svg+xml;base64,AAA", False),  # SVG can carry script
+    ("a", "href", "data:text/html,<script>", False),
+    ("a", "href", " JavaScript:alert(1)", False),
+    ("a", "href", "02-b.html#top", True),
+    ("a", "href", "https://mlflow.org/docs", True),
+    ("div", "onmouseover", "x()", False),
+    ("div", "style", "color: red", True),
+])
+def test_sanitizer_attribute_rules(tag, name, value, kept) -> None:
+    from mlops_kit.jobs.html_sanitize import _allowed
+
+    assert _allowed(tag, name, value) is kept

@@ -125,6 +125,39 @@ def test_ice_cream_windows_follow_each_other_and_drift_as_told():
     assert abs(clean["temperature"].mean() - reference["temperature"].mean()) < 3
 
 
+def test_ice_cream_windows_are_whole_weeks_with_the_same_weekend_days():
+    reference, current = datasets.ice_cream_windows(2000, seed=3, drift=False)
+    for frame in (reference, current):
+        assert frame["date"].nunique() == 28
+        assert frame.loc[frame["is_weekend"], "date"].nunique() == 8
+
+
+def test_shared_weather_ties_the_rows_of_a_day_together():
+    """With one weather per day, daily means of temperature spread far more than row noise allows."""
+    shared = datasets.ice_cream_sales(4000, seed=5, shared_weather=True)
+    independent = datasets.ice_cream_sales(4000, seed=5)
+    spread = lambda frame: frame.groupby("date")["temperature"].mean().std()  # noqa: E731
+    assert spread(shared) > 2.0 > 1.0 > spread(independent)
+    assert shared["temperature"].std() == pytest.approx(independent["temperature"].std(), rel=0.25)
+
+
+def test_the_promotion_scenario_lifts_sales_by_the_unchanged_relation():
+    from mlops_kit.datasets.ice_cream import expected_cones
+
+    clean = datasets.ice_cream_sales(4000, seed=8)
+    campaign = datasets.ice_cream_sales(4000, seed=8, drift="promotion")
+    assert campaign["promotion"].mean() == pytest.approx(0.5, abs=0.03)
+    assert campaign["cones_sold"].mean() > 1.08 * clean["cones_sold"].mean()
+    others = ["date", "store", "flavour", "temperature", "humidity", "price_per_cone"]
+    pd.testing.assert_frame_equal(campaign[others], clean[others])
+    untouched = campaign["promotion"] == clean["promotion"]
+    assert (campaign.loc[untouched, "cones_sold"] == clean.loc[untouched, "cones_sold"]).all()
+    # the new sales follow the same Poisson mean as every other row
+    turned = ~untouched
+    ratio = campaign.loc[turned, "cones_sold"].sum() / expected_cones(campaign.loc[turned]).sum()
+    assert ratio == pytest.approx(1.0, abs=0.03)
+
+
 def test_unknown_drift_scenario_is_named():
     with pytest.raises(ConfigError, match=r"\['snow'\].*heatwave"):
         datasets.ice_cream_sales(10, drift=["units", "snow"])

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from mlops_kit.labs.checks.delta_lab import (
-    BAD_KINDS, LAB_ID, build_table, check_ex1, check_ex2, check_ex3, replay_bad_write, scenario,
+    BAD_KINDS, LAB_ID, build_table, check_ex1, check_ex2, check_ex3, good_commits, replay_bad_write,
+    scenario,
 )
 from mlops_kit.labs.registry import get
 
@@ -23,7 +24,8 @@ def seed_where(**wanted) -> int:
 
 
 CENTS = seed_where(kind="cents")
-DROPPED = seed_where(kind="dropped_rows")
+ZERO = seed_where(kind="zero_prices")
+MISSING = seed_where(kind="missing_prices")
 
 
 # ------------------------------------------------------------------ scenario
@@ -33,6 +35,7 @@ def test_every_exercise_registers_two_hints_or_more():
 
 
 def test_learners_get_different_bad_writes_at_different_versions():
+    """Every kind of bad write occurs, at several versions."""
     plans = [scenario(seed) for seed in range(40)]
     assert {p["kind"] for p in plans} == set(BAD_KINDS)
     assert len({p["bad_version"] for p in plans}) >= 3
@@ -69,7 +72,7 @@ def tables(spark, tmp_path_factory):
     """One table of each kind of bad write, as a learner's setup cell builds it."""
     root = tmp_path_factory.mktemp("delta-lab")
     return {seed: build_table(seed, str(root / f"listings_{seed}"), spark=spark)
-            for seed in (CENTS, DROPPED)}
+            for seed in (CENTS, ZERO, MISSING)}
 
 
 def restore(spark, path, version):
@@ -86,7 +89,7 @@ def test_ex2_rejects_tables_not_recovered_in_place(spark, tables, tmp_path):
     restore(spark, path, 0)                                              # too far back
     result = check_ex2(path, seed=seed, spark=spark)
     assert not result.passed and "not the last good version" in result.message
-    assert ": 0 rows in your table" in result.message
+    assert "rows in your table are not in that version" in result.message
 
     rebuilt = str(tmp_path / "rebuilt")                                  # a fresh table, no history
     spark.sql(f"SELECT * FROM delta.`{path}` VERSION AS OF {good}").write.format("delta").save(rebuilt)
@@ -110,6 +113,18 @@ def test_ex2_rejects_a_repair_by_hand(spark, tables):
     restore(spark, path, scenario(seed)["last_good"])
 
 
+def add(spark, path, name, condition):
+    spark.sql(f"ALTER TABLE delta.`{path}` ADD CONSTRAINT {name} CHECK ({condition})")
+
+
+def drop(spark, path, name):
+    spark.sql(f"ALTER TABLE delta.`{path}` DROP CONSTRAINT {name}")
+
+
+def append_only(spark, path, on):
+    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.appendOnly' = '{str(on).lower()}')")
+
+
 @pytest.mark.spark
 def test_ex3_on_prices_in_cents_needs_a_check_constraint(spark, tables):
     seed, path = CENTS, tables[CENTS]
@@ -121,39 +136,79 @@ def test_ex3_on_prices_in_cents_needs_a_check_constraint(spark, tables):
     result = check_ex3(path, seed=seed, spark=spark)                      # no protection
     assert not result.passed and "still goes through" in result.message
 
-    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.appendOnly' = 'true')")
+    append_only(spark, path, True)
     result = check_ex3(path, seed=seed, spark=spark)                      # the wrong guard
     assert not result.passed and "still goes through" in result.message
-    assert "wrong values, or remove rows" in result.hint
-    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.appendOnly' = 'false')")
+    append_only(spark, path, False)
 
-    spark.sql(f"ALTER TABLE delta.`{path}` ADD CONSTRAINT too_strict CHECK (price < 2000 AND id < 90000)")  # no new listings
-    result = check_ex3(path, seed=seed, spark=spark)                      # blocks new listings too
+    add(spark, path, "too_strict", "price < 2000 AND id < 90000")         # no new listings
+    result = check_ex3(path, seed=seed, spark=spark)
     assert not result.passed and "also rejects a good append" in result.message
-    spark.sql(f"ALTER TABLE delta.`{path}` DROP CONSTRAINT too_strict")
+    drop(spark, path, "too_strict")
 
-    spark.sql(f"ALTER TABLE delta.`{path}` ADD CONSTRAINT positive CHECK (price > 0)")
+    add(spark, path, "positive", "price > 0")
     result = check_ex3(path, seed=seed, spark=spark)                      # cents are positive too
     assert not result.passed and "still goes through" in result.message
 
-    spark.sql(f"ALTER TABLE delta.`{path}` ADD CONSTRAINT in_dollars CHECK (price < 2000)")
+    add(spark, path, "in_dollars", "price < 2000")
     assert "rejected" in repr(replay_bad_write(path, seed, spark=spark))
     result = check_ex3(path, seed=seed, spark=spark)
     assert result.passed and "DELTA_VIOLATE_CONSTRAINT" in result.message
+    drop(spark, path, "in_dollars")
+    drop(spark, path, "positive")
 
 
 @pytest.mark.spark
-def test_ex3_on_dropped_rows_needs_an_append_only_table(spark, tables):
-    seed, path = DROPPED, tables[DROPPED]
+def test_ex3_refuses_a_bound_that_stops_price_corrections(spark, tables):
+    """A cap at today's highest price stops the cents, and tomorrow's good price correction."""
+    seed, path = CENTS, tables[CENTS]
+    restore(spark, path, scenario(seed)["last_good"])
+    top = spark.sql(f"SELECT max(price) AS m FROM delta.`{path}`").first()["m"]
+    add(spark, path, "at_most_today", f"price <= {top}")
+    result = check_ex3(path, seed=seed, spark=spark)
+    assert not result.passed and "a good price correction (UPDATE)" in result.message
+    drop(spark, path, "at_most_today")
+
+
+@pytest.mark.spark
+def test_ex3_on_prices_of_zero_needs_a_positive_price(spark, tables):
+    seed, path = ZERO, tables[ZERO]
     restore(spark, path, scenario(seed)["last_good"])
     assert check_ex2(path, seed=seed, spark=spark).passed
     assert "went through" in repr(replay_bad_write(path, seed, spark=spark))
 
-    spark.sql(f"ALTER TABLE delta.`{path}` ADD CONSTRAINT in_dollars CHECK (price < 2000)")
-    result = check_ex3(path, seed=seed, spark=spark)                      # the wrong guard
-    assert not result.passed and "the overwrite of your bad write still goes through" in result.message
-    assert check_ex2(path, seed=seed, spark=spark).passed                 # the replay left no trace
+    add(spark, path, "in_dollars", "price < 2000")
+    result = check_ex3(path, seed=seed, spark=spark)                      # zeros are below any cap
+    assert not result.passed and "prices of 0 of your bad write still goes through" in result.message
+    drop(spark, path, "in_dollars")
 
-    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.appendOnly' = 'true')")
+    add(spark, path, "positive", "price > 0")
     result = check_ex3(path, seed=seed, spark=spark)
-    assert result.passed and "DELTA_CANNOT_MODIFY_APPEND_ONLY" in result.message
+    assert result.passed and "DELTA_VIOLATE_CONSTRAINT" in result.message, result.message
+    drop(spark, path, "positive")
+
+
+@pytest.mark.spark
+def test_ex3_refuses_an_append_only_table_that_stops_the_good_jobs(spark, tables):
+    """appendOnly stops the update that emptied the prices, and every price correction and delete."""
+    seed, path = MISSING, tables[MISSING]
+    restore(spark, path, scenario(seed)["last_good"])
+    assert check_ex2(path, seed=seed, spark=spark).passed
+    assert all(attempt.accepted for attempt in good_commits(path, spark=spark))
+
+    append_only(spark, path, True)
+    assert "rejected" in repr(replay_bad_write(path, seed, spark=spark))
+    attempts = {a.write: a.accepted for a in good_commits(path, spark=spark)}
+    assert attempts == {"a good append of new listings": True,
+                        "a good price correction (UPDATE)": False,
+                        "a good delete of a delisted listing (DELETE)": False}
+    result = check_ex3(path, seed=seed, spark=spark)
+    assert not result.passed and "also rejects a good price correction" in result.message
+    assert "DELTA_CANNOT_MODIFY_APPEND_ONLY" in result.message
+    append_only(spark, path, False)
+    assert check_ex2(path, seed=seed, spark=spark).passed                 # the replays left no trace
+
+    add(spark, path, "price_known", "price IS NOT NULL AND price > 0")
+    result = check_ex3(path, seed=seed, spark=spark)
+    assert result.passed and "DELTA_VIOLATE_CONSTRAINT" in result.message, result.message
+    drop(spark, path, "price_known")

@@ -44,3 +44,24 @@ def test_doctor_command_runs_spark_and_delta(spark, workspace) -> None:
         assert name in result.output
     assert "Spark start-up:" in result.output and "all checks passed" in result.output
     assert spark.range(1).count() == 1  # the caller's session is left running
+
+
+def test_a_workspace_is_created_private_and_tightened(tmp_path) -> None:
+    """Other users can neither list nor read a learner's tables, logs and registry."""
+    fresh = Workspace(root=tmp_path / "fresh", user="tester").activate()
+    assert fresh.root.stat().st_mode & 0o777 == 0o700
+    opened = tmp_path / "opened"
+    opened.mkdir(mode=0o755)
+    opened.chmod(0o755)
+    Workspace(root=opened, user="tester").activate()
+    assert opened.stat().st_mode & 0o777 == 0o700
+
+
+def test_doctor_warns_about_a_workspace_others_can_read(tmp_path) -> None:
+    ws = Workspace(root=tmp_path / "kit", user="tester").activate()
+    (privacy,) = run_checks(ws, only=["workspace privacy"])
+    assert privacy.ok, privacy.detail
+    ws.root.chmod(0o755)  # e.g. a folder an older kit created, or a careless chmod
+    (privacy,) = run_checks(ws, only=["workspace privacy"])
+    assert not privacy.ok and "open to other users (mode 0o755)" in privacy.detail
+    assert "chmod 700" in privacy.fix

@@ -58,9 +58,35 @@ def test_only_the_right_answer_passes_and_each_wrong_option_says_why(exercise) -
 
 
 @pytest.mark.parametrize("exercise", _questions())
-def test_a_question_has_a_prompt_and_three_or_more_options(exercise) -> None:
+def test_a_question_has_a_prompt_and_four_or_more_options(exercise) -> None:
+    """With three options and an explanation after each miss, two tries solve anything."""
     assert len(exercise.question.prompt) > 15
-    assert len(exercise.question.options) >= 3
+    assert len(exercise.question.options) >= 4
+
+
+def _mentions(text: str, option) -> bool:
+    text = text.lower()
+    return (option.text.lower() in text
+            or any(mark in text for mark in (f"({option.key})", f"'{option.key}'",
+                                             f'"{option.key}"', f"option {option.key}")))
+
+
+@pytest.mark.parametrize("exercise", _questions())
+def test_a_miss_never_gives_the_right_option_away(exercise) -> None:
+    """A wrong option's failure and every hint point at where to look, not at the answer."""
+    right = _right_answer(exercise)
+    right_keys = {right} if isinstance(right, str) else right
+    rights = [o for o in exercise.question.options if o.key in right_keys]
+    for option in exercise.question.options:
+        if option.key in right_keys:
+            continue
+        answer = option.key if exercise.question.kind == "choice" else right_keys | {option.key}
+        result = exercise.check(answer)
+        said = f"{result.message} {result.hint or ''}"
+        assert not any(_mentions(said, r) for r in rights), (
+            f"{exercise.label}: choosing {option.key} reveals the answer: {said!r}")
+    for hint in exercise.hints:
+        assert not any(_mentions(hint, r) for r in rights), f"{exercise.label}: hint names the answer"
 
 
 # ------------------------------------------------------------ the quiz machinery
@@ -68,7 +94,8 @@ def test_a_question_has_a_prompt_and_three_or_more_options(exercise) -> None:
 def toy_quiz():
     multiple_choice("toy-quiz", "q1", title="Pick b", prompt="Which one?", options=[
         Option("a", "A", "a is the wrong letter"), Option("b", "B", "b is right"),
-        Option("c", "C", "c is too far")], answer="b", hints=["not the first"])
+        Option("c", "C", "c is too far"), Option("d", "D", "d is the last")], answer="b",
+        hints=["not the first"])
     choose_all("toy-quiz", "q2", title="Pick a and c", prompt="Which ones?", options=[
         Option("a", "A", "a applies"), Option("b", "B", "b does not apply"),
         Option("c", "C", "c applies")], answer={"a", "c"})
@@ -104,6 +131,24 @@ def test_choose_all(toy_quiz, answer, passed, text) -> None:
 def test_numeric_recomputes_from_context(toy_quiz, answer, passed, text) -> None:
     result = registry.get(toy_quiz, "q3").check(answer, n=3)
     assert result.passed is passed and text in result.message
+
+
+def test_a_questions_answer_waits_for_its_hints_or_a_right_choice(toy_quiz, capsys) -> None:
+    """The explanation of the right answer is shown once chosen, or after every hint."""
+    lab = Lab(toy_quiz)
+    lab.check("q1", "a")
+    capsys.readouterr()
+    lab.solution("q1")
+    out = capsys.readouterr().out
+    assert "comes after its hints" in out and "b is right" not in out
+    lab.hint("q1")
+    lab.solution("q1")
+    assert "b is right" in capsys.readouterr().out
+    fresh = Lab(toy_quiz)
+    fresh.check("q2", {"a", "c"})  # chosen right: its explanation is earned
+    capsys.readouterr()
+    fresh.solution("q2")
+    assert "a applies" in capsys.readouterr().out
 
 
 def test_unanswered_question_is_not_recorded(toy_quiz, capsys) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import pwd
 import secrets
 import shutil
@@ -27,6 +28,7 @@ import pytest
 from click.testing import CliRunner
 
 from mlops_kit._processes import free_port
+from mlops_kit.exceptions import EnvironmentProblem
 from mlops_kit.workspace import Workspace
 
 #: the tests share one PostgreSQL and one tracking server (module fixtures)
@@ -326,3 +328,26 @@ def test_sqlite_stays_the_default(workspace):
     assert redact_uri("postgresql://u:secret@h:5432/d") == "postgresql://u:***@h:5432/d"
     assert redact_uri("postgresql://u@h/d") == "postgresql://u@h/d"
     assert server.process is None
+
+
+@pytest.mark.parametrize("uri, cause", [
+    # nothing listens on a port this test just found free: refused at once
+    ("postgresql://mlflow@127.0.0.1:{free}/mlflow", "127.0.0.1:{free}: Connection refused"),
+    ("postgresql://mlflow@no-such-host.invalid:5432/mlflow", "does not resolve"),
+])
+def test_an_unreachable_database_fails_fast_naming_the_host(workspace, uri, cause):
+    """Not 90 s of silence: one line with the host, the port and why, within seconds."""
+    import time
+
+    from mlops_kit.registry.server import TrackingServer, free_port
+
+    free = free_port()
+    started = time.perf_counter()
+    with pytest.raises(EnvironmentProblem, match=re.escape(cause.format(free=free))) as err:
+        TrackingServer(workspace, backend_store_uri=uri.format(free=free)).start()
+    assert time.perf_counter() - started < 10
+    assert "\n" not in str(err.value) and "Start the database" in str(err.value)
+    assert not any("--backend-store-uri" in " ".join(p.info["cmdline"] or [])
+                   and "mlflow@" in " ".join(p.info["cmdline"] or [])
+                   for p in psutil.process_iter(["cmdline"]))
+

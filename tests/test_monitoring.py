@@ -18,8 +18,12 @@ FEATURES = dict(numeric=["temperature", "humidity", "price_per_cone"], categoric
 
 @pytest.fixture(scope="module")
 def windows():
-    """Two random halves of one month: same distribution, different rows."""
-    sales = ice_cream_sales(6000, seed=1).sample(frac=1.0, random_state=0)
+    """Two random halves of one month: same distribution, different rows.
+
+    A split in which no test fires by chance (each p-value family does in about
+    alpha of the splits; the seed 1 split has a Mann-Whitney p of 0.007 on price).
+    """
+    sales = ice_cream_sales(6000, seed=2).sample(frac=1.0, random_state=0)
     return sales.iloc[:3000].reset_index(drop=True), sales.iloc[3000:].reset_index(drop=True)
 
 
@@ -78,7 +82,8 @@ def test_results_are_tidy_and_label_prediction_are_marked(windows):
     current = current.assign(pred=current["cones_sold"] * 1.3)
     report = Monitor(reference, label="cones_sold", prediction="pred").run(current)
     assert list(report.results.columns) == ["feature", "kind", "test", "statistic", "p_value",
-                                            "distance", "threshold", "drifted"]
+                                            "distance", "threshold", "drifted", "note"]
+    assert (report.results["note"] == "").all()                  # every test decided at 3000 rows
     kinds = report.results.groupby("feature")["kind"].first()
     assert kinds["cones_sold"] == "label" and kinds["pred"] == "prediction" and kinds["flavour"] == "feature"
     assert "date" not in set(report.results["feature"])          # datetimes are skipped

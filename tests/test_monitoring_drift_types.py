@@ -14,7 +14,9 @@ def test_each_kind_of_drift_fires_its_own_signals():
     bug = row["feature + prediction drift (°F bug)"]
     assert "temperature" in bug["features drifted"] and bug["prediction drifted"] and bug["error drifted"]
     assert not bug["label drifted"]
-    assert row["label drift (more hot days)", "label drifted"]
+    label = row["label drift (promotion campaign)"]   # more cones by the same relation
+    assert label["features drifted"] == "-" and label["label drifted"] and label["prediction drifted"]
+    assert not label["error drifted"]
     concept = row["concept drift (fewer cones when hot)"]
     assert concept["features drifted"] == "-" and not concept["prediction drifted"]
     assert concept["error drifted"]

@@ -130,3 +130,32 @@ def test_ex5_rejects_wrong_decisions_without_naming_the_right_one(wrong, message
     for action in ("fix_pipeline", "retrain_if_error_grows"):
         if action not in str(wrong):
             assert action not in result.message and action not in (result.hint or "")
+
+
+@pytest.fixture(scope="module")
+def chance_alarm():
+    """A price learner whose report also flags temperature, where nothing was planted."""
+    reference, current = monitoring_windows(1500, 28, learner=PRICE_LEARNER)
+    report = Monitor(reference, numeric=NUMERIC, categorical=["store", "flavour"]).run(current)
+    assert "temperature" in report.drifted_features
+    return report
+
+
+@pytest.mark.parametrize("action", ["retrain_if_error_grows", "no_action"])
+def test_ex5_accepts_a_decision_about_every_feature_the_report_flagged(chance_alarm, action):
+    """Before: doing what the exercise says (decide about every flagged feature) failed with
+    "['temperature'] did not drift in your data"."""
+    answer = {**RIGHT_TRIAGE, "temperature": action}
+    assert check_ex5(answer, learner=PRICE_LEARNER, report=chance_alarm).passed
+
+
+def test_ex5_with_the_report_still_rejects_wrong_answers(chance_alarm):
+    missing = check_ex5(RIGHT_TRIAGE, learner=PRICE_LEARNER, report=chance_alarm)
+    assert not missing.passed and "has no decision" in missing.message
+    fixed = check_ex5({**RIGHT_TRIAGE, "temperature": "fix_pipeline"}, learner=PRICE_LEARNER,
+                      report=chance_alarm)
+    assert not fixed.passed and "by chance" in fixed.message
+    assert not check_ex5({**RIGHT_TRIAGE, "temperature": "no_action", "store": "no_action"},
+                         learner=PRICE_LEARNER, report=chance_alarm).passed
+    assert not check_ex5({**RIGHT_TRIAGE, "temperature": "no_action", "humidity": "no_action"},
+                         learner=PRICE_LEARNER, report=chance_alarm).passed

@@ -52,6 +52,15 @@ def test_demo_notebook_runs(path: Path, tmp_path: Path) -> None:
     run = run_notebook(path, env={"MLOPS_KIT_HOME": str(tmp_path / "kit")})
     _assert_no_jvm_noise(run.notebook)
     _assert_no_warnings(run.notebook)
+    assert_claims_held(run.notebook)
+
+
+def assert_claims_held(nb) -> None:
+    """Every sentence the run rendered through mlops_kit.claims held on this run's numbers."""
+    from mlops_kit.claims import claims_in
+
+    failed = [c for c in claims_in(nb) if not c.held]
+    assert not failed, "\n".join(c.describe_failure() for c in failed)
 
 
 # What a JVM prints on start-up belongs in the driver log, not in a lesson's cells.

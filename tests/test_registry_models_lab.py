@@ -48,6 +48,15 @@ class DropsExtrasKeepsOrder(Right):
         return ["Expensive" if p > 100 else "Not Expensive" for p in self.model.predict(features)]
 
 
+class RelabelsByPosition(Right):
+    """The measured hole: drop the extra fields, then name the shuffled columns by position."""
+
+    def predict(self, context, model_input, params=None):
+        features = model_input.drop(columns=["listing_url", "host_name"]).astype(float)
+        features.columns = FEATURES
+        return ["Expensive" if p > 100 else "Not Expensive" for p in self.model.predict(features)]
+
+
 class InclusiveBoundary(Right):
     def predict(self, context, model_input, params=None):
         features = model_input[FEATURES].apply(pd.to_numeric, errors="coerce")
@@ -71,6 +80,7 @@ def test_ex1_accepts_the_solution():
     (ColumnsButText, "non-numeric"),
     (DropsExtrasKeepsOrder, "another order"),
     (InclusiveBoundary, "100.0 -> 'Expensive'"),
+    (RelabelsByPosition, "other values than the request's"),
 ])
 def test_ex1_rejects_plausible_mistakes_without_giving_the_answer(wrong, says):
     result = check_ex1(wrong)
@@ -116,6 +126,7 @@ def _logged_once(tmp_path_factory):
             "no_example": _log(Right(regressor), example=False),
             # without an input example too: MLflow infers a signature from the example
             "no_signature": _log(Right(regressor), signature=False, example=False),
+            "by_position": _log(RelabelsByPosition(regressor)),
         }
     return workspace, models
 
@@ -143,6 +154,7 @@ def test_ex2_rejects_a_signature_whose_output_is_the_regressors_prices(logged):
     ("features_input", "refused a raw request"),
     ("no_example", "without an input example"),
     ("no_signature", "without a signature"),
+    ("by_position", "other values than the request's"),
 ])
 def test_ex2_rejects_incomplete_models(logged, which, says):
     _, models = logged
@@ -190,3 +202,19 @@ def test_ex3_rejects_other_names_other_runs_and_unknown_versions(logged):
     result = check_ex3(f"models:/{workspace.model_name(MODEL)}/99", model_info=good)
     assert not result.passed and "no model version" in result.message
     assert "expected a model URI (str), got int" in check_ex3(3).message
+
+
+def test_ex1_ex2_reject_columns_relabelled_by_position(logged):
+    """It prices the learner's listings from the wrong fields: the checkers look at the values."""
+    _, models = logged
+    assert not check_ex1(RelabelsByPosition).passed
+    assert not check_ex2(models["by_position"]).passed
+
+
+def test_ex3_rejects_a_registered_model_that_prices_from_the_wrong_fields(logged):
+    workspace, models = logged
+    wrong = models["by_position"]
+    version = mlflow.register_model(wrong.model_uri, workspace.model_name(MODEL))
+    result = check_ex3(f"models:/{version.name}/{version.version}", model_info=wrong)
+    assert not result.passed and "wrong" in result.message
+    assert "FEATURES" not in result.hint

@@ -92,6 +92,8 @@ def test_parse_takes_a_reference_as_is():
     ("price@champion@x", r"The alias 'champion@x'"),
     ("price/0", r"The version '0' in the model reference 'price/0' must be a number from 1 up"),
     ("price/latest", r"The version 'latest' .* must be a number"),
+    ("price@champion\n", r"The alias 'champion\\n' .* must be letters"),  # a trailing newline is no name
+    ("price/3\n", r"The version '3\\n' .* must be a number"),
     ("Price@champion", r"short model name 'Price' .* write models:/Price@champion"),
     ("models:/ iris@champion", r"must not contain '/', '@' or surrounding spaces"),
 ])

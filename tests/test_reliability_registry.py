@@ -13,11 +13,17 @@ ADMIN_PASSWORD = "admin-password-from-env-1234"
 SEARCH = "/api/2.0/mlflow/experiments/search?max_results=1"
 
 
-def test_basic_auth_needs_the_admin_password_from_the_environment(workspace):
+def test_basic_auth_refuses_a_short_admin_password_from_the_environment(workspace, monkeypatch):
+    """An admin password set by hand must be long; without one the kit makes its own (0600)."""
+    monkeypatch.setenv("MLFLOW_AUTH_ADMIN_PASSWORD", "short")
     server = TrackingServer(workspace, basic_auth=True)
     with pytest.raises(ConfigError, match="MLFLOW_AUTH_ADMIN_PASSWORD"):
         server.start()
     assert server.process is None
+    monkeypatch.delenv("MLFLOW_AUTH_ADMIN_PASSWORD")
+    env = TrackingServer(workspace, basic_auth=True)._env(workspace)
+    assert len(env["MLFLOW_AUTH_ADMIN_PASSWORD"]) >= 40
+    assert workspace.tracking_server_auth_path.stat().st_mode & 0o777 == 0o600
 
 
 def test_basic_auth_server_answers_401_to_anonymous_clients(workspace, monkeypatch):

@@ -116,3 +116,11 @@ def test_ex3_sample_size():
     for wrong in (absolute, one_sided, weak, "lots"):
         failed = check_ex3(wrong, **context)
         assert not failed.passed and str(right) not in failed.message + failed.hint
+
+
+def test_one_learner_seed_for_every_lab():
+    """scenarios reuses seeds' learner_seed (one definition, the same numbers as before)."""
+    from mlops_kit.labs import scenarios, seeds
+
+    assert scenarios.learner_seed is seeds.learner_seed
+    assert seeds.learner_seed("rollout", "ada") == seeds.learner_seed("rollout", user="ada") == 789684793

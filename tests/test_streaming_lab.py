@@ -32,8 +32,11 @@ def right(source, sink):
     (lambda source, sink: source.select("id").subtract(sink.select("id")).count() == 0,
      "row 2 written twice"),
     (lambda source, sink: sink.idx.count(), "raised"),
+    (lambda source, sink: (sink.select("id").distinct().count() == sink.count() == source.count()),
+     "a row 5 the source never had"),
     (True, "should be a function"),
-], ids=["counts-only", "distinct-rows", "missing-only", "raises", "not-a-function"])
+], ids=["counts-only", "distinct-rows", "missing-only", "raises", "distinct-and-equal-counts",
+        "not-a-function"])
 def test_ex3_rejects_proofs_that_miss_a_case(spark, wrong, says):
     result = check("ex3", wrong)
     assert not result.passed and says in result.message
@@ -74,7 +77,10 @@ def test_ex1_ex2_read_the_learners_own_tables(spark, workspace):
     assert "checkpoint" not in doubled.message
 
     reset_stream("t_updates", "t_scored")
-    append_rows("t_updates", chunks[2])
+    append_rows("t_updates", chunks[2].iloc[:10])
+    first = start()                                                     # a first run, then an outage
+    first.awaitTermination()
+    append_rows("t_updates", chunks[2].iloc[10:15])
     always_on = start_scoring_stream(model_uri, "t_updates", "t_scored", trigger="processingTime",
                                      interval="30 seconds", keep_columns=["id", "room_type"])
     try:
@@ -82,6 +88,54 @@ def test_ex1_ex2_read_the_learners_own_tables(spark, workspace):
         assert not running.passed and "still running" in running.message
     finally:
         always_on.stop()
+    append_rows("t_updates", chunks[2].iloc[15:])                      # arrived during the outage
     restarted = start()
     restarted.awaitTermination()
     assert check("ex2", restarted, **tables).passed
+
+
+def _stream(model_uri, keep_columns=("id", "room_type"), **options):
+    from mlops_kit.deployment import start_scoring_stream
+
+    query = start_scoring_stream(model_uri, "t_updates", "t_scored", trigger="availableNow",
+                                 keep_columns=None if keep_columns is None else list(keep_columns),
+                                 **options)
+    query.awaitTermination()
+    return query
+
+
+def test_ex1_rejects_a_sink_that_keeps_every_column(spark, workspace):
+    """keep_columns=None keeps the whole listing: not the columns the exercise names."""
+    from mlops_kit.datasets import listings
+    from mlops_kit.deployment import append_rows, reset_stream
+    from mlops_kit.training import ensure_champion
+
+    model_uri = ensure_champion("price", rows=300)
+    tables = {"model_uri": model_uri, "source_table": "t_updates", "sink_table": "t_scored"}
+    reset_stream("t_updates", "t_scored")
+    append_rows("t_updates", listings(30, seed=5))
+    result = check("ex1", _stream(model_uri, keep_columns=None), **tables)
+    assert not result.passed and "nobody asked for" in result.message
+    assert "room_type" not in result.hint
+
+
+def test_ex2_rejects_a_reset_that_re_appends_and_re_scores_every_chunk(spark, workspace):
+    """Current tables look right (each row once); the history shows everything was scored again."""
+    from mlops_kit.datasets import listings
+    from mlops_kit.deployment import append_rows, reset_stream
+    from mlops_kit.training import ensure_champion
+
+    model_uri = ensure_champion("price", rows=300)
+    tables = {"model_uri": model_uri, "source_table": "t_updates", "sink_table": "t_scored"}
+    chunks = [listings(60, seed=29).iloc[i * 20:(i + 1) * 20] for i in range(3)]
+    reset_stream("t_updates", "t_scored")
+    append_rows("t_updates", chunks[0])
+    _stream(model_uri)
+    for chunk in chunks[1:]:
+        append_rows("t_updates", chunk)                                 # the outage
+    reset_stream("t_updates", "t_scored")                               # the wrong way back
+    for chunk in chunks:
+        append_rows("t_updates", chunk)
+    result = check("ex2", _stream(model_uri), **tables)
+    assert not result.passed and "scored again" in result.message
+    assert "reset" not in result.hint and "checkpoint" not in result.hint

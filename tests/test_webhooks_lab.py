@@ -75,7 +75,8 @@ def test_ex2_accepts_a_check_that_follows_every_rule():
     (lambda card: (reference_valid(card), ""), "without a reason"),
     (lambda card: reference_valid(card), "(passed, reason)"),
     (lambda card: (True, ""), "passes version"),
-    (lambda card: (card["description"].upper() and card["rmse"] < 32.0, "x"), "fails version"),
+    (lambda card: (card["description"].upper() and card["rmse"] < card["champion_rmse"], "x"),
+     "your check fails "),
 ], ids=["metrics-only", "nan", "no-reason", "bool-only", "always-pass", "stricter-than-rules"])
 def test_ex2_rejects_checks_that_miss_a_rule(wrong, says):
     result = check_ex2(wrong, seed=SEED)
@@ -100,3 +101,64 @@ def test_ex3_rejects_plausible_wrong_versions():
     for wrong in wrongs | {"6"}:
         result = check_ex3(wrong, seed=SEED)
         assert not result.passed and str(right) not in result.hint
+
+
+LEARNERS = range(200)
+
+
+def counts_columns(card, champion_rmse=32.0):
+    """The measured hole: count the columns, type in the champion's RMSE of one learner."""
+    if len(card["columns"]) < 6:
+        return False, "missing column"
+    if not card["description"].strip():
+        return False, "no description"
+    if card["rmse"] is None or math.isnan(card["rmse"]):
+        return False, "no RMSE"
+    if card["rmse"] > champion_rmse * 1.05:
+        return False, "RMSE too high"
+    return True, ""
+
+
+def test_ex2_rejects_a_rule_that_counts_columns_and_types_in_the_champion_for_every_learner():
+    passed = [seed for seed in LEARNERS if check_ex2(counts_columns, seed=seed).passed]
+    assert passed == []
+
+
+def test_ex2_rejects_each_shortcut_even_with_the_learners_own_champion():
+    for seed in range(20):
+        own = version_cards(seed)[0]["champion_rmse"]
+        by_count = lambda card: counts_columns(card, card["champion_rmse"])  # noqa: E731
+        typed_in = lambda card: right_validate({**card, "champion_rmse": own})  # noqa: E731
+        loose = lambda card: right_validate({**card, "champion_rmse": card["champion_rmse"] * 1.04 / 1.05})  # noqa: E731
+        for wrong in (by_count, typed_in, loose):
+            assert not check_ex2(wrong, seed=seed).passed
+        assert check_ex2(right_validate, seed=seed).passed
+
+
+def walk(seed, *, stop_at_first=False):
+    items = deliveries(seed)
+    cards = {c["version"]: c for c in version_cards(seed)}
+    by_id = {it["headers"]["X-MLflow-Delivery-Id"]: it for it in items}
+    found = None
+    for delivery_id in to_act_on(items):
+        version = int(json.loads(by_id[delivery_id]["body"])["data"]["version"])
+        if reference_valid(cards[version]):
+            found = version
+            if stop_at_first:
+                break
+    return found
+
+
+def test_ex3_needs_the_whole_walk_for_every_learner():
+    first_pass = [seed for seed in LEARNERS if check_ex3(walk(seed, stop_at_first=True), seed=seed).passed]
+    assert first_pass == []
+    assert all(check_ex3(walk(seed), seed=seed).passed for seed in LEARNERS)
+
+
+def test_ex3_none_is_never_the_answer():
+    assert [seed for seed in LEARNERS if check_ex3(None, seed=seed).passed] == []
+
+
+def test_delivery_ids_do_not_tell_the_authentic_ones():
+    firsts = {tuple(sorted(to_act_on(deliveries(seed)))) for seed in range(20)}
+    assert len(firsts) == 20

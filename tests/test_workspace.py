@@ -23,7 +23,7 @@ def test_names_carry_env_and_user(tmp_path) -> None:
 
 # every group folded into one user before: now each spelling but the canonical one is refused
 @pytest.mark.parametrize("user", ["ADA", "Ada", "ada.x", "ada-x", "ädä", "..", "*", "%", "",
-                                  "a/b", "1ada", "_ada", "x" * 33, "x" * 300])
+                                  "a/b", "1ada", "_ada", "x" * 33, "x" * 300, "ada\n", "ada\n\n"])
 def test_a_user_name_is_taken_only_in_canonical_form(user, tmp_path, monkeypatch) -> None:
     with pytest.raises(ConfigError, match=r"lowercase letter followed by lowercase letters"):
         Workspace.from_env(root=tmp_path, user=user)
@@ -120,7 +120,8 @@ def test_bad_env_names_the_choices(env, tmp_path) -> None:
         Workspace(root=tmp_path, user="t", env=env)
 
 
-@pytest.mark.parametrize("name", ["1table", "my-table", "drop table;", "", "x" * 65, "Listings"])
+@pytest.mark.parametrize("name", ["1table", "my-table", "drop table;", "", "x" * 65, "Listings",
+                                  "listings\n"])
 def test_unsafe_names_are_refused(name, tmp_path) -> None:
     with pytest.raises(ConfigError, match="letters, digits and underscores"):
         Workspace(root=tmp_path, user="t").table_path(name)

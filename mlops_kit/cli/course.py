@@ -72,13 +72,21 @@ def command(only: tuple[str, ...], parallel: int, keep_going: bool, list_only: b
                                  root=root, prepare_next=prepare_next)
 
     table = Table(title="course run")
-    for column in ("notebook", "status", "seconds"):
-        table.add_column(column, justify="right" if column == "seconds" else "left")
+    for column in ("notebook", "status", "seconds", "claims held"):
+        table.add_column(column, justify="left" if column in ("notebook", "status") else "right")
+    held = total = 0
     for result in results:
         status = "[green]ok[/green]" if result.ok else "[red]failed[/red]"
         name = f"{result.notebook.parent.name}/{result.notebook.stem}"
-        table.add_row(name, status, f"{result.seconds:.1f}")
+        claims = _claims_of(result.path)
+        held += sum(c.held for c in claims)
+        total += len(claims)
+        shown = f"{sum(c.held for c in claims)}/{len(claims)}" if claims else ""
+        table.add_row(name, status, f"{result.seconds:.1f}", shown)
     console.print(table)
+    if total:
+        console.print(f"claims: {held} of {total} held (each lesson sentence checked against "
+                      "the numbers its run measured)")
     console.print(f"executed notebooks: {ws.jobs_dir / 'course'}")
     if html_dir:
         _write_html(console, html_dir, only, root)
@@ -90,6 +98,18 @@ def command(only: tuple[str, ...], parallel: int, keep_going: bool, list_only: b
         for result in failed:
             report_failure(result.error)
         sys.exit(failed[0].error.exit_code)
+
+
+def _claims_of(executed) -> list:
+    """The claims an executed notebook displayed (none when it is unreadable or missing)."""
+    import nbformat
+
+    from mlops_kit.claims import claims_in
+
+    try:
+        return claims_in(nbformat.read(str(executed), as_version=4))
+    except (OSError, ValueError):
+        return []
 
 
 def _write_html(console, html_dir: str, only: tuple[str, ...], root: str | None) -> None:

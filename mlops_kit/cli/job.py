@@ -11,8 +11,7 @@ from mlops_kit.workspace import ENVS
 
 def report_failure(err: JobFailedError) -> None:
     """Print the failing cell's source and error, then where the executed copy is."""
-    where = f"cell {err.cell_index}" if err.cell_index is not None else "a cell"
-    click.secho(f"FAILED in {where} of {err.notebook}:", fg="red", err=True)
+    click.secho(f"FAILED in {err.where} of {err.notebook}:", fg="red", err=True)
     for line in (err.source or "(source not available)").splitlines():
         click.echo(f"    {line}", err=True)
     click.secho(f"{err.ename}: {err.evalue}", fg="red", err=True)

@@ -66,15 +66,29 @@ def refresh(notebooks: tuple[Path, ...], timeout: int) -> None:
               help="Seconds each notebook may run; then it is stopped and graded as far as it got.")
 @click.option("--points", default=1.0, show_default=True, help="Points per passed exercise.")
 @click.option("--jobs", default=1, show_default=True, help="Notebooks run at once.")
+@click.option("--checks", "checks", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A Python file registering checkers for a lab of your own (repeatable).")
+@click.option("--no-sandbox", is_flag=True,
+              help="Run submissions without isolation (no bubblewrap here): trusted code only.")
 def grade(submissions: tuple[Path, ...], out: Path | None, timeout: float, points: float,
-          jobs: int) -> None:
-    """Run learners' SUBMISSIONS (lab notebooks) and grade every exercise."""
+          jobs: int, checks: tuple[Path, ...], no_sandbox: bool) -> None:
+    """Run learners' SUBMISSIONS (lab notebooks), each in a sandbox, and grade every exercise.
+
+    Each submission runs as an unprivileged user in its own file system view,
+    process tree and network (bubblewrap); its checks are decided by a service
+    it cannot reach, so a grade depends only on its answers.
+    """
     from rich.console import Console
     from rich.table import Table
 
     from mlops_kit.labs.grade import grade_notebooks, write_csv
 
-    rows = grade_notebooks(submissions, timeout=timeout, points=points, jobs=jobs)
+    if no_sandbox:
+        click.echo("warning: grading without a sandbox: a submission can read and change "
+                   "anything this user can", err=True)
+    rows = grade_notebooks(submissions, timeout=timeout, points=points, jobs=jobs,
+                           checks=checks, sandbox=not no_sandbox)
     table = Table(title="Lab grades")
     for column in ("learner", "lab", "exercise", "passed", "points", "reason"):
         table.add_column(column, justify="right" if column == "points" else "left",

@@ -10,8 +10,21 @@ below break it in ways a monitor should notice:
 ``heatwave``    it is 6 °C warmer (real covariate drift)
 ``flavour_mix`` Chocolate and Mint Chip take over from Vanilla
 ``nulls``       15 % of humidity readings are missing (a broken sensor)
-``label``       30 % fewer cones sold at the same inputs (concept drift)
+``label``       30 % fewer cones sold at the same inputs (concept drift, seen in
+                the label)
+``promotion``   half the sales are on promotion instead of 15 %: more cones
+                (label drift) by the same relation, while temperature,
+                humidity, price and flavour keep their distribution
 ==============  ================================================================
+
+Rows are independent draws by default: each row has its own temperature,
+drawn around the same summer mean (21 °C, no trend inside a window, so a week
+is drawn like the whole window), which is what the drift tests assume. ``shared_weather=True`` draws one weather per
+day instead, shared by every row of that day, as a single city's sales are:
+then 2,000 rows carry the information of about ``days`` temperatures, and
+tests that count rows as independent raise false alarms (the monitoring
+lesson measures how often). A window is four whole weeks by default, so two
+windows have the same share of weekend days.
 """
 from __future__ import annotations
 
@@ -29,7 +42,7 @@ from mlops_kit.datasets.drift import (
 )
 from mlops_kit.exceptions import ConfigError
 
-__all__ = ["DRIFT_SCENARIOS", "FLAVOURS", "ice_cream_sales", "ice_cream_windows"]
+__all__ = ["DRIFT_SCENARIOS", "FLAVOURS", "expected_cones", "ice_cream_sales", "ice_cream_windows"]
 
 #: flavour -> (share of rows, effect on log sales)
 FLAVOURS: dict[str, tuple[float, float]] = {
@@ -40,6 +53,10 @@ FLAVOURS: dict[str, tuple[float, float]] = {
     "Cookie Dough": (0.12, 0.0),
 }
 STORES = ("Embarcadero", "Ocean Beach", "Dolores Park", "Union Square")
+
+#: mean temperature (°C) of every window: one summer, with no trend inside a window,
+#: so any week of it is drawn like the whole window
+SUMMER_MEAN = 21.0
 
 #: the scenarios ``drift=True`` applies, in order
 DEFAULT_DRIFT: tuple[str, ...] = ("units", "flavour_mix", "nulls", "label")
@@ -67,13 +84,47 @@ def _label(df: pd.DataFrame, seed: int) -> pd.DataFrame:
     return shift_label(df, "cones_sold", factor=0.7)
 
 
+#: the share of sales on promotion in the ``promotion`` scenario (15 % otherwise)
+CAMPAIGN_SHARE = 0.5
+
+
+def _promotion(df: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """A campaign: more rows on promotion, their sales redrawn by the unchanged relation."""
+    rng = np.random.default_rng(seed)
+    off = ~df["promotion"].to_numpy(dtype=bool)
+    share_off = max(off.mean(), 1e-12)
+    turn_on = off & (rng.random(len(df)) < max(CAMPAIGN_SHARE - (1 - share_off), 0.0) / share_off)
+    out = df.copy()
+    out["promotion"] = df["promotion"].to_numpy(dtype=bool) | turn_on
+    cones = out["cones_sold"].to_numpy(copy=True)
+    cones[turn_on] = rng.poisson(expected_cones(out.loc[turn_on]))
+    out["cones_sold"] = cones.astype(df["cones_sold"].dtype)
+    return out
+
+
 DRIFT_SCENARIOS = {
     "units": _units,
     "heatwave": _heatwave,
     "flavour_mix": _flavour_mix,
     "nulls": _nulls,
     "label": _label,
+    "promotion": _promotion,
 }
+
+
+def expected_cones(frame: pd.DataFrame) -> np.ndarray:
+    """Mean cones sold for each row's inputs: the relation every window is drawn from.
+
+    ``cones_sold`` is Poisson with this mean. Temperature must be in °C.
+    """
+    effect = pd.Series({k: v[1] for k, v in FLAVOURS.items()}).reindex(frame["flavour"]).to_numpy()
+    promotion = frame["promotion"].to_numpy(dtype=np.float64)
+    weekend = frame["is_weekend"].to_numpy(dtype=np.float64)
+    temperature = frame["temperature"].to_numpy(dtype=np.float64)
+    humidity = frame["humidity"].to_numpy(dtype=np.float64)
+    price = frame["price_per_cone"].to_numpy(dtype=np.float64)
+    return np.exp(3.4 + 0.07 * (temperature - 21) + 0.30 * promotion + 0.20 * weekend
+                  - 0.25 * (price - 4.0) + effect - 0.004 * (humidity - 68))
 
 
 def _scenarios(drift: bool | str | Iterable[str]) -> list[str]:
@@ -96,8 +147,9 @@ def ice_cream_sales(
     seed: int = 42,
     *,
     start: str = "2024-06-01",
-    days: int = 30,
+    days: int = 28,
     drift: bool | str | Iterable[str] = False,
+    shared_weather: bool = False,
 ) -> pd.DataFrame:
     """Generate ``n`` store-flavour-day sales rows over ``days`` days from ``start``.
 
@@ -114,6 +166,10 @@ def ice_cream_sales(
     drift : bool, str or list of str
         ``False`` for clean data, ``True`` for the lab's scenarios
         (:data:`DEFAULT_DRIFT`), or scenario names from :data:`DRIFT_SCENARIOS`.
+    shared_weather : bool
+        ``False`` (default): every row draws its own temperature from the
+        season, so rows are independent. ``True``: one weather draw per day,
+        shared by all the rows of that day (rows of a day are then dependent).
 
     Returns
     -------
@@ -138,16 +194,15 @@ def ice_cream_sales(
     flavour = rng.choice(names, size=n, p=shares)
     store = rng.choice(np.array(STORES), size=n)
 
-    daily_temp = 21 + 3 * np.sin(np.arange(days) / 5) + rng.normal(0, 3, days)
-    temperature = np.round(daily_temp[day] + rng.normal(0, 1.0, n), 1)
+    if shared_weather:   # one draw per day (sd 3) plus a little per row (sd 1)
+        weather = (SUMMER_MEAN + rng.normal(0, 3, days))[day] + rng.normal(0, 1.0, n)
+    else:                # the same spread, drawn afresh for every row
+        weather = SUMMER_MEAN + rng.normal(0, np.sqrt(3.0**2 + 1.0**2), n)
+    temperature = np.round(weather, 1)
     humidity = np.round(np.clip(rng.normal(68, 10, n) - 0.8 * (temperature - 21), 15, 100), 1)
     is_weekend = date.day_of_week.to_numpy() >= 5
     promotion = rng.random(n) < 0.15
     price = np.round(rng.choice([3.5, 4.0, 4.5, 5.0], size=n, p=[0.2, 0.4, 0.3, 0.1]), 2)
-    effect = pd.Series({k: v[1] for k, v in FLAVOURS.items()}).reindex(flavour).to_numpy()
-    log_rate = (3.4 + 0.07 * (temperature - 21) + 0.30 * promotion + 0.20 * is_weekend
-                - 0.25 * (price - 4.0) + effect - 0.004 * (humidity - 68))
-    cones = rng.poisson(np.exp(log_rate))
 
     frame = pd.DataFrame(
         {
@@ -159,9 +214,9 @@ def ice_cream_sales(
             "is_weekend": is_weekend,
             "promotion": promotion,
             "price_per_cone": price,
-            "cones_sold": cones.astype(np.int64),
         }
     )
+    frame["cones_sold"] = rng.poisson(expected_cones(frame)).astype(np.int64)
     for offset, name in enumerate(scenarios, start=1):
         frame = DRIFT_SCENARIOS[name](frame, seed + 1000 * offset)
     return frame
@@ -172,13 +227,17 @@ def ice_cream_windows(
     seed: int = 42,
     *,
     start: str = "2024-06-01",
-    days: int = 30,
+    days: int = 28,
     drift: bool | str | Iterable[str] = True,
+    shared_weather: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The lab's two windows: a clean ``reference`` and the ``current`` days after it.
 
     The current window is drawn with another seed (so even without drift it
     differs row by row, as real weeks do) and then drifted as ``drift`` says.
+    Both are ``days`` long (four whole weeks by default, so they have the same
+    share of weekend days); ``shared_weather`` is passed to both (see
+    :func:`ice_cream_sales`).
 
     Examples
     --------
@@ -186,7 +245,8 @@ def ice_cream_windows(
     >>> bool(current["temperature"].mean() > reference["temperature"].mean() + 20)
     True
     """
-    reference = ice_cream_sales(n, seed, start=start, days=days)
+    reference = ice_cream_sales(n, seed, start=start, days=days, shared_weather=shared_weather)
     current_start = str((pd.Timestamp(start) + pd.Timedelta(days=days)).date())
-    current = ice_cream_sales(n, seed + 1, start=current_start, days=days, drift=drift)
+    current = ice_cream_sales(n, seed + 1, start=current_start, days=days, drift=drift,
+                              shared_weather=shared_weather)
     return reference, current

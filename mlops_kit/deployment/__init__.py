@@ -3,6 +3,8 @@
 Real-time serving lives in :mod:`mlops_kit.serving` (no JVM there); this
 package is the Spark side: :mod:`.batch` scores a Delta table into another,
 :mod:`.streaming` does the same continuously with exactly-once restarts.
+:mod:`.timing` and :mod:`.plots` measure and draw how fast each path answers;
+:mod:`.container` writes a model's container recipe with MLflow's own command.
 """
 from mlops_kit.deployment.batch import (
     model_input_columns,

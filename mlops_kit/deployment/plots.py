@@ -12,10 +12,12 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from mlops_kit.deployment.timing import human_duration
 from mlops_kit.exceptions import DataError
 
 __all__ = [
     "latency_percentiles",
+    "latency_table",
     "plot_latency",
     "plot_throughput",
     "plot_stream_progress",
@@ -47,6 +49,24 @@ def latency_percentiles(latencies_ms: Sequence[float]) -> dict[str, float]:
     for p in PERCENTILES:
         found[f"p{p}_ms"] = round(float(np.percentile(values, p)), 2)
     return found
+
+
+def latency_table(latencies_ms: Mapping[str, Sequence[float]]):
+    """One row per path: how many timings, and the p50, p95 and p99 in readable units.
+
+    For paths whose latencies span milliseconds to hours, where raw numbers of
+    ms are hard to compare by eye.
+
+    >>> latency_table({"REST": [6.0, 7.0, 8.0], "batch": [43_200_000.0]})["p50"].tolist()
+    ['7.0 ms', '12.0 h']
+    """
+    import pandas as pd
+
+    rows = {}
+    for name, values in latencies_ms.items():
+        stats = latency_percentiles(_values(values, f"the {name!r} latencies"))
+        rows[name] = {"n": stats["n"], **{f"p{p}": human_duration(stats[f"p{p}_ms"]) for p in PERCENTILES}}
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def _figure(width: float = 5.5, height: float = 3.0):
@@ -134,20 +154,49 @@ def plot_stream_progress(progress: Sequence[Mapping[str, Any]], *,
     return fig
 
 
+#: ticks of the paradigm plot, in units a person would say; decades fill in a narrow range
+_UNIT_TICKS = ((1.0, "1 ms"), (10.0, "10 ms"), (1000.0, "1 s"), (60_000.0, "1 min"),
+               (3_600_000.0, "1 h"), (86_400_000.0, "1 day"))
+_DECADE_TICKS = ((100.0, "100 ms"), (10_000.0, "10 s"))
+
+
+def _duration_ticks(low: float, high: float) -> list[tuple[float, str]]:
+    """Unit ticks that fall near ``[low, high]`` (ms), with decades added if fewer than three."""
+    def near(ticks):
+        return [(at, label) for at, label in ticks if low / 10 <= at <= high * 3]
+
+    ticks = near(_UNIT_TICKS)
+    if len(ticks) < 3:
+        ticks = sorted(ticks + near(_DECADE_TICKS))
+    return ticks
+
+
 def plot_paradigm_latency(latencies_ms: Mapping[str, Sequence[float]], *,
                           title: str = "Latency by deployment paradigm"):
-    """One box per paradigm on a log scale: from milliseconds to whole seconds."""
+    """One box per paradigm on a log scale, from milliseconds to hours.
+
+    Pass each paradigm's time from a row's arrival to its prediction, in ms
+    (for batch, :func:`~mlops_kit.deployment.timing.scheduled_batch_latencies`:
+    the wait for the next scheduled run plus the run). Boxes are drawn bottom
+    to top in the mapping's order; each is labelled with its median, and the
+    axis is ticked in units a person would say (ms, s, min, h).
+    """
     if not latencies_ms:
         raise DataError("plot_paradigm_latency needs at least one paradigm. Got an empty mapping.")
     names = list(latencies_ms)
     data = [_values(latencies_ms[n], f"the {n!r} latencies") for n in names]
-    plt, fig, ax = _figure(5.5, 3.2)
+    plt, fig, ax = _figure(6.5, 3.2)
     ax.boxplot(data, tick_labels=names, vert=False, showfliers=True)
     for row, values in enumerate(data, start=1):
         p50 = float(np.median(values))
         ax.annotate(f"p50 {_human_ms(p50)}", (p50, row + 0.3), fontsize=8, ha="center")
     ax.set_xscale("log")
-    ax.set_xlabel("latency (ms, log scale)")
+    ax.margins(x=0.1)
+    ticks = _duration_ticks(min(float(v.min()) for v in data), max(float(v.max()) for v in data))
+    if len(ticks) >= 2:
+        ax.set_xticks([at for at, _ in ticks], [label for _, label in ticks])
+        ax.minorticks_off()
+    ax.set_xlabel("time from a row's arrival to its prediction (log scale)")
     ax.set_ylabel("paradigm")
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
@@ -155,5 +204,4 @@ def plot_paradigm_latency(latencies_ms: Mapping[str, Sequence[float]], *,
     return fig
 
 
-def _human_ms(ms: float) -> str:
-    return f"{ms / 1000:.1f} s" if ms >= 1000 else f"{ms:.1f} ms"
+_human_ms = human_duration

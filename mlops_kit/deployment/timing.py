@@ -4,6 +4,12 @@ Small, honest stopwatches for the lessons: a batch job's wall time and rows per
 second per scoring engine, the time from a row's arrival to its prediction in
 a streaming query, and the round trip of single-row REST requests. Plots of
 what they return are in :mod:`mlops_kit.deployment.plots`.
+
+A batch prediction's latency is not its job's wall time: a row that arrives
+between two scheduled runs waits for the next one to start.
+:func:`scheduled_batch_latencies` models that wait from the schedule and the
+measured run times, so the three paradigms can be compared on one axis:
+arrival to stored prediction.
 """
 from __future__ import annotations
 
@@ -16,8 +22,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame
     from pyspark.sql.streaming import StreamingQuery
 
-__all__ = ["time_batch_job", "engine_throughput", "stream_arrival_latencies", "request_latencies",
-           "call_latencies"]
+__all__ = ["time_batch_job", "engine_throughput", "scheduled_batch_latencies",
+           "stream_arrival_latencies", "request_latencies", "call_latencies", "human_duration"]
+
+_MS_PER_HOUR = 3_600_000.0
 
 
 def _ms(started: float) -> float:
@@ -57,6 +65,67 @@ def engine_throughput(df: "DataFrame", model_uri: str,
         best_ms = min(time_batch_job(df, model_uri, repeats=2, engine=engine))
         found[engine] = round(rows / (best_ms / 1000), 1)
     return found
+
+
+def scheduled_batch_latencies(job_ms: Sequence[float], *, every_hours: float,
+                              arrivals: int = 240) -> list[float]:
+    """Modelled ms from a row's arrival to its stored prediction, for a scheduled batch job.
+
+    The job starts every ``every_hours`` hours and takes as long as it was
+    measured to take (``job_ms``, e.g. from :func:`time_batch_job`). Rows
+    arrive evenly over one interval between two runs; each waits for the next
+    run to start (the whole interval for a row that arrives just after a start,
+    almost nothing for one that arrives just before: half the interval at the
+    median), then for that run to finish (the measured run times, in turn).
+
+    Parameters
+    ----------
+    job_ms : sequence of float
+        Measured wall times of the job, in ms.
+    every_hours : float
+        The schedule: hours between two runs (24 for a nightly job).
+    arrivals : int
+        How many evenly spaced arrivals to model.
+
+    Returns
+    -------
+    list of float
+        One latency per arrival, in ms.
+
+    Examples
+    --------
+    >>> lat = scheduled_batch_latencies([1000.0], every_hours=1, arrivals=4)
+    >>> [round(ms / 60_000, 2) for ms in lat]   # minutes
+    [52.52, 37.52, 22.52, 7.52]
+    """
+    runs = [float(ms) for ms in job_ms]
+    if not runs or not all(ms >= 0 and ms == ms and ms != float("inf") for ms in runs):
+        raise ConfigError(f"job_ms must hold at least one finite, non-negative run time. Got {runs!r}.")
+    if not every_hours > 0:
+        raise ConfigError(f"every_hours must be a positive number of hours. Got {every_hours!r} instead.")
+    if arrivals < 1:
+        raise ConfigError(f"arrivals must be at least 1. Got {arrivals} instead.")
+    interval = every_hours * _MS_PER_HOUR
+    if interval < max(runs):
+        raise ConfigError(
+            f"A job that runs every {every_hours:g} h ({interval:,.0f} ms) cannot take "
+            f"{max(runs):,.0f} ms: runs would overlap. Choose a longer schedule.")
+    # arrival i lands at (i + 0.5) / arrivals of the interval and waits for its end
+    return [interval * (1 - (i + 0.5) / arrivals) + runs[i % len(runs)] for i in range(arrivals)]
+
+
+def human_duration(ms: float) -> str:
+    """A duration (given in ms) in the unit a person would say.
+
+    >>> [human_duration(ms) for ms in (0.012, 6.9, 2044.6, 270_000, 43_200_700)]
+    ['12 µs', '6.9 ms', '2.0 s', '4.5 min', '12.0 h']
+    """
+    for unit, size in (("h", _MS_PER_HOUR), ("min", 60_000.0), ("s", 1000.0)):
+        if abs(ms) >= size:
+            return f"{ms / size:.1f} {unit}"
+    if abs(ms) >= 1 or ms == 0:
+        return f"{ms:.1f} ms"
+    return f"{ms * 1000:.0f} µs"
 
 
 def stream_arrival_latencies(query: "StreamingQuery", arrive: Callable[[Any], Any],

@@ -8,6 +8,9 @@ learner (or a reviewer) asks, answered from the real project and workspace:
   tests, papermill integration tests, nbval-checked notebook cells)?
 - :func:`env_overview`: are dev, staging and prod really separate (tables,
   experiments, registered models)?
+- :func:`ci_technologies`: the CI/CD technologies by role, as the field names
+  them, next to what this repository actually runs for each role (with the
+  installed version or the file that proves it).
 """
 from __future__ import annotations
 
@@ -21,7 +24,8 @@ from mlops_kit.workspace import ENVS, Workspace, get_workspace
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["INTEGRATION_MARKERS", "count_test_layers", "env_overview"]
+__all__ = ["INTEGRATION_MARKERS", "TECHNOLOGIES", "count_test_layers", "ci_technologies",
+           "env_overview"]
 
 #: a test that calls one of these runs real notebooks (papermill) or the CLI around them
 INTEGRATION_MARKERS = ("run_notebook", "run_pipeline", "run_course", "execute_notebook",
@@ -76,6 +80,62 @@ def count_test_layers(root: str | Path | None = None) -> "pd.DataFrame":
           f"notebooks executed; {cells} cells compare their outputs")],
         columns=["layer", "runner", "count", "what it proves"],
     ).set_index("layer")
+
+
+#: role -> (what the field uses, what this repository runs, the evidence: packages or files)
+TECHNOLOGIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "version control": ("Git (GitHub, GitLab)", "Git: code, notebooks, job notebooks",
+                        ("file:.git",)),
+    "CI server and triggers": ("GitHub Actions, GitLab CI, Jenkins, Travis CI; registry webhooks",
+                               "a push or pull request runs ./run.sh test (the workflow, "
+                               "or .ci/run); MLflow registry webhooks start validation",
+                               ("file:.ci/run", "file:.github/workflows/ci.yml")),
+    "orchestration": ("Airflow, Jenkins, Databricks Jobs, cloud pipelines",
+                      "the kit's job runner and pipelines (mlops-kit job / pipeline), "
+                      "from cron or CI", ("pkg:papermill",)),
+    "testing": ("pytest, Sonar", "pytest (unit), papermill (notebooks run end to end), "
+                                 "nbval (outputs compared)", ("pkg:pytest", "pkg:nbval")),
+    "artifact and model registry": ("PyPI, Maven, Nexus; the MLflow Model Registry",
+                                    "the MLflow registry with aliases champion / challenger",
+                                    ("pkg:mlflow",)),
+    "environment management": ("conda, pip, pyenv, Docker, Kubernetes, container registries",
+                               "a virtual environment from pyproject.toml (./run.sh), "
+                               "dev / staging / prod workspaces", ("file:pyproject.toml",)),
+    "monitoring and alerting": ("CloudWatch, Azure Monitor, PagerDuty, Slack",
+                                "the Monitor (drift to Delta and MLflow), its alert hook, "
+                                "triage before retraining",
+                                ("file:mlops_kit/monitoring/monitor.py", "file:mlops_kit/jobs/triage.py")),
+}
+
+
+def _evidence(root: Path, item: str) -> str:
+    from importlib import metadata
+
+    kind, _, name = item.partition(":")
+    if kind == "pkg":
+        try:
+            return f"{name} {metadata.version(name)}"
+        except metadata.PackageNotFoundError:
+            return f"{name} missing"
+    return name if (root / name).exists() else f"{name} missing"
+
+
+def ci_technologies(root: str | Path | None = None) -> "pd.DataFrame":
+    """The CI/CD technologies by role: the field's usual choices and this repository's.
+
+    The ``here, checked`` column is computed: the installed version of each
+    package, or the path of each file, so the table cannot claim a tool the
+    project does not run.
+    """
+    import pandas as pd
+
+    from mlops_kit.jobs.runner import REPO_ROOT
+
+    base = Path(root) if root else REPO_ROOT
+    return pd.DataFrame(
+        [{"role": role, "in the field": field_tools, "in this repository": ours,
+          "here, checked": ", ".join(_evidence(base, item) for item in evidence)}
+         for role, (field_tools, ours, evidence) in TECHNOLOGIES.items()]).set_index("role")
 
 
 def env_overview(model: str = "price", *, table: str = "listings",

@@ -24,7 +24,9 @@ import sys
 from pathlib import Path
 from typing import Iterable
 
+from mlops_kit.claims import CLAIM_TAG
 from mlops_kit.jobs.course import STATUSES, CourseEntry
+from mlops_kit.jobs.html_sanitize import clean_html
 from mlops_kit.jobs.runner import REPO_ROOT
 from mlops_kit.workspace import Workspace, get_workspace
 
@@ -105,9 +107,17 @@ def _scrub(text: str, replacements: Iterable[tuple[str, str]]) -> str:
 def _exporter():
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
 
-    return HTMLExporter(template_name="lab", template_file="course_page.html.j2",
-                        extra_loaders=[DictLoader({"course_page.html.j2": _PAGE})])
+    exporter = HTMLExporter(template_name="lab", template_file="course_page.html.j2",
+                            extra_loaders=[DictLoader({"course_page.html.j2": _PAGE})])
+    # markdown and HTML outputs are cleaned of anything that runs (html_sanitize)
+    exporter.sanitize_html = True
+    exporter.register_filter("clean_html", clean_html)
+    # a claim cell's code only renders its sentence: the reader sees the sentence
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_input_tags={CLAIM_TAG}),
+                                   enabled=True)
+    return exporter
 
 
 def _stylesheet(exporter) -> str:

@@ -16,7 +16,7 @@ pipeline          steps
 ``featurization`` ``jobs/featurize``: listings -> feature table (MERGE)
 ``training``      ``jobs/train``: train, register, validate, ``challenger``
 ``scoring``       ``jobs/score_batch``: champion -> predictions table
-``monitoring``    ``jobs/monitor``: inference log vs training data; retrain on drift
+``monitoring``    ``jobs/monitor``: inference log vs training data; triage, then fix or retrain
 ``all``           every step above, in that order
 ================  =============================================================
 
@@ -270,5 +270,7 @@ register_pipeline("etl", [_ETL], "datasets -> the env's Delta tables")
 register_pipeline("featurization", [_FEATURIZE], "listings -> listing_features (MERGE)")
 register_pipeline("training", [_TRAIN], "train, register, validate, set challenger")
 register_pipeline("scoring", [_SCORE], "champion -> price_predictions (batch)")
-register_pipeline("monitoring", [_MONITOR], "inference log vs training data; retrain on drift")
+register_pipeline("monitoring", [_MONITOR],
+                  "inference log vs training data; a pipeline bug opens an incident, "
+                  "drift that hurts retrains")
 register_pipeline("all", [_ETL, _FEATURIZE, _TRAIN, _SCORE, _MONITOR], "the whole loop, in order")

@@ -157,6 +157,20 @@ def _output_path(workspace: Workspace, notebook: Path) -> Path:
     return workspace.jobs_dir / f"{notebook.stem}-{stamp}.ipynb"
 
 
+def _execution_count(output: Path, cell_index: int | None) -> int | None:
+    """The ``In [n]`` of the failing cell, as papermill and Jupyter number it."""
+    if cell_index is None:
+        return None
+    import nbformat
+
+    try:
+        cells = nbformat.read(str(output), as_version=4).cells
+    except Exception:  # not written, or cut off mid-write
+        return None
+    count = cells[cell_index].get("execution_count") if 0 <= cell_index < len(cells) else None
+    return count if isinstance(count, int) else None
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
     """Kill the runner and its kernel (jupyter_client gives kernels their own group)."""
     import psutil
@@ -424,6 +438,7 @@ class PreparedJob:
                 ename=outcome.get("ename", ""),
                 evalue=outcome.get("evalue", ""),
                 source=outcome.get("source", ""),
+                execution_count=_execution_count(self.output, outcome.get("cell_index")),
             )
         return JobResult(notebook=path, path=self.output, seconds=seconds, parameters=values)
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["land_listings", "ensure_listings", "read_table_version", "build_listing_features", "TrainOutcome",
            "train_and_validate", "champion_reference", "read_inference_log", "retrain_parameters",
-           "launch_retraining", "send_requests"]
+           "champion_performance", "launch_retraining", "send_requests"]
 
 #: the listing feature table the featurize job maintains
 LISTING_FEATURES = "listing_features"
@@ -245,6 +245,42 @@ def champion_reference(model: str = "price", *, alias: str = "champion",
     frame, _ = read_snapshot(source, version=data_version)
     return frame, {"model": name, "version": str(version.version), "data_source": source,
                    "data_version": str(data_version)}
+
+
+def champion_performance(model: str, labelled: "pd.DataFrame", *, alias: str = "champion",
+                         tolerance: float = 0.25, workspace: Workspace | None = None):
+    """The served model's RMSE on labels that arrived since it was trained, against its own.
+
+    The reference is the RMSE the training run logged on its holdout; the
+    current value is the RMSE of the ``alias`` version on ``labelled`` (the
+    features and the ``price`` that came in later). ``tolerance`` is the
+    relative growth tolerated: listings prices are noisy, so a model is
+    judged worse only when its error grew by more than a quarter.
+
+    Returns
+    -------
+    PerformanceDrift
+        :func:`mlops_kit.monitoring.performance_drift`'s verdict.
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    from mlops_kit.monitoring import performance_drift
+    from mlops_kit.training import CATEGORICAL_FEATURES, NUMERIC_FEATURES, TARGET
+
+    ws = workspace or get_workspace()
+    name = ws.model_name(model)
+    client = MlflowClient()
+    version = client.get_model_version_by_alias(name, alias)
+    logged = client.get_run(version.run_id).data.metrics
+    if "rmse" not in logged:
+        raise DataError(f"{name} v{version.version} logged no rmse to compare with; retrain it "
+                        "with the train job.")
+    served = mlflow.pyfunc.load_model(f"models:/{name}/{version.version}")
+    rows = labelled.dropna(subset=[TARGET])
+    predicted = served.predict(rows[NUMERIC_FEATURES + CATEGORICAL_FEATURES])
+    return performance_drift(logged["rmse"], rows[TARGET].to_numpy(), predicted,
+                             metric="rmse", tolerance=tolerance)
 
 
 def send_requests(url: str, frame: "pd.DataFrame", *, batch_size: int = 50,

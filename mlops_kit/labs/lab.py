@@ -31,6 +31,7 @@ from typing import Any
 
 from mlops_kit.exceptions import CheckFailedError, ExerciseError, NotFoundError
 from mlops_kit.labs import registry
+from mlops_kit.labs.check_service import SOCKET_ENV
 from mlops_kit.labs.fill_in import contains_fill_in, fill_in_error, one_line, set_active_lab
 from mlops_kit.labs.progress import ExerciseProgress, Progress, record_event
 from mlops_kit.labs.registry import CheckResult, expect_type, type_name
@@ -70,6 +71,15 @@ def _expected_type(exercise: registry.Exercise) -> Any:
     if isinstance(annotation, type):
         return annotation
     return None
+
+
+def _graded_check(lab_id: str, exercise_id: str, value: Any, context: dict[str, Any]) -> CheckResult:
+    """The verdict of the grader's check service (see :mod:`mlops_kit.labs.check_service`)."""
+    from mlops_kit.labs.check_service import send_check
+
+    verdict = send_check(lab_id, exercise_id, value, context)
+    return CheckResult(bool(verdict.get("passed")), str(verdict.get("message", "")),
+                       verdict.get("hint") or None)
 
 
 def _crash_result(exercise: registry.Exercise, value: Any, err: Exception) -> CheckResult:
@@ -162,7 +172,10 @@ class Lab:
             raise fill_in_error(exercise.number, exercise.title)
         crash: Exception | None = None
         try:
-            result = registry.run_check(exercise, value, **context)
+            if os.environ.get(SOCKET_ENV):  # being graded: the grader's service decides
+                result = _graded_check(self.lab_id, exercise_id, value, context)
+            else:
+                result = registry.run_check(exercise, value, **context)
         except ExerciseError:
             raise
         except Exception as err:  # a wrong kind of answer must not end in a traceback
@@ -236,6 +249,13 @@ class Lab:
         exercise = registry.get(self.lab_id, exercise_id)
         label = inline_text(exercise.label)
         if exercise.question is not None:
+            left = self._hints_left_before_answer(exercise)
+            if left:
+                title = f"The answer to {label} comes after its hints"
+                body = (f"Commit to an answer first: lab.hint(\"{exercise_id}\") points you where "
+                        f"to look ({left} hint{'s' if left != 1 else ''} left), then ask again.")
+                show_html(note_html("hint", title, html.escape(body)), f"{title}. {body}")
+                return
             answer, why = question_answer(exercise)
             self._progress("record_solution", exercise_id)
             title = f"Answer to {label}"
@@ -247,6 +267,23 @@ class Lab:
         title = f"Solution to {label} (from {path.name})"
         show_html(note_html("solution", title, f"<pre><code>{html.escape(code)}</code></pre>"),
                   f"{title}:\n{code}")
+
+    def _hints_left_before_answer(self, exercise) -> int:
+        """How many hints a learner must see before a question's answer is shown.
+
+        A concept check is worth something only if the learner commits to an
+        answer: the explanation comes once they chose right, or after every hint.
+        """
+        try:
+            stored = Progress().get(self.lab_id, exercise.exercise_id)
+        except OSError:
+            stored = None
+        last = self.results_.get(exercise.exercise_id)
+        if (last is not None and last.passed) or (stored is not None and stored.ever_passed):
+            return 0
+        used = max(stored.hints_used if stored else 0,
+                   self._hints_shown.get(exercise.exercise_id, 0))
+        return max(0, len(exercise.hints) - used)
 
     def summary(self) -> "LabSummary":
         """Every exercise with its state, attempts, hints and solutions; shown and returned.

@@ -4,7 +4,7 @@ A lab whose answer is the same for everyone can be passed by typing in what
 the demo showed. These helpers derive a seed from the workspace user, so the
 checkers recompute each learner's truth from that learner's data:
 
-- :func:`learner_seed`: a stable number per user (and lab);
+- :func:`learner_seed`: a stable number per user (and lab), from :mod:`.seeds`;
 - :func:`app_requests`: listings as a client app sends them, with one loud
   defect (the endpoint refuses them) and one silent one (it answers, wrongly);
 - :func:`repair_app_rows`: the truth the real-time checker compares against;
@@ -13,31 +13,14 @@ checkers recompute each learner's truth from that learner's data:
 """
 from __future__ import annotations
 
-import hashlib
 from typing import Any
+
+from mlops_kit.labs.seeds import learner_seed
 
 __all__ = ["learner_seed", "APP_DEFECTS", "app_requests", "app_defects", "repair_app_rows",
            "accepted_app_rows",
            "UNIT_CHANGES", "unit_change", "monitoring_windows", "challenger_is_faulty",
            "register_lab_challenger", "partner_feed"]
-
-
-def learner_seed(salt: str, user: str | None = None) -> int:
-    """A seed in ``[0, 2**31)`` from the workspace user and ``salt`` (the lab's id).
-
-    Examples
-    --------
-    >>> learner_seed("real-time-lab", "ada") == learner_seed("real-time-lab", "ada")
-    True
-    >>> learner_seed("real-time-lab", "ada") != learner_seed("real-time-lab", "bob")
-    True
-    """
-    if user is None:
-        from mlops_kit.workspace import get_workspace
-
-        user = get_workspace().user
-    digest = hashlib.sha256(f"{salt}:{user}".encode()).hexdigest()
-    return int(digest[:8], 16) % 2**31
 
 
 #: loud defects (a renamed column: the endpoint answers 400) and silent ones (wrong values)

@@ -18,7 +18,7 @@ import hashlib
 __all__ = ["learner_seed", "READER_COLUMNS", "reader_column", "reader_queries"]
 
 
-def learner_seed(salt: str, *, user: str | None = None) -> int:
+def learner_seed(salt: str, user: str | None = None) -> int:
     """A stable seed in ``[0, 2**31)`` from ``salt`` and the workspace user.
 
     Parameters
@@ -27,6 +27,11 @@ def learner_seed(salt: str, *, user: str | None = None) -> int:
         Usually the lab id, so two labs of one learner get different data.
     user : str, optional
         Default: the user of the active workspace.
+
+    Examples
+    --------
+    >>> learner_seed("real-time-lab", "ada") == learner_seed("real-time-lab", user="ada")
+    True
     """
     if user is None:
         from mlops_kit.workspace import get_workspace

@@ -12,10 +12,22 @@ no drift            a fresh month from the same world
 feature drift       the flavour mix changes (a feature the model ignores)
 feature + prediction  temperature arrives in Fahrenheit: the model's inputs
                     and so its predictions move; the real sales do not
-label drift         more hot days: features, label and predictions move
-                    together, the relation between them does not
+label drift         a promotion campaign: half the sales are on promotion,
+                    so more cones are sold by the same relation; the inputs
+                    the monitor tests (temperature, humidity, price, flavour)
+                    keep their distribution, the label and the predictions
+                    move, the error does not
 concept drift       the same inputs, 40 % fewer cones on hot days
 ==================  ========================================================
+
+Which test sees what: the input tests see only inputs, so they miss concept
+drift (and label drift whose cause is not monitored); a label test sees any
+move of the outcome's distribution, concept drift included, once labels
+arrive; only the model's error tells a relation that changed (concept drift)
+from one that holds (label drift).
+
+With ``P(y | x)`` unchanged, the label can only move if some input moved:
+label drift always has a cause among the inputs, monitored or not.
 """
 from __future__ import annotations
 
@@ -23,38 +35,53 @@ import numpy as np
 import pandas as pd
 
 from mlops_kit.datasets import change_category_mix, change_units, ice_cream_sales, shift_label
+from mlops_kit.datasets.ice_cream import DRIFT_SCENARIOS
 from mlops_kit.monitoring.monitor import Monitor
 from mlops_kit.monitoring.performance import performance_drift
 
-__all__ = ["MODEL_FEATURES", "ACTIONS", "drift_scenarios", "drift_type_table"]
+__all__ = ["MODEL_FEATURES", "MONITORED_FEATURES", "ACTIONS", "SCENARIO_ALIASES", "drift_scenarios",
+           "drift_type_table", "scenario_name"]
 
 #: the inputs of the lesson's model (flavour is deliberately left out)
 MODEL_FEATURES = ["temperature", "humidity", "is_weekend", "promotion", "price_per_cone"]
 
+#: the inputs the table's monitor tests (the promotion flag is left out on purpose)
+MONITORED_FEATURES = {"numeric": ["temperature", "humidity", "price_per_cone"], "categorical": ["flavour"]}
+
+LABEL_DRIFT = "label drift (promotion campaign)"
+#: old scenario names that still resolve (:func:`scenario_name`)
+SCENARIO_ALIASES = {"label drift (more hot days)": LABEL_DRIFT}
+
+
+def scenario_name(name: str) -> str:
+    """The current name of a scenario (old names of :data:`SCENARIO_ALIASES` resolve)."""
+    return SCENARIO_ALIASES.get(name, name)
+
+
 #: what to do about each kind of drift
 ACTIONS = pd.DataFrame(
-    {"how it shows": ["feature tests fire", "label tests fire", "prediction tests fire",
-                      "the error grows once labels arrive (inputs may look unchanged)"],
+    {"how it shows": ["feature tests fire", "label tests fire once labels arrive",
+                      "prediction tests fire",
+                      "the error grows once labels arrive (input tests stay quiet)"],
      "first action": ["check how the feature is produced (units, joins, sensors)",
-                      "check how labels are produced and joined",
+                      "find the cause: an input that moved (monitored or not) or a change in "
+                      "how labels are produced and joined",
                       "check the model and the features behind the move; size the business impact",
                       "look for new features or another approach"],
-     "then": ["retrain on new data if the change is real", "retrain on new data if real",
+     "then": ["retrain on new data if the change is real",
+              "if the error holds, the model follows the change: keep it and watch the error",
               "roll back or retrain", "retrain or tune on new data"]},
     index=pd.Index(["feature", "label", "prediction", "concept"], name="drift"))
 
 
 def drift_scenarios(fresh: pd.DataFrame, *, seed: int = 0) -> dict[str, pd.DataFrame]:
     """The fresh month in five versions: unchanged and one per kind of drift."""
-    hot = fresh["temperature"] > fresh["temperature"].median()
-    weights = np.where(hot, 4.0, 1.0)
     return {
         "no drift": fresh,
         "feature drift (flavour mix)": change_category_mix(
             fresh, "flavour", {"Chocolate": 0.5, "Mint Chip": 0.4, "Vanilla": 0.1}, seed=seed),
         "feature + prediction drift (°F bug)": change_units(fresh, "temperature", "C->F"),
-        "label drift (more hot days)": fresh.sample(len(fresh), replace=True, weights=weights,
-                                                    random_state=seed).reset_index(drop=True),
+        LABEL_DRIFT: DRIFT_SCENARIOS["promotion"](fresh, seed),
         "concept drift (fewer cones when hot)": shift_label(
             fresh, "cones_sold", factor=0.6, where=lambda d: d["temperature"] > d["temperature"].median()),
     }
@@ -83,8 +110,8 @@ def drift_type_table(n: int = 1000, seed: int = 0, *, tolerance: float = 0.25) -
     holdout_pred = model.predict(holdout[MODEL_FEATURES].astype(float))
     valid_rmse = float(np.sqrt(np.mean((holdout["cones_sold"] - holdout_pred) ** 2)))
     monitor = Monitor(holdout.assign(prediction=holdout_pred),
-                      numeric=["temperature", "humidity", "price_per_cone"],
-                      categorical=["flavour"], label="cones_sold", prediction="prediction",
+                      numeric=MONITORED_FEATURES["numeric"],
+                      categorical=MONITORED_FEATURES["categorical"], label="cones_sold", prediction="prediction",
                       tests=["ks", "chi2", "js", "nulls"])
     rows = []
     for name, frame in drift_scenarios(fresh, seed=seed).items():

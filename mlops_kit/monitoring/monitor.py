@@ -13,7 +13,15 @@ million rows never need to fit in pandas.
 
 Multiple testing: each p-value test (KS, Mann-Whitney, Levene, chi-square,
 null rate) is Bonferroni-corrected across the columns it runs on, so each
-test's family-wise false-alarm rate on unchanged data is at most ``alpha``.
+test's family-wise false-alarm rate on unchanged data is at most ``alpha``,
+*provided the rows are independent draws*. Rows that share a cause (every
+sale of one day shares that day's weather) carry less information than their
+count says, and the p-values come out far too small: test a unit that is
+independent (one row per day, say) or data whose rows are.
+
+Jensen-Shannon on few rows: binning noise alone can exceed the threshold, so
+a JS result on fewer rows than :func:`~.stattests.js_min_rows` is reported
+but not counted as drift; its ``note`` says how many rows it needed.
 """
 from __future__ import annotations
 
@@ -216,10 +224,11 @@ class Monitor:
 def _row(feature: str, kind: str, res, test: str | None = None) -> dict:
     if res is None:   # a side with no non-null values: nothing to test
         return {"feature": feature, "kind": kind, "test": test, "statistic": math.nan,
-                "p_value": math.nan, "distance": math.nan, "threshold": math.nan, "drifted": False}
+                "p_value": math.nan, "distance": math.nan, "threshold": math.nan, "drifted": False,
+                "note": "no non-null values on one side"}
     return {"feature": feature, "kind": kind, "test": res.test, "statistic": res.statistic,
             "p_value": res.p_value, "distance": res.distance, "threshold": res.threshold,
-            "drifted": res.drifted}
+            "drifted": res.drifted, "note": res.note}
 
 
 def _dtype_kinds(frame) -> dict[str, str]:

@@ -21,7 +21,8 @@ class DriftReport:
     ----------
     results : pandas.DataFrame
         One row per feature x test: ``feature, kind, test, statistic, p_value,
-        distance, threshold, drifted``.
+        distance, threshold, drifted, note`` (``note`` is empty unless the test
+        could not decide, e.g. a JS distance on too few rows).
     run_id : str
         Identifies this run in the Delta table and MLflow.
     window : str or None
@@ -30,7 +31,8 @@ class DriftReport:
         When the run finished (UTC).
     """
 
-    COLUMNS = ["feature", "kind", "test", "statistic", "p_value", "distance", "threshold", "drifted"]
+    COLUMNS = ["feature", "kind", "test", "statistic", "p_value", "distance", "threshold", "drifted",
+               "note"]
 
     def __init__(self, results: pd.DataFrame, reference_profile: dict, current_profile: dict,
                  *, window: str | None = None, backend: str = "pandas") -> None:
@@ -60,7 +62,18 @@ class DriftReport:
         table = (hits[["feature", "kind", "test", "p_value", "distance", "threshold"]]
                  .to_html(index=False, border=0, na_rep="", float_format=lambda v: f"{v:.3g}")
                  if len(hits) else "")
-        return f"<div class='mlops-kit-card'>{head}{table}</div>"
+        undecided = self.undecided
+        notes = "".join(f"<div><small>{html.escape(row.feature)} {html.escape(str(row.test))} not "
+                        f"decided: {html.escape(row.note)}</small></div>"
+                        for row in undecided.itertuples(index=False))
+        return f"<div class='mlops-kit-card'>{head}{table}{notes}</div>"
+
+    @property
+    def undecided(self) -> pd.DataFrame:
+        """The tests that could not decide (too few rows), with their ``note``."""
+        if "note" not in self.results:
+            return self.results.iloc[:0]
+        return self.results[self.results["note"].fillna("").astype(str) != ""]
 
     def _repr_pretty_(self, printer, cycle: bool) -> None:
         printer.text(repr(self))
@@ -94,6 +107,8 @@ class DriftReport:
             "drifted": self.drifted,
             "drifted_features": self.drifted_features,
             "n_tests": int(len(self.results)),
+            "undecided_tests": [f"{row.feature}.{row.test}: {row.note}"
+                                for row in self.undecided.itertuples(index=False)],
             "drifted_tests": [
                 {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
                 for row in drifted[["feature", "kind", "test", "statistic", "p_value", "distance",
@@ -106,6 +121,8 @@ class DriftReport:
         out = self.results.copy()
         out["statistic"] = out["statistic"].astype("float64")
         out["drifted"] = out["drifted"].astype(bool)
+        if "note" in out:
+            out["note"] = out["note"].fillna("").astype(str)
         out.insert(0, "computed_at", pd.Timestamp(self.computed_at).tz_convert("UTC"))
         out.insert(0, "window", self.window or "")
         out.insert(0, "run_id", self.run_id)
@@ -115,6 +132,7 @@ class DriftReport:
         """Append the results to a Delta table; returns its path.
 
         ``table`` is a workspace table name (``ws.table_path(name)``) or a path.
+        A table written by an earlier version without the ``note`` column gains it.
         Written with delta-rs (no JVM) unless the data came from Spark or a
         ``spark`` session is given, in which case Spark writes it.
         """
@@ -126,7 +144,8 @@ class DriftReport:
             spark = get_spark()
         if spark is not None:
             frame["computed_at"] = frame["computed_at"].dt.tz_localize(None)
-            spark.createDataFrame(frame).write.format("delta").mode("append").save(path)
+            (spark.createDataFrame(frame).write.format("delta").mode("append")
+             .option("mergeSchema", "true").save(path))
         else:
             import pyarrow as pa
             from deltalake import write_deltalake
@@ -136,7 +155,8 @@ class DriftReport:
             table = pa.Table.from_pandas(frame, preserve_index=False)
             utc = pa.array(stamps.dt.tz_localize(None).to_numpy(), type=pa.timestamp(stamps.dt.unit, tz="UTC"))
             table = table.add_column(2, "computed_at", utc)
-            write_deltalake(path, table, mode="append")
+            # merge: a table written before a column was added (``note``) gains it
+            write_deltalake(path, table, mode="append", schema_mode="merge")
         return path
 
     def log_to_mlflow(self, *, run_name: str | None = None, prefix: str = "drift") -> str:

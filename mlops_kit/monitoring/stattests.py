@@ -14,6 +14,14 @@ Conventions (stated because every tool picks its own):
 
 - Jensen-Shannon (numeric): 20 equal-width bins on the shared range of both
   samples, base 2 (so it lies in [0, 1]); drift at 0.2, as in the course.
+  Binning noise alone makes two samples of one distribution look apart: their
+  distance is about ``sqrt(chi2(k - 1) * (1/n + 1/m) / (8 ln 2))`` for ``k``
+  bins (or categories) and ``n``, ``m`` rows (a median of 0.26 at 100 rows
+  per side and 20 bins, above the threshold). So a JS result is only decided
+  when the rows are enough for the noise's 99th percentile to stay below the
+  threshold (:func:`js_min_rows`: 327 rows per side at 20 bins and 0.2);
+  below that the result keeps its distance, is not ``drifted`` and says why
+  in ``note``.
 - PSI: 10 bins cut at the reference deciles (bins ``[q_i, q_{i+1})``, open at
   both ends), empty bins floored at ``eps = 1e-4``; drift at 0.2.
 - Wasserstein: scipy's 1-d earth mover's distance divided by the reference
@@ -32,6 +40,7 @@ rows without ties), ``f.sf`` (Levene) and ``chi2_contingency``.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass
 from functools import cached_property
 
@@ -44,8 +53,8 @@ from mlops_kit.monitoring._samples import Cross, Sample, cross
 __all__ = [
     "DriftTestResult", "NumericComparison", "CategoricalComparison", "category_counts",
     "ks_test", "js_distance", "levene_test", "mann_whitney_test", "wasserstein_test",
-    "psi_test", "chi_square_test", "js_categorical", "null_test",
-    "DEFAULT_THRESHOLDS", "NUMERIC_TESTS", "CATEGORICAL_TESTS", "P_VALUE_TESTS",
+    "psi_test", "chi_square_test", "js_categorical", "null_test", "js_min_rows", "js_noise",
+    "DEFAULT_THRESHOLDS", "JS_NOISE_LEVEL", "NUMERIC_TESTS", "CATEGORICAL_TESTS", "P_VALUE_TESTS",
 ]
 
 #: thresholds of the distance tests (and the minimum null-rate change)
@@ -55,6 +64,9 @@ CATEGORICAL_TESTS = ("chi2", "js")
 P_VALUE_TESTS = frozenset({"ks", "mannwhitney", "levene", "chi2", "nulls"})
 _KS_EXACT_MAX_N = 10_000   # scipy's 'auto' switch to the asymptotic distribution
 _MWU_EXACT_MAX_N = 8       # scipy's 'auto' switch (when there are no ties)
+#: a JS result is decided only when its noise on unchanged data stays below the
+#: threshold with this probability (see :func:`js_min_rows`)
+JS_NOISE_LEVEL = 0.99
 
 
 @dataclass(frozen=True)
@@ -64,7 +76,9 @@ class DriftTestResult:
     ``statistic`` is the test's own statistic (for distances, the distance);
     ``p_value`` is NaN for distances and ``distance`` NaN for hypothesis tests.
     ``threshold`` is what ``p_value`` (below) or ``distance`` (at or above) was
-    compared with to decide ``drifted``.
+    compared with to decide ``drifted``. ``note`` is empty unless the test could
+    not decide (a JS distance on too few rows): then ``drifted`` is False and
+    ``note`` says what was missing.
     """
 
     test: str
@@ -75,6 +89,7 @@ class DriftTestResult:
     drifted: bool
     feature: str = ""
     kind: str = "feature"
+    note: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -117,6 +132,57 @@ def _js(p: np.ndarray, q: np.ndarray) -> float:
     return float(np.sqrt(max(js, 0.0) / 2.0))
 
 
+def js_noise(n: int, m: int, *, bins: int = 20, q: float = 0.5) -> float:
+    """The ``q``-quantile of the JS distance between two samples of *one* distribution.
+
+    Sampling noise alone: with ``k`` bins (or categories) and ``n``, ``m`` rows,
+    ``8 ln 2 * JS**2 / (1/n + 1/m)`` is about chi-square with ``k - 1``
+    degrees of freedom (the same approximation as Pearson's test), so
+
+    >>> round(js_noise(100, 100), 2)          # the median at 100 rows per side
+    0.26
+    >>> round(js_noise(10_000, 10_000), 3)
+    0.026
+    """
+    from scipy import stats
+
+    df = max(int(bins) - 1, 1)
+    return float(math.sqrt(stats.chi2.ppf(q, df) * (1 / n + 1 / m) / (8 * math.log(2))))
+
+
+def js_min_rows(threshold: float = 0.2, *, bins: int = 20, level: float = JS_NOISE_LEVEL) -> int:
+    """Rows per side for a JS distance to stay below ``threshold`` on unchanged data.
+
+    The smallest ``n`` such that two samples of ``n`` rows from one
+    distribution exceed ``threshold`` with probability at most ``1 - level``
+    (see :func:`js_noise`). Below it a JS "drift" may be noise alone.
+
+    >>> js_min_rows(0.2)                      # 20 bins, the numeric JS
+    327
+    >>> js_min_rows(0.2, bins=5)              # five categories
+    120
+    """
+    from scipy import stats
+
+    df = max(int(bins) - 1, 1)
+    return int(math.ceil(2 * stats.chi2.ppf(level, df) / (8 * math.log(2) * threshold ** 2)))
+
+
+def _js_result(distance: float, threshold: float, n: int, m: int, bins: int) -> DriftTestResult:
+    """A JS result, undecided (with a note) when ``n`` and ``m`` are too few rows."""
+    from scipy import stats
+
+    result = _d_result("js", distance, threshold)
+    df = max(int(bins) - 1, 1)
+    allowed = 8 * math.log(2) * float(threshold) ** 2 / stats.chi2.ppf(JS_NOISE_LEVEL, df)
+    if threshold > 0 and (1 / n + 1 / m) > allowed:
+        need = js_min_rows(threshold, bins=bins)
+        note = (f"too few rows: {n:,} and {m:,}; at {bins} bins JS needs {need:,} per side "
+                f"for its noise to stay below {threshold:g}")
+        return DriftTestResult(**{**result.to_dict(), "drifted": False, "note": note})
+    return result
+
+
 class NumericComparison:
     """All numeric tests for one reference/current pair, sharing one search of each sample in the other.
 
@@ -156,7 +222,10 @@ class NumericComparison:
 
         n, m = self.ref.n, self.cur.n
         if self._exact and max(n, m) <= _KS_EXACT_MAX_N:
-            res = stats.ks_2samp(self.ref.expand(), self.cur.expand())
+            with warnings.catch_warnings():   # scipy falls back to the asymptotic p-value and says so
+                warnings.filterwarnings("ignore", "ks_2samp: Exact calculation unsuccessful",
+                                        RuntimeWarning)
+                res = stats.ks_2samp(self.ref.expand(), self.cur.expand())
             return _p_result("ks", res.statistic, res.pvalue, alpha)
         at_ref, at_cur = self._cdf_gaps
         d = float(max(np.max(np.abs(at_ref)), np.max(np.abs(at_cur))))
@@ -219,7 +288,8 @@ class NumericComparison:
         if lo == hi:  # np.histogram's convention for a single value
             lo, hi = lo - 0.5, hi + 0.5
         edges = np.linspace(lo, hi, bins + 1)
-        return _d_result("js", _js(self.ref.histogram(edges), self.cur.histogram(edges)), threshold)
+        distance = _js(self.ref.histogram(edges), self.cur.histogram(edges))
+        return _js_result(distance, threshold, self.ref.n, self.cur.n, bins)
 
     def psi(self, threshold: float = DEFAULT_THRESHOLDS["psi"], bins: int = 10,
             eps: float = 1e-4) -> DriftTestResult:
@@ -301,7 +371,8 @@ class CategoricalComparison:
 
     def js(self, threshold: float = DEFAULT_THRESHOLDS["js"]) -> DriftTestResult:
         """Jensen-Shannon distance (base 2) of the category frequencies."""
-        return _d_result("js", _js(self.table[0], self.table[1]), threshold)
+        n, m = (int(round(total)) for total in self.table.sum(axis=1))
+        return _js_result(_js(self.table[0], self.table[1]), threshold, n, m, self.table.shape[1])
 
     def run(self, tests=CATEGORICAL_TESTS, *, alpha: float = 0.05,
             thresholds: dict | None = None) -> list[DriftTestResult]:

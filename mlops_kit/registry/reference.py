@@ -102,15 +102,15 @@ class ModelReference:
         if (self.alias is None) == (self.version is None):
             raise ConfigError(
                 f"{what.capitalize()} needs exactly one of an alias or a version. Use {FORMS}.")
-        if self.alias is not None and not _ALIAS.match(self.alias):
+        if self.alias is not None and not _ALIAS.fullmatch(self.alias):
             raise ConfigError(
                 f"The alias {_shown(self.alias)} in {what} must be letters, digits, '_' or "
                 f"'-' (e.g. champion). Use {FORMS}.")
-        if self.version is not None and not _VERSION.match(self.version):
+        if self.version is not None and not _VERSION.fullmatch(self.version):
             raise ConfigError(
                 f"The version {_shown(self.version)} in {what} must be a number from 1 up "
                 f"(e.g. 3). Use {FORMS}.")
-        if self.short and not _SHORT.match(self.name):
+        if self.short and not _SHORT.fullmatch(self.name):
             raise ConfigError(
                 f"The short model name {_shown(self.name)} in {what} must be lowercase "
                 "letters, digits and underscores, starting with a letter (it becomes "

@@ -23,6 +23,22 @@ envs share; names carry env and user, so each still sees only its own. A
 (``pip install -e ".[postgres]"``); a URI with a password is handed to the
 server through its environment, never on the command line ``ps`` shows.
 
+Who may call it: ``mlops-kit mlflow-server start`` runs MLflow's ``basic-auth``
+app by default (``--no-auth`` opts out). Every request then needs a user and a
+password, and each experiment and registered model is readable and changeable
+only by the user who created it (and those it is shared with) and by the admin
+(``default_permission = NO_PERMISSIONS``; MLflow's own default would let every
+user read everything). The admin password, the password of the user who
+started the server and the Flask secret are made at random the first time and
+kept in ``<root>/mlflow-auth.json`` (mode 0600, :func:`auth_credentials`); the
+users and permissions live in ``<root>/mlflow-auth.db``. They reach the server
+through its environment, never its command line. A kit process whose tracking
+URI is that server takes its user's credentials from the same file
+(:meth:`Workspace.mlflow_credentials`, as ``MLFLOW_TRACKING_USERNAME`` /
+``MLFLOW_TRACKING_PASSWORD``). :class:`TrackingServer` (the webhook lesson's
+server, the tests') runs without authentication unless ``basic_auth=True``:
+it is reachable from this machine only (127.0.0.1), by every local user.
+
 Start-up cost: ``mlflow server`` with its default four workers took 33-39 s on
 a 2-core machine. One worker, no artifact proxy (clients on the same machine
 write artifacts straight to the folder) and the job runner switched off bring
@@ -32,7 +48,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 import sys
 import time
@@ -43,10 +58,19 @@ from mlops_kit._processes import (
     LOOPBACK, free_port, port_is_free, stop_child, stop_group, wait_until_ready,
 )
 from mlops_kit.exceptions import ConfigError, EnvironmentProblem, NotFoundError
-from mlops_kit.workspace import Workspace, get_workspace
+from mlops_kit.workspace import Workspace, get_workspace, make_private
 
 __all__ = ["TrackingServer", "free_port", "webhook_encryption_key", "read_pid_file",
-           "backend_store_uri", "redact_uri"]
+           "backend_store_uri", "redact_uri", "auth_credentials", "ADMIN_USER"]
+
+#: the MLflow user of the kit's authenticated server who may do everything
+ADMIN_USER = "admin"
+
+#: users without a permission on an experiment or model cannot even read it
+AUTH_DEFAULT_PERMISSION = "NO_PERMISSIONS"
+
+#: MLflow's rule for the admin password it bootstraps with
+_MIN_ADMIN_PASSWORD = 12
 
 #: seconds to wait for ``/health`` before giving up
 DEFAULT_START_TIMEOUT = 120.0
@@ -72,6 +96,41 @@ def webhook_encryption_key(workspace: Workspace) -> str:
         path.write_bytes(Fernet.generate_key())
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def auth_credentials(workspace: Workspace, *, user: str | None = None) -> dict:
+    """The credentials of the workspace's authenticated MLflow server, made on first use.
+
+    ``{"admin": {"username", "password"}, "users": {name: password},
+    "flask_secret_key": ...}`` from ``<root>/mlflow-auth.json`` (0600). A
+    password for ``user`` (default: the workspace's user) is added when missing.
+    The passwords are random (``secrets``), never typed in code or shown.
+    """
+    from mlops_kit._secrets import new_secret, read_private_json, write_private_json
+
+    path = workspace.tracking_server_auth_path
+    data = read_private_json(path) or {}
+    before = json.dumps(data, sort_keys=True)
+    data.setdefault("admin", {"username": ADMIN_USER, "password": new_secret()})
+    data.setdefault("flask_secret_key", new_secret())
+    users = data.setdefault("users", {})
+    users.setdefault(user or workspace.user, new_secret(18))
+    if json.dumps(data, sort_keys=True) != before:
+        write_private_json(path, data)
+    return data
+
+
+def _auth_config(workspace: Workspace, admin: str) -> Path:
+    """Write the ``basic-auth`` app's settings (no secret in them); return the file."""
+    path = workspace.tracking_server_auth_config_path
+    path.write_text(
+        "[mlflow]\n"
+        f"default_permission = {AUTH_DEFAULT_PERMISSION}\n"
+        f"database_uri = sqlite:///{workspace.tracking_server_auth_db_path}\n"
+        f"admin_username = {admin}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        "grant_default_workspace_access = false\n")
+    return path
 
 
 def backend_store_uri(workspace: Workspace, uri: str | None = None) -> str:
@@ -123,6 +182,45 @@ def check_backend_driver(uri: str) -> None:
         ) from None
 
 
+#: how long a start waits for the database's port before it says the host is unreachable
+BACKEND_CONNECT_TIMEOUT = 5.0
+_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306, "mssql": 1433}
+
+
+def check_backend_reachable(uri: str, timeout: float = BACKEND_CONNECT_TIMEOUT) -> None:
+    """Raise at once, naming the host and the cause, when the backend's database cannot be reached.
+
+    Without this an mlflow server pointed at a database that is down or
+    mistyped retries in silence until the start times out (90 s), and the
+    reason is buried in its log. A TCP connection to the database's port
+    answers the question in milliseconds (a refusal) or ``timeout`` seconds.
+    """
+    if uri.startswith(("sqlite:", "file:")) or "://" not in uri:
+        return
+    import socket
+
+    from sqlalchemy.engine import make_url
+
+    url = make_url(uri)
+    if not url.host:  # a Unix socket: nothing to dial
+        return
+    port = url.port or _DEFAULT_PORTS.get(url.get_backend_name())
+    if port is None:
+        return
+    try:
+        with socket.create_connection((url.host, port), timeout=timeout):
+            return
+    except socket.gaierror as err:
+        cause = f"the name {url.host!r} does not resolve ({err.strerror})"
+    except TimeoutError:
+        cause = f"no answer within {timeout:g} s"
+    except OSError as err:
+        cause = err.strerror or type(err).__name__
+    raise EnvironmentProblem(
+        f"The backend store {redact_uri(uri)} cannot be reached at {url.host}:{port}: {cause}. "
+        "Start the database (or fix the host and port in the URI) and try again.")
+
+
 def _server_env(workspace: Workspace) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -156,9 +254,12 @@ class TrackingServer:
         ``postgresql://mlflow@db:5432/mlflow``. Default:
         ``$MLOPS_KIT_MLFLOW_BACKEND_STORE_URI``, else the workspace's SQLite file.
     basic_auth : bool
-        Run MLflow's ``basic-auth`` app (needs ``mlflow[auth]``): every request
-        needs a user and password. The admin password comes from
-        ``$MLFLOW_AUTH_ADMIN_PASSWORD`` (12+ characters), never from code.
+        Run MLflow's ``basic-auth`` app (``mlflow[auth]``): every request
+        needs a user and password, and a user sees only the experiments and
+        models it created or was given. The admin password is
+        ``$MLFLOW_AUTH_ADMIN_PASSWORD`` if set (12+ characters), else the one
+        made for the workspace (:func:`auth_credentials`); the workspace's
+        user gets an account with its own password at start.
 
     Examples
     --------
@@ -183,6 +284,7 @@ class TrackingServer:
         self.start_timeout = start_timeout
         self.process: subprocess.Popen | None = None
         self.startup_seconds: float | None = None
+        self._admin: tuple[str, str] | None = None
 
     @property
     def url(self) -> str:
@@ -237,22 +339,59 @@ class TrackingServer:
             raise EnvironmentProblem(
                 "basic_auth=True needs MLflow's auth extra: pip install 'mlflow[auth]'."
             ) from None
-        if len(env.get("MLFLOW_AUTH_ADMIN_PASSWORD", "")) < 12:
+        if "MLFLOW_AUTH_ADMIN_PASSWORD" in env and \
+                len(env["MLFLOW_AUTH_ADMIN_PASSWORD"]) < _MIN_ADMIN_PASSWORD:
             raise ConfigError(
-                "basic_auth=True needs the admin password in $MLFLOW_AUTH_ADMIN_PASSWORD "
-                "(12 or more characters); it is never taken from code or arguments."
+                "The admin password in $MLFLOW_AUTH_ADMIN_PASSWORD must have 12 or more "
+                "characters (unset it and the kit makes one, kept 0600 in the workspace)."
             )
-        env.setdefault("MLFLOW_FLASK_SERVER_SECRET_KEY", secrets.token_hex(32))
+        creds = auth_credentials(ws)
+        env.setdefault("MLFLOW_AUTH_ADMIN_PASSWORD", creds["admin"]["password"])
+        env["MLFLOW_AUTH_ADMIN_USERNAME"] = creds["admin"]["username"]
+        env.setdefault("MLFLOW_AUTH_CONFIG_PATH", str(_auth_config(ws, creds["admin"]["username"])))
+        env.setdefault("MLFLOW_FLASK_SERVER_SECRET_KEY", creds["flask_secret_key"])
+        # the server's own client credentials must not be someone else's
+        for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+            env.pop(key, None)
+        self._admin = (env["MLFLOW_AUTH_ADMIN_USERNAME"], env["MLFLOW_AUTH_ADMIN_PASSWORD"])
         return env
+
+    @property
+    def admin_auth(self) -> tuple[str, str]:
+        """``(user, password)`` of the admin of a ``basic_auth`` server that was started."""
+        if self._admin is None:
+            raise EnvironmentProblem("The server has no admin: start it with basic_auth=True.")
+        return self._admin
+
+    def add_user(self, name: str, password: str | None = None) -> str:
+        """Give ``name`` an account on this ``basic_auth`` server; return its password.
+
+        The password is the one kept for ``name`` in the workspace's
+        credentials file (made there if new) unless given. An account that
+        exists already is left as it is.
+        """
+        import httpx
+
+        if password is None:
+            password = auth_credentials(self._workspace, user=name)["users"][name]
+        answer = httpx.post(f"{self.url}/api/2.0/mlflow/users/create", auth=self.admin_auth,
+                            json={"username": name, "password": password}, timeout=30)
+        if answer.status_code != 200 and "RESOURCE_ALREADY_EXISTS" not in answer.text:
+            raise EnvironmentProblem(
+                f"The mlflow server at {self.url} did not create the user {name!r} "
+                f"(HTTP {answer.status_code}: {answer.text[:200]}). If its admin password "
+                f"was changed, set MLFLOW_AUTH_ADMIN_PASSWORD to the current one.")
+        return password
 
     def start(self) -> "TrackingServer":
         """Start the server and block until ``/health`` answers (or raise)."""
         if self.process is not None and self.process.poll() is None:
             return self
         ws = self._workspace
-        ws.root.mkdir(parents=True, exist_ok=True)
+        make_private(ws.root)  # it holds the database and, with auth, the credentials
         ws.artifacts_root.mkdir(exist_ok=True)
         check_backend_driver(self.backend_store_uri)
+        check_backend_reachable(self.backend_store_uri)
         self.port = self.port or free_port()
         if not port_is_free(self.port):  # else /health would answer from the other server
             raise EnvironmentProblem(
@@ -275,6 +414,10 @@ class TrackingServer:
             log.close()
         try:
             wait_healthy(self.url, self.start_timeout, process=self.process, log=self.log_path)
+            if self.basic_auth:  # the workspace's user works under its own account
+                self.add_user(ws.user)
+                if ws.tracking_server_auth_db_path.exists():  # password hashes: owner only
+                    ws.tracking_server_auth_db_path.chmod(0o600)
         except BaseException:
             self.stop()
             raise
@@ -327,16 +470,19 @@ def read_pid_file(workspace: Workspace | None = None) -> dict | None:
 
 
 def start_detached(workspace: Workspace | None = None, *, port: int | None = None,
-                   backend_store_uri: str | None = None) -> dict:
+                   backend_store_uri: str | None = None, auth: bool = True) -> dict:
     """Start a server that outlives this process; record it in the pid file.
 
-    The pid file records the backend store with its password redacted.
+    ``auth`` (the default) runs MLflow's ``basic-auth`` app: see the module
+    docstring. The pid file records the backend store with its password
+    redacted, and no credential.
     """
     ws = workspace or get_workspace()
     running = read_pid_file(ws)
     if running is not None:
         return {**running, "already_running": True}
-    server = TrackingServer(ws, port=port, backend_store_uri=backend_store_uri).start()
+    server = TrackingServer(ws, port=port, backend_store_uri=backend_store_uri,
+                            basic_auth=auth).start()
     assert server.process is not None
     info = {
         "pid": server.process.pid,
@@ -344,6 +490,8 @@ def start_detached(workspace: Workspace | None = None, *, port: int | None = Non
         "url": server.url,
         "backend": redact_uri(server.backend_store_uri),
         "startup_seconds": round(server.startup_seconds or 0.0, 1),
+        "auth": auth,
+        **({"user": ws.user, "credentials": str(ws.tracking_server_auth_path)} if auth else {}),
     }
     _pid_file(ws).write_text(json.dumps(info))
     server.process = None  # detach: this object no longer owns it

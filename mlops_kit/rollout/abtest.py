@@ -21,6 +21,8 @@
   We chose it over an always-valid mSPRT because looks are planned (daily
   reports) and its boundaries are the ones statisticians and regulators know.
 - :func:`simulate_ab`: users with a known true lift, for demos and tests.
+- :func:`peeking_false_alarms`: simulated A/A tests (no true difference), to
+  measure what peeking does to the false-alarm rate and what the design keeps.
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ from mlops_kit.exceptions import ConfigError, DataError
 
 __all__ = [
     "ABResult", "two_proportion_ztest", "welch_ttest", "sample_size",
-    "GroupSequentialDesign", "simulate_ab", "analyze_ab",
+    "GroupSequentialDesign", "simulate_ab", "analyze_ab", "peeking_false_alarms",
 ]
 
 
@@ -352,3 +354,39 @@ def analyze_ab(frame: pd.DataFrame, *, metric: str = "converted", variant_col: s
     if set(np.unique(np.concatenate([a, b]))) <= {0, 1}:
         return two_proportion_ztest(int(a.sum()), a.size, int(b.sum()), b.size, alpha=alpha)
     return welch_ttest(a, b, alpha=alpha)
+
+
+def peeking_false_alarms(design: GroupSequentialDesign, *, n_per_arm: int, baseline_rate: float,
+                         trials: int = 4000, seed: int = 0) -> dict[str, float]:
+    """False-alarm rates of three ways to read ``trials`` simulated A/A tests.
+
+    Every trial gives both arms the same conversion rate, so any "difference"
+    is a false alarm. Conversions arrive in ``design.looks`` equal blocks; at
+    each look the pooled two-proportion z is computed on everything so far.
+
+    Returns
+    -------
+    dict
+        ``once``: only the last look, at the fixed-sample critical value (the
+        planned test); ``peeking``: stop at the first look whose |z| passes
+        that same value; ``sequential``: stop at the first look whose |z|
+        passes the design's boundary for that look.
+    """
+    from scipy import stats
+
+    if trials < 1 or n_per_arm < design.looks:
+        raise ConfigError(f"trials must be >= 1 and n_per_arm >= looks ({design.looks}). "
+                          f"Got trials={trials}, n_per_arm={n_per_arm}.")
+    rng = np.random.default_rng(seed)
+    block = np.diff(np.linspace(0, n_per_arm, design.looks + 1).round().astype(np.int64))
+    a = rng.binomial(block, baseline_rate, size=(trials, design.looks)).cumsum(axis=1)
+    b = rng.binomial(block, baseline_rate, size=(trials, design.looks)).cumsum(axis=1)
+    n = block.cumsum()
+    pooled = (a + b) / (2 * n)
+    se = np.sqrt(pooled * (1 - pooled) * 2 / n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(se > 0, (b - a) / n / se, 0.0)
+    critical = float(stats.norm.isf(design.alpha / 2))
+    crossed = np.abs(z) >= critical
+    return {"once": float(crossed[:, -1].mean()), "peeking": float(crossed.any(axis=1).mean()),
+            "sequential": float((np.abs(z) >= np.array(design.boundaries)).any(axis=1).mean())}

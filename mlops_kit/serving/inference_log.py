@@ -226,7 +226,7 @@ class _Lane:
     def segments(self) -> list[tuple[int, Path]]:
         found = []
         for p in self.path.iterdir():
-            m = _SEGMENT.match(p.name)
+            m = _SEGMENT.fullmatch(p.name)
             if m:
                 found.append((int(m.group(1)), p))
         return sorted(found)
@@ -285,7 +285,7 @@ class Spool:
             return self
         self.directory.mkdir(parents=True, exist_ok=True)
         lanes = sorted((int(m.group(1)), p) for p in self.directory.iterdir()
-                       if (m := _LANE.match(p.name)) and p.is_dir())
+                       if (m := _LANE.fullmatch(p.name)) and p.is_dir())
         taken: list[_Lane] = []
         for _, path in lanes:
             fd = _try_lock(path)

@@ -26,6 +26,8 @@ STAGES: dict[str, tuple[str, ...]] = {
 #: the gate's rules (the exercise states them)
 RMSE_TOLERANCE = 1.02
 MAX_P99_MS = 50.0
+#: the champion before the first candidate of ex3 arrives
+FIRST_CHAMPION: dict[str, Any] = {"version": 1, "rmse": 40.0, "p99_ms": 30.0, "signature_ok": True}
 
 #: why a precedence matters, said without naming the order
 _WHY = {
@@ -48,18 +50,81 @@ def reference_gate(candidate: dict[str, Any], champion: dict[str, Any] | None) -
     return champion is None or rmse <= champion["rmse"] * RMSE_TOLERANCE
 
 
+def _draw_history(rng, n: int) -> list[dict[str, Any]]:
+    """``n - 3`` candidates drawn freely, then three that only the right replay sees through.
+
+    After the free ones comes a candidate within 2 % of the *first* champion but
+    more than 2 % above the champion of its moment (promoted only by a replay
+    that keeps comparing with the first champion, or by a looser gate), then a
+    better but too slow one and a better one whose signature does not match,
+    in either order.
+    """
+    champion = FIRST_CHAMPION
+    out: list[dict[str, Any]] = []
+    for version in range(2, n - 1):
+        out.append({"version": version, "rmse": round(float(40.0 * rng.uniform(0.9, 1.06)), 2),
+                    "p99_ms": round(float(rng.choice([18.0, 25.0, 38.0, 47.0, 50.0, 62.0, 80.0])), 1),
+                    "signature_ok": bool(rng.random() > 0.15)})
+    for candidate in out:
+        if reference_gate(candidate, champion):
+            champion = candidate
+    current = champion["rmse"]
+    low, high = current * 1.022, min(current * 1.038, 40.0 * 1.019)
+    trap = round(float(rng.uniform(low, max(low, high))), 2)  # low > high: rejected by the caller
+    ok_p99 = lambda: round(float(rng.choice([18.0, 25.0, 38.0, 47.0])), 1)  # noqa: E731
+    tail = [{"rmse": round(float(current * rng.uniform(0.85, 0.95)), 2),
+             "p99_ms": round(float(rng.choice([55.0, 62.0, 80.0])), 1), "signature_ok": True},
+            {"rmse": round(float(current * rng.uniform(0.85, 0.95)), 2), "p99_ms": ok_p99(),
+             "signature_ok": False}]
+    rng.shuffle(tail)
+    for version, fields in zip(range(n - 1, n + 2),
+                               [{"rmse": trap, "p99_ms": ok_p99(), "signature_ok": True}, *tail]):
+        out.append({"version": version, **fields})
+    return out
+
+
+def shortcut_replays(history: list[dict[str, Any]], champion: dict[str, Any]) -> dict[str, int]:
+    """The final champion each plausible mistake of ex3 (and of ex2's gate) arrives at.
+
+    Every learner's history (:func:`release_history`) makes each of them end
+    at another version than the right replay.
+    """
+    def last_passing(gate):
+        final = champion
+        for candidate in history:
+            if gate(candidate, champion):  # always the first champion: the mistake of ex3
+                final = candidate
+        return final["version"]
+
+    def loose(tolerance):
+        return lambda c, ch: reference_gate(c, None) and (ch is None or c["rmse"] <= ch["rmse"] * tolerance)
+
+    fields = lambda **kw: lambda c, ch: reference_gate({**c, **kw}, ch)  # noqa: E731
+    return {
+        "compared with the first champion": last_passing(reference_gate),
+        "4 % tolerance": replay(history, champion, loose(1.04)),
+        "latency ignored": replay(history, champion, fields(p99_ms=0.0)),
+        "signature ignored": replay(history, champion, fields(signature_ok=True)),
+    }
+
+
 def release_history(seed: int, n: int = 8) -> list[dict[str, Any]]:
-    """Candidate versions arriving in order (one learner's history)."""
+    """Candidate versions arriving in order (one learner's history).
+
+    Drawn until each shortcut of :func:`shortcut_replays` ends at another
+    version than the replay with the champion of each moment: for every
+    learner, the mistake the exercise is about changes the outcome.
+    """
     import numpy as np
 
-    rng = np.random.default_rng(seed)
-    rmse, out = 40.0, []
-    for version in range(2, n + 2):
-        rmse_v = round(float(rmse * rng.uniform(0.92, 1.08)), 2)
-        out.append({"version": version, "rmse": rmse_v,
-                    "p99_ms": round(float(rng.choice([18.0, 25.0, 38.0, 47.0, 62.0, 80.0])), 1),
-                    "signature_ok": bool(rng.random() > 0.15)})
-    return out
+    champion = dict(FIRST_CHAMPION)
+    for attempt in range(2_000):
+        rng = np.random.default_rng([seed, attempt])
+        history = _draw_history(rng, n)
+        right = replay(history, dict(champion))
+        if right not in shortcut_replays(history, dict(champion)).values():
+            return history
+    raise AssertionError(f"no history for seed {seed}")  # pragma: no cover - never seen
 
 
 def replay(history: list[dict[str, Any]], champion: dict[str, Any], gate=reference_gate) -> int:
@@ -100,6 +165,13 @@ _GATE_CASES: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = [
     ("a better model", {"rmse": 30.0, "p99_ms": 20.0, "signature_ok": True}, {"rmse": 32.0}),
     ("a model 1 % worse (inside the tolerance)", {"rmse": 32.32, "p99_ms": 20.0, "signature_ok": True},
      {"rmse": 32.0}),
+    ("a model 1.9 % worse", {"rmse": 32.0 * 1.019, "p99_ms": 20.0, "signature_ok": True},
+     {"rmse": 32.0}),
+    ("a model 1.99 % worse", {"rmse": 50.0 * 1.0199, "p99_ms": 20.0, "signature_ok": True},
+     {"rmse": 50.0}),
+    ("a model 2.1 % worse", {"rmse": 32.0 * 1.021, "p99_ms": 20.0, "signature_ok": True},
+     {"rmse": 32.0}),
+    ("a model 3 % worse", {"rmse": 41.2, "p99_ms": 20.0, "signature_ok": True}, {"rmse": 40.0}),
     ("a model 5 % worse", {"rmse": 33.6, "p99_ms": 20.0, "signature_ok": True}, {"rmse": 32.0}),
     ("a better model that is too slow", {"rmse": 30.0, "p99_ms": 75.0, "signature_ok": True},
      {"rmse": 32.0}),
@@ -111,6 +183,12 @@ _GATE_CASES: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = [
     ("a first model that is too slow", {"rmse": 30.0, "p99_ms": 90.0, "signature_ok": True}, None),
     ("a model whose RMSE is NaN (evaluation failed)", {"rmse": float("nan"), "p99_ms": 20.0,
                                                         "signature_ok": True}, {"rmse": 32.0}),
+    ("a model 1 ms over the latency budget", {"rmse": 30.0, "p99_ms": 51.0, "signature_ok": True},
+     {"rmse": 32.0}),
+    ("a model whose p99 is NaN", {"rmse": 30.0, "p99_ms": float("nan"), "signature_ok": True},
+     {"rmse": 32.0}),
+    ("a model without an RMSE (None)", {"rmse": None, "p99_ms": 20.0, "signature_ok": True},
+     {"rmse": 32.0}),
 ]
 
 

@@ -3,8 +3,16 @@
 Each learner's table is built by :func:`build_table` from their seed: a first
 write, one to three good commits (appends of new listings, a price
 correction, a few delisted rows deleted), then one bad write, and sometimes a
-harmless metadata commit after it. The bad write is either an overwrite that
-kept only one room type (rows lost) or an append whose prices are in cents.
+harmless metadata commit after it. The bad write is an append whose prices
+are in cents, an append whose prices are 0 (a job filled the prices it could
+not parse), or an update that emptied the prices of one neighbourhood (a
+correction whose lookup came back empty).
+
+Because good commits update and delete rows, the guard of exercise 3 must be
+a CHECK constraint on the values (``ALTER TABLE ... ADD CONSTRAINT``), not
+``delta.appendOnly``, which would also stop every price correction and every
+delete of a delisted listing: the checker tries the bad write and each kind
+of good commit on a copy of the learner's table.
 :func:`scenario` is the plan, pure Python, so the checkers know each
 learner's truth without trusting a number typed into the notebook.
 
@@ -32,19 +40,22 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
 
 __all__ = ["LAB_ID", "TABLE", "BAD_KINDS", "scenario", "build_table", "replay_bad_write",
-           "WriteAttempt", "check_ex1", "check_ex2", "check_ex3"]
+           "WriteAttempt", "good_commits", "check_ex1", "check_ex2", "check_ex3"]
 
 LAB_ID = "delta-lab"
 #: the learner's table, in their workspace
 TABLE = "delta_lab_listings"
-#: what the bad write did: overwrote the table with one room type, or appended prices in cents
-BAD_KINDS = ("dropped_rows", "cents")
+#: what the bad write did: appended prices in cents or prices of 0, or emptied a neighbourhood's prices
+BAD_KINDS = ("cents", "zero_prices", "missing_prices")
 _COLUMNS = ["id", "neighbourhood", "room_type", "accommodates", "bedrooms", "price"]
-_KEPT_ROOM_TYPE = "Entire home/apt"
 _GOOD_STEPS = ("append", "update", "delete")
 #: the Delta operation each step commits, as DESCRIBE HISTORY names it
 _OPERATIONS = {"create": "WRITE", "append": "WRITE", "update": "UPDATE", "delete": "DELETE",
-               "dropped_rows": "WRITE", "cents": "WRITE", "properties": "SET TBLPROPERTIES"}
+               "cents": "WRITE", "zero_prices": "WRITE", "missing_prices": "UPDATE",
+               "properties": "SET TBLPROPERTIES"}
+#: what each bad write is, in words
+_BAD_WRITES = {"cents": "the append of prices in cents", "zero_prices": "the append of prices of 0",
+               "missing_prices": "the update that emptied prices"}
 
 
 # ------------------------------------------------------------------ scenario
@@ -74,11 +85,17 @@ def _listings(n: int, seed: int, first_id: int) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def _cents_rows(seed: int) -> pd.DataFrame:
-    """The bad append: new listings whose prices a job wrote in cents."""
+def _bad_rows(kind: str, seed: int) -> pd.DataFrame:
+    """The bad append: new listings whose prices a job wrote in cents, or as 0."""
     rows = _listings(25, seed + 3, 90_000)
-    rows["price"] = rows["price"] * 100
+    rows["price"] = rows["price"] * 100 if kind == "cents" else 0.0
     return rows
+
+
+def _areas(seed: int) -> list[str]:
+    """Neighbourhoods with three or more listings in the first write: an update must match rows."""
+    counts = _listings(120, seed, 10_000)["neighbourhood"].value_counts()
+    return sorted(counts[counts >= 3].index)
 
 
 def _spark(spark: "SparkSession | None") -> "SparkSession":
@@ -92,11 +109,11 @@ def _spark(spark: "SparkSession | None") -> "SparkSession":
 def _bad_write(kind: str, path: str, seed: int, spark: "SparkSession") -> None:
     from mlops_kit import delta
 
-    if kind == "cents":
-        delta.write_table(_cents_rows(seed), path, mode="append", spark=spark)
-    else:  # a job filtered to one room type, then overwrote the whole table with it
-        kept = spark.sql(f"SELECT * FROM delta.`{path}` WHERE room_type = '{_KEPT_ROOM_TYPE}'")
-        kept.write.format("delta").mode("overwrite").save(path)
+    if kind == "missing_prices":  # a correction job whose price lookup came back empty
+        area = _areas(seed)[seed % len(_areas(seed))]
+        spark.sql(f"UPDATE delta.`{path}` SET price = NULL WHERE neighbourhood = '{area}'")
+    else:
+        delta.write_table(_bad_rows(kind, seed), path, mode="append", spark=spark)
 
 
 def build_table(seed: int, table: str = TABLE, *, spark: "SparkSession | None" = None) -> str:
@@ -114,8 +131,7 @@ def build_table(seed: int, table: str = TABLE, *, spark: "SparkSession | None" =
     rng = random.Random(seed + 1)
     next_id = 10_000
     first = _listings(120, seed, next_id)
-    counts = first["neighbourhood"].value_counts()
-    areas = sorted(counts[counts >= 3].index)  # an update must match rows, or it commits nothing
+    areas = _areas(seed)
     for step in plan["steps"]:
         if step == "create":
             delta.write_table(first, path, mode="overwrite", spark=spark)
@@ -227,6 +243,7 @@ def _reason(err: Exception) -> tuple[str, bool]:
     text = " ".join(str(err).split())
     condition = re.search(r"\[[A-Z][A-Z_]+\].*", text)  # Delta's own message, not the JVM call
     text = condition.group(0) if condition else text
+    text = text.split(" JVM stacktrace:")[0]
     for marker in ("DELTA_VIOLATE_CONSTRAINT", "DELTA_CANNOT_MODIFY_APPEND_ONLY",
                    "CHECK constraint", "append-only", "appendOnly"):
         if marker in text:
@@ -252,19 +269,33 @@ def replay_bad_write(table: str, seed: int, *, spark: "SparkSession | None" = No
     spark = _spark(spark)
     path = _table_path(table)
     kind = scenario(seed)["kind"]
-    name = ("the overwrite with one room type" if kind == "dropped_rows"
-            else "the append of prices in cents")
-    return _attempt(path, name, lambda copy: _bad_write(kind, copy, seed, spark), spark)[0]
+    return _attempt(path, _BAD_WRITES[kind], lambda copy: _bad_write(kind, copy, seed, spark), spark)[0]
 
 
-def _good_append(path: str, spark: "SparkSession") -> WriteAttempt:
-    """Append new listings priced like the table's own: a protection must let this through."""
-    def append(copy: str) -> None:
-        others = ", ".join(_COLUMNS[1:])
-        spark.sql(f"INSERT INTO delta.`{copy}` SELECT id + 1000000 AS id, {others} "
-                  f"FROM delta.`{copy}` ORDER BY id LIMIT 10")
+def good_commits(table: str, *, spark: "SparkSession | None" = None) -> list[WriteAttempt]:
+    """Try each kind of good commit on a scratch copy of the table: all must go through.
 
-    return _attempt(path, "a good append", append, spark)[0]
+    An append of new listings priced like the table's own, a correction that
+    raises the three highest prices by 5 percent, and the delete of one
+    delisted listing, as the table's good jobs do every night.
+    """
+    spark = _spark(spark)
+    path = _table_path(table)
+    top = spark.sql(f"SELECT price FROM delta.`{path}` WHERE price IS NOT NULL "
+                    "ORDER BY price DESC LIMIT 3").collect()
+    floor = min(float(r["price"]) for r in top)
+    delisted = int(spark.sql(f"SELECT min(id) AS id FROM delta.`{path}`").first()["id"])
+    others = ", ".join(_COLUMNS[1:])
+    writes = {
+        "a good append of new listings": lambda copy: spark.sql(
+            f"INSERT INTO delta.`{copy}` SELECT id + 1000000 AS id, {others} "
+            f"FROM delta.`{copy}` ORDER BY id LIMIT 10").collect(),
+        "a good price correction (UPDATE)": lambda copy: spark.sql(
+            f"UPDATE delta.`{copy}` SET price = round(price * 1.05, 2) WHERE price >= {floor}").collect(),
+        "a good delete of a delisted listing (DELETE)": lambda copy: spark.sql(
+            f"DELETE FROM delta.`{copy}` WHERE id = {delisted}").collect(),
+    }
+    return [_attempt(path, name, write, spark)[0] for name, write in writes.items()]
 
 
 # ------------------------------------------------------------------ checkers
@@ -309,10 +340,12 @@ def check_ex2(value: Any, *, seed: int, spark: "SparkSession | None" = None,
 
 @checker(LAB_ID, "ex3", title="Add the protection that stops this bad write", hints=[
     "Schema enforcement did not stop this write: its columns and types were right. What was wrong "
-    "was the values, or the kind of write. Delta has a guard for each.",
-    "A CHECK constraint (ALTER TABLE ... ADD CONSTRAINT name CHECK (...)) rejects rows with "
-    "impossible values; the table property delta.appendOnly rejects any write that removes or "
-    "rewrites rows. Pick the one your bad write would hit.",
+    "was the values. And the good jobs keep running: they append listings, correct prices and "
+    "delete delisted rows.",
+    "A table property that refuses every update and delete also refuses the good jobs. A CHECK "
+    "constraint (ALTER TABLE ... ADD CONSTRAINT name CHECK (...)) judges the values of each "
+    "row written: state what every price in this table must be (a row where the condition is "
+    "NULL breaks it too).",
 ])
 def check_ex3(value: Any, *, seed: int, spark: "SparkSession | None" = None,
               **context: Any) -> CheckResult:
@@ -323,22 +356,24 @@ def check_ex3(value: Any, *, seed: int, spark: "SparkSession | None" = None,
     spark = _spark(spark)
     path = _table_path(value)
     kind = scenario(seed)["kind"]
-    name = "the overwrite" if kind == "dropped_rows" else "the append"
+    name = _BAD_WRITES[kind]
     bad, protected = _attempt(path, name, lambda copy: _bad_write(kind, copy, seed, spark), spark)
     if bad.accepted:
         return CheckResult.fail(f"replayed on a copy of your table, {name} of your bad write still "
                                 "goes through",
-                                hint="Look again at what the bad write did (exercise 1): did it "
-                                     "bring wrong values, or remove rows? Choose the guard for that.")
+                                hint="Look again at what the bad write did to the prices (exercise "
+                                     "1), and state the rule it broke as a condition on each row.")
     if not protected:
         return CheckResult.fail(f"{name} was rejected, but not by a table protection: {bad.reason}",
                                 hint="A protection is part of the table (a constraint or a table "
                                      "property), so every writer hits it.")
-    good = _good_append(path, spark)
-    if not good.accepted:
-        return CheckResult.fail("your table now also rejects a good append of new listings "
-                                f"priced like the existing ones: {good.reason}",
-                                hint="A guard must stop the bad write and nothing else: loosen it "
-                                     "(ALTER TABLE ... DROP CONSTRAINT, or unset the property).")
-    return CheckResult.ok(f"the bad write is rejected ({bad.reason[:80]}), good appends still go "
-                          "through")
+    for good in good_commits(path, spark=spark):
+        if not good.accepted:
+            return CheckResult.fail(
+                f"your table now also rejects {good.write}, which the good jobs commit every "
+                f"night: {good.reason}",
+                hint="A guard must stop the bad write and nothing else: loosen it "
+                     "(ALTER TABLE ... DROP CONSTRAINT, or unset the property) and state a rule "
+                     "about the values instead.")
+    return CheckResult.ok(f"the bad write is rejected ({bad.reason[:80]}); good appends, price "
+                          "corrections and deletes still go through")

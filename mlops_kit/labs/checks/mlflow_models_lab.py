@@ -9,12 +9,15 @@ land near the threshold: they swap it for a stub that returns prices chosen
 around 100, and that refuses input the real regressor could not score.
 
 - ex1: built with the stub, the class labels a raw request (per-learner
-  shuffle) and the boundary right;
+  shuffle) and the boundary right, and hands the regressor each field's own
+  values (columns relabelled by position price listings from the wrong fields);
 - ex2: logged with an input example and a signature that describes what
   callers send (raw requests) and get back (labels, strings), it loads back
   and labels a raw request right;
 - ex3: a ``models:/`` URI of a version registered under the workspace's
-  ``price_labels`` name, from the run of ex2, that a fresh process loads.
+  ``price_labels`` name, from the run of ex2, whose own regressor prices a raw
+  request as it prices the request's features matched by name, and that a
+  fresh process loads and labels the same way.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from typing import Any
 
 from mlops_kit.labs import CheckResult, checker
 
-__all__ = ["LAB_ID", "MODEL", "THRESHOLD", "raw_request"]
+__all__ = ["LAB_ID", "MODEL", "THRESHOLD", "raw_request", "request_features"]
 
 LAB_ID = "mlflow-models-lab"
 THRESHOLD = 100.0
@@ -68,12 +71,42 @@ class _BadInput(ValueError):
     """The stub regressor refused what the pyfunc passed it."""
 
 
+def request_features(request: Any):
+    """What the regressor must be given for ``request``: its features by name, as numbers."""
+    import pandas as pd
+
+    from mlops_kit.models import FEATURES
+
+    return request[FEATURES].apply(pd.to_numeric, errors="coerce").astype(float)
+
+
+def _same_values(frame: Any, expected: Any) -> None:
+    """Raise :class:`_BadInput` when ``frame`` does not hold ``expected``'s values, column by column."""
+    import numpy as np
+
+    if len(frame) != len(expected):
+        raise _BadInput(f"the regressor was given {len(frame)} rows for a request of {len(expected)}")
+    wrong = [c for c in expected.columns
+             if not np.allclose(frame[c].to_numpy(dtype=float), expected[c].to_numpy(dtype=float),
+                                rtol=1e-9, atol=1e-9, equal_nan=True)]
+    if wrong:
+        raise _BadInput(f"the regressor was given other values than the request's under "
+                        f"{wrong[:3]}{' and more' if len(wrong) > 3 else ''}: it would price "
+                        f"these listings from the wrong fields")
+
+
 class _StubRegressor:
     """Returns the probe prices, whatever the rows: the checker decides the price.
 
     Like the fitted pipeline, it only accepts the training features, in the
     training order, as numbers; anything else raises :class:`_BadInput`.
+    Given the request's ``expected`` features, it also refuses a frame whose
+    columns carry other values than the request's fields of the same name
+    (columns relabelled by position, a feature scaled or filled in).
     """
+
+    def __init__(self, expected: Any = None) -> None:
+        self.expected = expected
 
     def predict(self, frame: Any):
         import numpy as np
@@ -93,6 +126,8 @@ class _StubRegressor:
             if text:
                 raise _BadInput(f"the regressor was given non-numeric column(s) {text[:3]} "
                                 f"(dtype {frame[text[0]].dtype})")
+            if self.expected is not None:
+                _same_values(frame, self.expected)
         prices = [price for price, _ in PROBES]
         return np.array([prices[i % len(prices)] for i in range(len(frame))])
 
@@ -129,13 +164,32 @@ def _labels_verdict(labels: list) -> CheckResult:
     )
 
 
-def _swap_regressor(python_model: Any) -> str | None:
-    """Replace the attribute holding the regressor by the stub; return its name."""
+def _regressor_attribute(python_model: Any) -> str | None:
+    """The name of the attribute holding the regressor, if any."""
     for name, value in vars(python_model).items():
         if hasattr(value, "predict") and not isinstance(value, type):
-            setattr(python_model, name, _StubRegressor())
             return name
     return None
+
+
+def _swap_regressor(python_model: Any, expected: Any = None) -> str | None:
+    """Replace the attribute holding the regressor by the stub; return its name."""
+    name = _regressor_attribute(python_model)
+    if name is not None:
+        setattr(python_model, name, _StubRegressor(expected))
+    return name
+
+
+class _Recording:
+    """The learner's own regressor, checking what it is given and keeping the prices."""
+
+    def __init__(self, model: Any, expected: Any) -> None:
+        self.model, self.expected, self.prices = model, expected, None
+
+    def predict(self, frame: Any):
+        _same_values(frame, self.expected)
+        self.prices = self.model.predict(frame)
+        return self.prices
 
 
 _PREPROCESS_HINT = ("compare raw_request.columns and raw_request.dtypes with X: "
@@ -157,13 +211,14 @@ def check_ex1(value: Any, **context: Any) -> CheckResult:
             f"expected a subclass of mlflow.pyfunc.PythonModel (a class), got {type(value).__name__}",
             hint="define class PriceLabelModel(mlflow.pyfunc.PythonModel) and pass the class itself",
         )
+    request = raw_request(len(PROBES))
     try:
-        instance = value(_StubRegressor())
+        instance = value(_StubRegressor(request_features(request)))
     except TypeError as err:
         return CheckResult.fail(f"the class could not be built with a model: {err}",
                                 hint="give __init__ one argument: the fitted regressor")
     try:
-        labels = _as_list(instance.predict(None, raw_request(len(PROBES))))
+        labels = _as_list(instance.predict(None, request))
     except _BadInput as err:
         return CheckResult.fail(f"a raw request did not score: {err}", hint=_PREPROCESS_HINT)
     except Exception as err:  # the learner's code failed on the raw request
@@ -212,11 +267,15 @@ def check_ex2(value: Any, **context: Any) -> CheckResult:
         return CheckResult.fail("the model was logged without an input example",
                                 hint="pass input_example= a few rows of the input")
     loaded = mlflow.pyfunc.load_model(uri)
-    if _swap_regressor(loaded.unwrap_python_model()) is None:
+    request = raw_request(len(PROBES))
+    if _swap_regressor(loaded.unwrap_python_model(), request_features(request)) is None:
         return CheckResult.fail("the logged model keeps no regressor as an attribute",
                                 hint="store the fitted model in __init__: self.model = model")
     try:
-        predictions = loaded.predict(raw_request(len(PROBES)))
+        predictions = loaded.predict(request)
+    except _BadInput as err:
+        return CheckResult.fail(f"loaded back, a raw request did not score: {err}",
+                                hint=_PREPROCESS_HINT)
     except Exception as err:  # MLflow's schema enforcement refused the request
         return CheckResult.fail(
             f"loaded back, the model refused a raw request ({type(err).__name__}: "
@@ -277,9 +336,54 @@ def check_ex3(value: Any, *, model_info: Any = None, **context: Any) -> CheckRes
     if run_id is not None and version.run_id != run_id:
         return CheckResult.fail("this version was registered from another run than the model you logged",
                                 hint="register model_info.model_uri, the model of exercise 2")
-    labels = predict_in_fresh_process(value, raw_request(10))
+    request = raw_request(10)
+    priced = _prices_on(value, request)
+    if isinstance(priced, CheckResult):
+        return priced
+    expected = ["Expensive" if price > THRESHOLD else "Not Expensive" for price in priced]
+    labels = predict_in_fresh_process(value, request)
     if len(labels) != 10 or not set(labels) <= LABELS:
         return CheckResult.fail(f"a fresh process predicted {labels!r}",
                                 hint="the registered model must return one label per row")
+    if list(labels) != expected:
+        wrong = sum(a != b for a, b in zip(labels, expected))
+        return CheckResult.fail(f"in a fresh process, {wrong} of 10 listings got another label than "
+                                f"the regressor's own price gives them",
+                                hint=_PREPROCESS_HINT)
     return CheckResult.ok(f"version {version.version} of {MODEL} loads in a new Python process "
-                          "and labels 10 rows")
+                          f"and labels 10 rows from the prices of their own fields "
+                          f"({min(priced):,.0f} to {max(priced):,.0f})")
+
+
+def _prices_on(uri: str, request: Any) -> Any:
+    """The registered model's regressor's prices on ``request``, checked against the request's fields.
+
+    Loads the version in this process, lets its own regressor price what the
+    pyfunc hands it, and compares that with the reference: the same regressor
+    on the request's features, matched by name.
+    """
+    import mlflow
+    import numpy as np
+
+    python_model = mlflow.pyfunc.load_model(uri).unwrap_python_model()
+    name = _regressor_attribute(python_model)
+    if name is None:
+        return CheckResult.fail("the registered model keeps no regressor as an attribute",
+                                hint="store the fitted model in __init__: self.model = model")
+    regressor = getattr(python_model, name)
+    reference = np.asarray(regressor.predict(request_features(request)), dtype=float)
+    recording = _Recording(regressor, request_features(request))
+    setattr(python_model, name, recording)
+    try:
+        python_model.predict(None, request)
+    except _BadInput as err:
+        return CheckResult.fail(f"the registered model prices a raw request wrongly: {err}",
+                                hint=_PREPROCESS_HINT)
+    except Exception as err:  # the learner's code failed on the raw request
+        return CheckResult.fail(f"the registered model failed on a raw request ({type(err).__name__})",
+                                hint=_PREPROCESS_HINT)
+    prices = np.asarray(recording.prices, dtype=float)
+    if prices.shape != reference.shape or not np.allclose(prices, reference, rtol=1e-6, equal_nan=True):
+        return CheckResult.fail("the registered model's prices differ from its regressor's on the "
+                                "request's fields", hint=_PREPROCESS_HINT)
+    return reference

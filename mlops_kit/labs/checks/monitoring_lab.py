@@ -136,12 +136,22 @@ _WRONG_FOR_A_REAL_CHANGE = {
 }
 
 
+#: a feature the learner's report flagged although nothing was planted in it (a test fires
+#: by chance about alpha of the time): watching the error or doing nothing yet are fair
+_WRONG_FOR_A_CHANCE_ALARM = {
+    "fix_pipeline": "nothing about how this column is produced changed: its values come from the "
+                    "same process as the reference, and a test fires by chance now and then",
+    "rollback": "nothing suggests the current model is worse than the previous one",
+}
+
+
 @checker("monitoring-lab", "ex5", title="Decide what to do about each problem", hints=[
     "Ask of each drifted feature: did the world change, or did the data break on its way to you?",
     "Nulls from a sensor and a column in other units are not the world changing; a new taste "
     "in flavours is.",
 ])
-def check_ex5(value: Any, *, learner: int | None = None, **context: Any) -> CheckResult:
+def check_ex5(value: Any, *, learner: int | None = None, report: Any = None,
+              **context: Any) -> CheckResult:
     if not isinstance(value, dict):
         return CheckResult.fail(f"expected a dict of feature -> action, got {type(value).__name__}",
                                 hint="One key per problem feature, one TRIAGE_ACTIONS key as each value.")
@@ -150,7 +160,10 @@ def check_ex5(value: Any, *, learner: int | None = None, **context: Any) -> Chec
         return CheckResult.fail(f"{unknown} is not on the triage menu",
                                 hint=f"Choose each action from {sorted(TRIAGE_ACTIONS)}.")
     broken = _broken(learner)
-    missing, extra = sorted(broken - set(value)), sorted(set(value) - broken)
+    # every feature the learner's own report flagged needs a decision, even one that
+    # drifted by chance (without the report, the planted problems are what counts)
+    flagged = set(getattr(report, "drifted_features", None) or ()) | broken
+    missing, extra = sorted(flagged - set(value)), sorted(set(value) - flagged)
     if missing:
         return CheckResult.fail(f"{len(missing)} of the problems your report found has no decision",
                                 hint="Every feature that drifted in *your* report needs an action, "
@@ -158,6 +171,12 @@ def check_ex5(value: Any, *, learner: int | None = None, **context: Any) -> Chec
     if extra:
         return CheckResult.fail(f"{extra} did not drift in your data",
                                 hint="Decide only about the features your report flagged.")
+    for feature in sorted(flagged - broken):
+        wrong = _WRONG_FOR_A_CHANCE_ALARM.get(value[feature])
+        if wrong:
+            return CheckResult.fail(f"{value[feature]!r} for {feature!r}: {wrong}",
+                                    hint="Compare how far this feature moved with how far the "
+                                         "broken ones did.")
     for feature in sorted(broken):
         action = value[feature]
         real_change = feature == "flavour"

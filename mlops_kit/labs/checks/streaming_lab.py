@@ -1,7 +1,9 @@
 """Checkers of Lab 3.2, streaming scoring (``streaming-lab``).
 
 ex1 and ex2 read the learner's own source and sink tables and compare them
-id by id (each source row scored exactly once, with the model's prediction);
+id by id (each source row scored exactly once, with the model's prediction,
+next to the columns the exercise names); ex2 also reads the tables' Delta
+history, so a reset that re-appends and re-scores every row does not pass;
 ex3 runs the learner's exactly-once test on crafted pairs of tables, among
 them one with a duplicate *and* a missing row, whose counts agree: a proof
 by counting alone passes that pair and fails the check.
@@ -14,6 +16,8 @@ from mlops_kit.labs import CheckResult, checker
 
 #: rows whose predictions are recomputed in-process
 SAMPLE_ROWS = 50
+#: the columns the exercise asks the sink to keep next to the prediction
+KEEP_COLUMNS = ("id", "room_type")
 
 
 def _tables(source_table: str, sink_table: str):
@@ -33,6 +37,56 @@ def _gaps(source, sink) -> tuple[int, int]:
     duplicated = sink.groupBy("id").count().where(F.col("count") > 1).count()
     missing = source.select("id").subtract(sink.select("id")).count()
     return duplicated, missing
+
+
+def _history(table: str):
+    """The Delta history of a workspace table, oldest commit first (pandas)."""
+    from mlops_kit.spark import get_spark
+    from mlops_kit.workspace import get_workspace
+
+    path = str(get_workspace().table_path(table))
+    history = get_spark().sql(f"DESCRIBE HISTORY delta.`{path}`").toPandas()
+    return history.sort_values("version").reset_index(drop=True)
+
+
+def _resumed(source_table: str, sink_table: str) -> CheckResult | None:
+    """The sink's history shows one query going on where it stopped, not a start from scratch.
+
+    Current tables cannot tell a restart from a reset that re-appended every
+    batch and scored them all again: the history can. Every streaming commit
+    of the sink must come from one query (one checkpoint), and the sink's
+    first commit must be older than the source's last one: rows scored before
+    the outage stay scored, and only what arrived later is scored by the restart.
+    """
+    sink = _history(sink_table)
+    streaming = sink[sink["operation"] == "STREAMING UPDATE"]
+    queries = {str((params or {}).get("queryId")) for params in streaming["operationParameters"]}
+    if len(queries) > 1:
+        return CheckResult.fail(f"the sink was written by {len(queries)} different queries: a "
+                                f"restart started from scratch",
+                                hint="What tells a restarted query which rows it already wrote?")
+    source = _history(source_table)
+    if len(sink) and len(source) and sink["timestamp"].min() >= source["timestamp"].max():
+        return CheckResult.fail(
+            f"every one of the sink's {len(sink)} commit(s) came after the last rows arrived: the "
+            f"rows scored before the outage were scored again, and the sink's history before "
+            f"the outage is gone",
+            hint="A restart goes on from the state the first run left; nothing of that state "
+                 "needs to be rebuilt.")
+    return None
+
+
+def _kept_columns(sink) -> CheckResult | None:
+    want = {*KEEP_COLUMNS, "prediction"}
+    if set(sink.columns) != want:
+        extra = sorted(set(sink.columns) - want)
+        missing = sorted(want - set(sink.columns))
+        what = (f"{len(extra)} column(s) nobody asked for, e.g. {extra[:3]}" if extra
+                else f"no {missing} column")
+        return CheckResult.fail(f"the sink has {what}",
+                                hint="Choose the columns the sink keeps next to the prediction, "
+                                     "as the exercise names them.")
+    return None
 
 
 def _predictions_match(source, sink, model_uri: str) -> CheckResult | None:
@@ -98,17 +152,20 @@ def check_ex1(value: Any, *, model_uri: str, source_table: str, sink_table: str,
 def check_ex2(value: Any, *, model_uri: str, source_table: str, sink_table: str,
               **context: Any) -> CheckResult:
     return _scored_once(value, model_uri, source_table, sink_table,
-                        "after the restart all {n} rows are scored, each once")
+                        "after the restart all {n} rows are scored, each once, and the restart "
+                        "scored only what the first run had not", resumed=True)
 
 
 def _scored_once(query: Any, model_uri: str, source_table: str, sink_table: str,
-                 passed: str) -> CheckResult:
+                 passed: str, *, resumed: bool = False) -> CheckResult:
     """The query finished, every source row is in the sink once, with the model's prediction."""
     failed = _query_state(query)
     if failed:
         return failed
     source, sink = _tables(source_table, sink_table)
-    failed = _exactly_once(source, sink) or _predictions_match(source, sink, model_uri)
+    failed = (_exactly_once(source, sink) or _kept_columns(sink)
+              or (_resumed(source_table, sink_table) if resumed else None)
+              or _predictions_match(source, sink, model_uri))
     if failed:
         return failed
     return CheckResult.ok(passed.format(n=source.count()))
@@ -134,6 +191,9 @@ def check_ex3(value: Any, **context: Any) -> CheckResult:
         ("row 2 written twice", frame([1, 2, 2, 3, 4]), False),
         ("row 4 missing", frame([1, 2, 3]), False),
         ("row 2 twice and row 4 missing (the counts agree)", frame([1, 2, 2, 3]), False),
+        ("row 4 missing and a row 5 the source never had (no id twice, the counts agree)",
+         frame([1, 2, 3, 5]), False),
+        ("every row once, and row 3 once more", frame([3, 1, 2, 3, 4]), False),
     ]
     for name, sink, want in cases:
         try:

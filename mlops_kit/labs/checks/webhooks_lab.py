@@ -38,24 +38,89 @@ def _delivery(delivery_id: str, version: int, *, secret: str = SECRET, age: int 
     return {"headers": headers, "body": body}
 
 
-def deliveries(seed: int) -> list[dict[str, Any]]:
-    """Eight deliveries: authentic ones, a replay, a forged, a stale, a tampered, an unsigned one."""
-    import random
-
-    rng = random.Random(seed)
-    versions = rng.sample(range(2, 9), 5)
+def _draw_deliveries(rng) -> list[dict[str, Any]]:
+    """Nine deliveries: four authentic ones, a replay, a forged, a stale, a tampered, an unsigned one."""
+    versions = rng.sample(range(2, 11), 6)
+    ids = [f"d-{n:04x}" for n in rng.sample(range(16**4), 8)]  # ids say nothing of authenticity
     items = [
-        _delivery("d-1", versions[0]),
-        _delivery("d-2", versions[1]),
-        _delivery("d-3", versions[2]),
-        _delivery("d-4", versions[3], secret="not-the-secret"),
-        _delivery("d-5", versions[4], age=3600),
-        _delivery("d-6", versions[3], tamper=True),
-        _delivery("d-7", versions[4], drop="X-MLflow-Signature"),
+        _delivery(ids[0], versions[0]),
+        _delivery(ids[1], versions[1]),
+        _delivery(ids[2], versions[2]),
+        _delivery(ids[3], versions[3]),
+        _delivery(ids[4], versions[4], secret="not-the-secret"),
+        _delivery(ids[5], versions[5], age=3600),
+        _delivery(ids[6], versions[4], tamper=True),
+        _delivery(ids[7], versions[5], drop="X-MLflow-Signature"),
     ]
-    items.append(dict(items[rng.randrange(3)]))  # a retry: the same delivery again
+    items.append(dict(items[rng.randrange(4)]))  # a retry: the same delivery again
     rng.shuffle(items)
     return items
+
+
+def _draw_cards(rng) -> list[dict[str, Any]]:
+    champion = round(rng.uniform(24.0, 44.0), 1)
+    cards = []
+    for version in range(2, 11):
+        cards.append({"version": version, "columns": list(SERVING_COLUMNS),
+                      "rmse": round(champion * rng.uniform(0.93, 1.04), 2),
+                      "champion_rmse": champion, "description": f"ridge, retrained on week {version}"})
+    faults = rng.sample(range(len(cards)), 6)
+    dropped = rng.choice(SERVING_COLUMNS)
+    cards[faults[0]]["columns"] = [c for c in SERVING_COLUMNS if c != dropped]
+    renamed = rng.choice(SERVING_COLUMNS)  # as many columns as the app sends, one of them renamed
+    cards[faults[1]]["columns"] = [f"{c}_count" if c == renamed else c for c in SERVING_COLUMNS]
+    cards[faults[2]]["rmse"] = round(champion * rng.uniform(1.08, 1.3), 2)
+    cards[faults[3]]["description"] = rng.choice(["", "   "])
+    cards[faults[4]]["rmse"] = float("nan")
+    extra = list(SERVING_COLUMNS) + ["room_type"]  # a valid version that accepts one more column
+    rng.shuffle(extra)
+    cards[faults[5]]["columns"] = extra
+    return cards
+
+
+def _challenger_of(items: list[dict[str, Any]], cards: list[dict[str, Any]]) -> int | None:
+    by_version = {c["version"]: c for c in cards}
+    by_id = {item["headers"].get("X-MLflow-Delivery-Id"): item for item in items}
+    valid = [_version_of(by_id[d]) for d in to_act_on(items)
+             if reference_valid(by_version[_version_of(by_id[d])])]
+    return valid[-1] if valid else None
+
+
+def _needs_the_whole_walk(items: list[dict[str, Any]], cards: list[dict[str, Any]]) -> bool:
+    """Every shortcut of ex3 gives another version than the walk itself (and None is never right)."""
+    by_version = {c["version"]: c for c in cards}
+    by_id = {item["headers"].get("X-MLflow-Delivery-Id"): item for item in items}
+    acted = [_version_of(by_id[d]) for d in to_act_on(items)]
+    valid = [v for v in acted if reference_valid(by_version[v])]
+    if len(set(valid)) < 2:
+        return False
+    answer = valid[-1]
+    arrived = [_version_of(item) for item in items]
+    valid_arrived = [v for v in arrived if v in by_version and reference_valid(by_version[v])]
+    shortcuts = {
+        valid[0],                                                        # stops at the first pass
+        acted[-1],                                                       # no validation
+        max(v for v, c in by_version.items() if reference_valid(c)),     # no delivery needed
+        valid_arrived[-1],                                               # forged ones acted on too
+    }
+    return answer not in shortcuts
+
+
+def _scenario(seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One learner's deliveries and version cards, drawn until ex3 needs the whole walk."""
+    import random
+
+    for attempt in range(1_000):
+        rng = random.Random(f"webhooks-lab:{seed}:{attempt}")
+        items, cards = _draw_deliveries(rng), _draw_cards(rng)
+        if _needs_the_whole_walk(items, cards):
+            return items, cards
+    raise AssertionError(f"no scenario for seed {seed}")  # pragma: no cover - never seen
+
+
+def deliveries(seed: int) -> list[dict[str, Any]]:
+    """The learner's deliveries, in arrival order (see :func:`_draw_deliveries`)."""
+    return _scenario(seed)[0]
 
 
 def reference_authentic(headers: dict[str, str], body: str, now: float) -> bool:
@@ -81,21 +146,40 @@ def to_act_on(items: list[dict[str, Any]]) -> list[str]:
 
 def version_cards(seed: int) -> list[dict[str, Any]]:
     """What a validation job knows about each version (one learner's registry)."""
+    return _scenario(seed)[1]
+
+
+def probe_cards(seed: int) -> list[tuple[str, dict[str, Any]]]:
+    """Cards the ex2 checker adds to the learner's own: boundaries and look-alikes, described.
+
+    Their champion's RMSE differs from the learner's (a rule with the champion's
+    RMSE typed in fails), one RMSE lies just inside and one just outside the
+    5 % margin, and one card keeps the number of columns but renames one.
+    """
     import random
 
-    rng = random.Random(seed)
-    cards = []
-    for version in range(2, 9):
-        columns = list(SERVING_COLUMNS)
-        card = {"version": version, "columns": columns, "rmse": round(rng.uniform(30, 34), 2),
-                "champion_rmse": 32.0, "description": f"ridge, retrained on week {version}"}
-        cards.append(card)
-    faults = rng.sample(range(len(cards)), 4)
-    cards[faults[0]]["columns"] = [c for c in SERVING_COLUMNS if c != "bathrooms"]
-    cards[faults[1]]["rmse"] = round(32.0 * rng.uniform(1.08, 1.3), 2)
-    cards[faults[2]]["description"] = ""
-    cards[faults[3]]["rmse"] = float("nan")
-    return cards
+    rng = random.Random(f"webhooks-lab-probes:{seed}")
+    champion = round(rng.uniform(24.0, 44.0), 1)
+    while abs(champion - version_cards(seed)[0]["champion_rmse"]) < 3:
+        champion = round(rng.uniform(24.0, 44.0), 1)
+    base = {"columns": list(SERVING_COLUMNS), "champion_rmse": champion,
+            "description": "ridge, retrained on a holiday week"}
+    renamed = rng.choice(SERVING_COLUMNS)
+    shuffled = list(SERVING_COLUMNS) + ["host_is_superhost"]
+    rng.shuffle(shuffled)
+    probes = [
+        ("an RMSE 4.9 % above the champion's", {"rmse": champion * 1.049}),
+        ("an RMSE 5.1 % above the champion's", {"rmse": champion * 1.051}),
+        ("an RMSE 10 % below the champion's", {"rmse": champion * 0.9}),
+        (f"the app's {len(SERVING_COLUMNS)} columns but one of them renamed",
+         {"rmse": champion * 0.98,
+          "columns": [f"{c}_v2" if c == renamed else c for c in SERVING_COLUMNS]}),
+        ("the app's columns in another order, and one more",
+         {"rmse": champion * 0.98, "columns": shuffled}),
+        ("a description of blanks only", {"rmse": champion * 0.98, "description": "  "}),
+        ("no RMSE at all (None)", {"rmse": None}),
+    ]
+    return [(what, {**base, "version": 100 + i, **fields}) for i, (what, fields) in enumerate(probes)]
 
 
 def reference_valid(card: dict[str, Any]) -> bool:
@@ -110,13 +194,10 @@ def _version_of(item: dict[str, Any]) -> int:
     return int(json.loads(item["body"])["data"]["version"])
 
 
-def challenger(seed: int) -> int | None:
+def challenger(seed: int) -> int:
     """The version that ends up ``challenger``: the last valid one among acted-on deliveries."""
-    items = deliveries(seed)
-    cards = {c["version"]: c for c in version_cards(seed)}
-    by_id = {item["headers"].get("X-MLflow-Delivery-Id"): item for item in items}
-    valid = [_version_of(by_id[d]) for d in to_act_on(items) if reference_valid(cards[_version_of(by_id[d])])]
-    return valid[-1] if valid else None
+    items, cards = _scenario(seed)
+    return _challenger_of(items, cards)
 
 
 @checker("webhooks-lab", "ex1", title="Act only on authentic, new deliveries", hints=[
@@ -155,24 +236,24 @@ def check_ex2(value: Any, *, seed: int, **context: Any) -> CheckResult:
         return CheckResult.fail(f"validate should be a function of a version card; got a "
                                 f"{type(value).__name__}",
                                 hint="def validate(card): ... return passed, reason")
-    for card in version_cards(seed):
+    cases = [(f"version {card['version']}", card) for card in version_cards(seed)]
+    cases += [(f"a version with {what}", card) for what, card in probe_cards(seed)]
+    for name, card in cases:
         want = reference_valid(card)
         try:
             answer = value(dict(card))
         except Exception as err:  # noqa: BLE001 - the learner's code
-            return CheckResult.fail(f"your check raised {type(err).__name__} on version "
-                                    f"{card['version']}: {err}",
+            return CheckResult.fail(f"your check raised {type(err).__name__} on {name}: {err}",
                                     hint="A bad version must fail with a reason, not crash the job.")
         if not (isinstance(answer, tuple) and len(answer) == 2):
             return CheckResult.fail("validate should return (passed, reason)",
                                     hint="A bool and a string: the reason is empty when it passed.")
         passed, reason = answer
         if bool(passed) is not want:
-            return CheckResult.fail(f"your check {'passes' if passed else 'fails'} version "
-                                    f"{card['version']}",
+            return CheckResult.fail(f"your check {'passes' if passed else 'fails'} {name}",
                                     hint="Compare that version's card with each rule, boundaries included.")
         if not passed and not str(reason).strip():
-            return CheckResult.fail(f"version {card['version']} fails without a reason",
+            return CheckResult.fail(f"{name} fails without a reason",
                                     hint="Say which rule failed, so the owner knows what to fix.")
     return CheckResult.ok("your check passes the good versions and fails each bad one with a reason")
 
@@ -188,6 +269,10 @@ def check_ex3(value: Any, *, seed: int, **context: Any) -> CheckResult:
                                 hint="The version is in the body of each delivery.")
     if value == expected:
         return CheckResult.ok(f"version {expected} is challenger")
+    if value is None:
+        return CheckResult.fail("in your history some acted-on version passes validation, so the "
+                                "alias does move",
+                                hint="Walk the deliveries you act on in order and validate each version.")
     return CheckResult.fail(f"version {value} does not end up challenger",
                             hint="Walk the deliveries you act on in order, validate each version, "
                                  "keep the last that passes.")
