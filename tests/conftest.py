@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from mlops_kit.labs.fill_in import set_active_lab
 from mlops_kit.workspace import Workspace, use_workspace
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,6 +70,7 @@ def isolated_environment(request: pytest.FixtureRequest, tmp_path: Path) -> None
     use_workspace(None)
     yield
     use_workspace(None)
+    set_active_lab(None)  # a Lab made by one test must not number another test's FILL_IN
     connect_mode = {k: os.environ[k] for k in _CONNECT_MODE if k in os.environ}
     os.environ.clear()
     os.environ.update(saved)

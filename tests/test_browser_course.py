@@ -36,7 +36,8 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 def course_site(tmp_path: Path, workspace):
     """The rendered pages, served on 127.0.0.1; yields the index URL."""
     run_dir = tmp_path / "run"
-    write_course_html(fake_run(run_dir, workspace.root), tmp_path / "html", run_dir=run_dir)
+    write_course_html(fake_run(run_dir, workspace.root), tmp_path / "html", run_dir=run_dir,
+                      solutions=True)  # the instructor's edition: every executed page
     handler = functools.partial(_QuietHandler, directory=str(tmp_path / "html"))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -310,8 +310,9 @@ def _cicd_ex3():
     from test_cicd_lab import FIRST_CHAMPION, right_gate
 
     from mlops_kit.labs.checks.cicd_lab import release_history, replay
+    from mlops_kit.labs.seeds import learner_seed
 
-    history = release_history(11)
+    history = release_history(learner_seed("cicd-lab"))  # the checker judges the learner's own
     champion = dict(FIRST_CHAMPION)
     context = {"history": history, "champion": champion}
     best = min(history, key=lambda c: c["rmse"])["version"]

@@ -6,7 +6,7 @@ import math
 import pytest
 
 from mlops_kit.labs.checks.cicd_lab import (
-    STAGES, check_ex1, check_ex2, check_ex3, reference_gate, release_history, replay,
+    STAGES, check_ex1, check_ex2, check_ex3, judge_ex3, reference_gate, release_history, replay,
 )
 
 try:  # the champion every learner's history starts from
@@ -87,7 +87,7 @@ HISTORY = [
 
 def test_ex3_replays_against_the_champion_of_each_moment():
     assert replay(HISTORY, dict(CHAMPION)) == 2
-    assert check_ex3(2, history=HISTORY, champion=CHAMPION).passed
+    assert judge_ex3(2, history=HISTORY, champion=CHAMPION).passed
 
 
 @pytest.mark.parametrize(("wrong", "says"), [
@@ -98,7 +98,7 @@ def test_ex3_replays_against_the_champion_of_each_moment():
     ("2", "should be a version number"),
 ], ids=["stale-champion", "best-rmse", "signature-ignored", "unknown", "string"])
 def test_ex3_rejects_plausible_replays(wrong, says):
-    result = check_ex3(wrong, history=HISTORY, champion=CHAMPION)
+    result = judge_ex3(wrong, history=HISTORY, champion=CHAMPION)
     assert not result.passed and says in result.message and "2" not in result.hint
 
 
@@ -136,7 +136,7 @@ def test_ex3_comparing_with_the_first_champion_fails_for_every_learner():
     passed = []
     for seed in LEARNERS:
         history = release_history(seed)
-        if check_ex3(stale_replay(history, dict(FIRST_CHAMPION)), history=history,
+        if judge_ex3(stale_replay(history, dict(FIRST_CHAMPION)), history=history,
                      champion=FIRST_CHAMPION).passed:
             passed.append(seed)
     assert passed == []
@@ -146,8 +146,21 @@ def test_ex3_a_looser_gate_or_a_forgotten_rule_fails_for_every_learner():
     ignore = lambda **kw: lambda c, ch: right_gate({**c, **kw}, ch)  # noqa: E731
     for seed in LEARNERS:
         history = release_history(seed)
-        assert check_ex3(replay(history, dict(FIRST_CHAMPION), right_gate), history=history,
+        assert judge_ex3(replay(history, dict(FIRST_CHAMPION), right_gate), history=history,
                          champion=FIRST_CHAMPION).passed
         for gate in (tolerant_gate(1.04), ignore(p99_ms=0.0), ignore(signature_ok=True)):
             final = replay(history, dict(FIRST_CHAMPION), gate)
-            assert not check_ex3(final, history=history, champion=FIRST_CHAMPION).passed, seed
+            assert not judge_ex3(final, history=history, champion=FIRST_CHAMPION).passed, seed
+
+
+def test_ex3_is_judged_on_the_learners_own_history_not_a_forged_one(workspace):
+    """Passing history=[] (or any history but the lab's) cannot make the first champion right."""
+    from mlops_kit.labs.seeds import learner_seed
+
+    own = release_history(learner_seed("cicd-lab"))
+    right = replay(own, dict(FIRST_CHAMPION))
+    assert check_ex3(right, history=own, champion=dict(FIRST_CHAMPION)).passed
+    assert check_ex3(right).passed  # the checker needs nothing but the answer
+    forged = check_ex3(FIRST_CHAMPION["version"], history=[], champion=dict(FIRST_CHAMPION))
+    assert not forged.passed and "not your lab's" in forged.message
+    assert not check_ex3(FIRST_CHAMPION["version"]).passed

@@ -108,7 +108,8 @@ def test_course_entries_mark_what_did_not_run(tmp_path) -> None:
 # ---------------------------------------------------------------------- pages
 def test_index_lists_the_course_in_order_with_status_and_time(tmp_path, workspace) -> None:
     run_dir = tmp_path / "run"
-    index = write_course_html(fake_run(run_dir, workspace.root), tmp_path / "html", run_dir=run_dir)
+    index = write_course_html(fake_run(run_dir, workspace.root), tmp_path / "html", run_dir=run_dir,
+                              solutions=True)
     assert index == tmp_path / "html" / "index.html"
     rows = index_rows(index)
     assert [row[1:6] for row in rows] == [
@@ -125,7 +126,8 @@ def test_index_lists_the_course_in_order_with_status_and_time(tmp_path, workspac
 
 def test_page_shows_outputs_and_plot_without_machine_paths(tmp_path, workspace) -> None:
     run_dir = tmp_path / "run"
-    write_course_html(fake_run(run_dir, workspace.root), tmp_path / "html", run_dir=run_dir)
+    write_course_html(fake_run(run_dir, workspace.root), tmp_path / "html", run_dir=run_dir,
+                      solutions=True)
     page = (tmp_path / "html" / "00-x" / "01-a.html").read_text()
     assert re.search(r'<img alt="&lt;Figure&gt;"[^>]* src="data:image/png;base64,', page)
     assert "tables in $MLOPS_KIT_HOME/dev/tables" in page
@@ -266,3 +268,26 @@ def test_sanitizer_attribute_rules(tag, name, value, kept) -> None:
     from mlops_kit.jobs.html_sanitize import _allowed
 
     assert _allowed(tag, name, value) is kept
+
+
+def test_labs_are_shown_as_learners_get_them_unless_the_instructor_asks(tmp_path, workspace) -> None:
+    """A learners' course never publishes the worked solutions the course run executed."""
+    run_dir, root = tmp_path / "run", tmp_path / "course"
+    entries = fake_run(run_dir, workspace.root)  # 00-x/02-b is a lab
+    solved = nbformat.read(str(run_dir / "00-x" / "02-b.ipynb"), as_version=4)
+    solved.cells.append(new_code_cell("### BEGIN SOLUTION\nanswer = 42\n### END SOLUTION"))
+    nbformat.write(solved, str(run_dir / "00-x" / "02-b.ipynb"))
+    lab = new_notebook(cells=[new_code_cell("answer = FILL_IN")], metadata={"kernelspec": KERNELSPEC})
+    (root / "labs" / "00-x").mkdir(parents=True)
+    nbformat.write(lab, str(root / "labs" / "00-x" / "02-b.ipynb"))
+
+    write_course_html(entries, tmp_path / "learners", run_dir=run_dir, course_root=root)
+    page = (tmp_path / "learners" / "00-x" / "02-b.html").read_text()
+    assert "FILL_IN" in page and "BEGIN SOLUTION" not in page
+
+    write_course_html(entries, tmp_path / "instructor", run_dir=run_dir, course_root=root,
+                      solutions=True)
+    assert "BEGIN SOLUTION" in (tmp_path / "instructor" / "00-x" / "02-b.html").read_text()
+
+    write_course_html(entries, tmp_path / "nolab", run_dir=run_dir, course_root=tmp_path / "none")
+    assert not (tmp_path / "nolab" / "00-x" / "02-b.html").exists()  # no lab: no page, no answers

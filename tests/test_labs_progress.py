@@ -68,6 +68,21 @@ def test_unanswered_questions_are_not_recorded_but_answers_are(toy, capsys) -> N
     assert (record.attempts, record.passed, record.state) == (1, False, "failed")
 
 
+def test_hint_count_stays_the_same_after_a_failed_check(toy, capsys) -> None:
+    """A failed check's own pointer is shown beside the hints, never renumbering them."""
+    lab = Lab("progress-toy")
+    lab.check("ex1", 41)  # fails with hint "multiply", which is not one of the two hints
+    capsys.readouterr()
+    lab.hint("ex1")
+    lab.hint("ex1")
+    out = capsys.readouterr().out
+    assert "Hint 1 of 2" in out and "Hint 2 of 2" in out and "of 3" not in out
+    assert "your last check pointed at: multiply" in out
+    lab.check("ex1", 42)
+    lab.hint("ex1")
+    assert "you have seen all 2" in capsys.readouterr().out
+
+
 def test_hints_come_one_at_a_time_then_point_at_the_solution(toy, capsys) -> None:
     lab = Lab("progress-toy")
     lab.hint("ex1")
@@ -170,10 +185,26 @@ def test_progress_command_shows_each_lab_and_exercise(toy, monkeypatch) -> None:
     lines = result.output.splitlines()
     ex1 = next(line for line in lines if "│ ex1 " in line)
     ex2 = next(line for line in lines if "│ ex2 " in line)
-    assert "Answer 42" in ex1 and "passed" in ex1 and "│        1 │     0 │" in ex1
-    assert "not attempted" in ex2 and "│        0 │     1 │" in ex2
+    assert "Answer 42" in ex1 and "passed" in ex1 and "│     1 │     0 │" in ex1
+    assert "not attempted" in ex2 and "│     0 │     1 │" in ex2
+    assert "progress-toy" in lines[1]  # one table per lab, titled with its id
 
 
 def test_progress_command_without_progress_says_so() -> None:
     result = CliRunner().invoke(main, ["progress"], catch_exceptions=False)
     assert result.exit_code == 0 and "No lab progress yet for user 'tester'" in result.output
+
+
+def test_progress_table_keeps_one_line_per_exercise_at_80_columns(toy, monkeypatch) -> None:
+    """An 80-column terminal gets one row per exercise, not one word per line."""
+    monkeypatch.setenv("COLUMNS", "80")
+    lab = Lab("progress-toy")
+    lab.check("ex1", 41)  # a failed check leaves a long message in the "latest" column
+    lab.check("ex2", "x")
+    result = CliRunner().invoke(main, ["progress"], catch_exceptions=False, terminal_width=80)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    body = [line for line in lines if line.startswith("│")]
+    # the two exercises, nothing wrapped onto a second line
+    assert [row.split("│")[1].strip() for row in body] == ["ex1", "ex2"]

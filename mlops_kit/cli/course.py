@@ -21,10 +21,14 @@ import click
                    "listing them in course order with status and time.")
 @click.option("--no-run", is_flag=True,
               help="With --html: render the last run's executed notebooks, run nothing.")
+@click.option("--solutions", is_flag=True,
+              help="With --html: the instructor's edition, with the labs' worked solutions "
+                   "(by default labs are shown as learners get them).")
 @click.option("--prepare-next/--no-prepare-next", default=True, show_default=True,
               help="Start the next notebook's kernel, and its imports, while one runs.")
 def command(only: tuple[str, ...], parallel: int, keep_going: bool, list_only: bool,
-            root: str | None, html_dir: str | None, no_run: bool, prepare_next: bool) -> None:
+            root: str | None, html_dir: str | None, no_run: bool, prepare_next: bool,
+            solutions: bool) -> None:
     """Run the course end to end with papermill; executed copies go to the workspace."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -39,7 +43,7 @@ def command(only: tuple[str, ...], parallel: int, keep_going: bool, list_only: b
     if no_run:
         if not html_dir:
             raise click.UsageError("--no-run renders a past run: give --html DIR too.")
-        _write_html(console, html_dir, only, root)
+        _write_html(console, html_dir, only, root, solutions)
         return
     course = discover_course(root, only=only or None)
     if list_only:
@@ -89,7 +93,7 @@ def command(only: tuple[str, ...], parallel: int, keep_going: bool, list_only: b
                       "the numbers its run measured)")
     console.print(f"executed notebooks: {ws.jobs_dir / 'course'}")
     if html_dir:
-        _write_html(console, html_dir, only, root)
+        _write_html(console, html_dir, only, root, solutions)
     failed = [r for r in results if not r.ok]
     skipped = len(course) - len(results)
     if skipped:
@@ -112,7 +116,8 @@ def _claims_of(executed) -> list:
         return []
 
 
-def _write_html(console, html_dir: str, only: tuple[str, ...], root: str | None) -> None:
+def _write_html(console, html_dir: str, only: tuple[str, ...], root: str | None,
+                solutions: bool = False) -> None:
     """Render the run recorded in the workspace (the one just made, or the last) as pages."""
     from mlops_kit.jobs.course import load_course_run
     from mlops_kit.jobs.course_html import write_course_html
@@ -120,5 +125,5 @@ def _write_html(console, html_dir: str, only: tuple[str, ...], root: str | None)
 
     ws = get_workspace()
     index = write_course_html(load_course_run(workspace=ws, only=only or None), html_dir,
-                              workspace=ws, course_root=root)
+                              workspace=ws, course_root=root, solutions=solutions)
     console.print(f"course pages: {index}")

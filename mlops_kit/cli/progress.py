@@ -22,11 +22,14 @@ def command(lab_ids: tuple[str, ...]) -> None:
     if not wanted:
         click.echo(f"No lab progress yet for user {ws.user!r} (in {progress_path(ws)}).")
         return
-    table = Table(title=f"Lab progress of {ws.user}")
-    for column in ("lab", "exercise", "title", "state", "attempts", "hints", "solution", "latest"):
-        table.add_column(column, justify="right" if column in ("attempts", "hints") else "left",
-                         no_wrap=column in ("exercise", "state", "attempts", "hints"))
+    click.echo(f"Lab progress of {ws.user}")
     colours = {"passed": "green", "failed": "red", "not attempted": "dim"}
+    # One table per lab, one line per exercise at any terminal width: the two free-text
+    # columns share what the others leave and are cut with "…" (an 80-column terminal
+    # used to get one word per line).
+    fixed = {"exercise": 8, "state": 13, "tries": 5, "hints": 5, "solution": 8}
+    borders = 3 * (len(fixed) + 2) + 1
+    free = max(8, (console.width - sum(fixed.values()) - borders) // 2)
     for lab_id in wanted:
         records = saved.get(lab_id, {})
         try:
@@ -34,9 +37,14 @@ def command(lab_ids: tuple[str, ...]) -> None:
         except Exception:  # a lab whose checks are gone: show what was recorded
             order = [(ex, "") for ex in records]
         order += [(ex, "") for ex in records if ex not in dict(order)]
+        table = Table(title=lab_id, title_justify="left")
+        for column in ("exercise", "title", "state", "tries", "hints", "solution", "latest"):
+            table.add_column(column, justify="right" if column in ("tries", "hints") else "left",
+                             no_wrap=True, overflow="ellipsis",
+                             max_width=fixed.get(column, free))
         for exercise_id, title in order:
             rec = records.get(exercise_id, ExerciseProgress())
-            table.add_row(lab_id, exercise_id, title, f"[{colours[rec.state]}]{rec.state}[/]",
+            table.add_row(exercise_id, title, f"[{colours[rec.state]}]{rec.state}[/]",
                           str(rec.attempts), str(rec.hints_used),
                           "viewed" if rec.solution_viewed else "", rec.message)
-    console.print(table)
+        console.print(table)

@@ -180,6 +180,14 @@ def render_notebook_html(path: str | Path, *, css_href: str = STYLESHEET, nav: s
     return _scrub(body, [(path, html.escape(short)) for path, short in replacements])
 
 
+def _learners_lab(entry: CourseEntry, course_root: str | Path | None) -> Path | None:
+    """The lab notebook learners open for this worked solution (``labs/<module>/<file>``)."""
+    root = Path(course_root) if course_root else REPO_ROOT
+    module, _, stem = entry.name.partition("/")
+    path = root / "labs" / module / f"{stem}.ipynb"
+    return path if path.is_file() else None
+
+
 def _with_page(entry: CourseEntry, run_dir: Path) -> CourseEntry:
     """``entry``, without its executed copy when that file is gone (no link to nothing)."""
     if not entry.executed or (run_dir / entry.executed).is_file():
@@ -236,8 +244,14 @@ def write_course_html(
     workspace: Workspace | None = None,
     course_root: str | Path | None = None,
     title: str = "Machine Learning in Production: course run",
+    solutions: bool = False,
 ) -> Path:
     """Write ``entries`` (in course order) as pages under ``out_dir``; return the index.
+
+    A course for learners shows each lab as learners get it (the generated
+    notebook of ``labs/``, with its ``FILL_IN`` cells); the worked solutions
+    the course run executed are rendered only with ``solutions=True`` (the
+    instructor's edition).
 
     Parameters
     ----------
@@ -252,6 +266,8 @@ def write_course_html(
     course_root : path, optional
         Folder holding the course's ``notebooks/`` (default: the repository),
         shown as ``<course>`` in the pages.
+    solutions : bool
+        Render the executed worked solutions of the labs (default: the labs).
     """
     ws = workspace or get_workspace()
     run_dir = Path(run_dir) if run_dir else ws.jobs_dir / "course"
@@ -261,14 +277,27 @@ def write_course_html(
     (out / STYLESHEET).write_text(_stylesheet(exporter))
     replacements = path_replacements(ws, course_root=course_root)
     shown = [_with_page(entry, run_dir) for entry in entries]
+    sources: dict[int, Path] = {}
     for index, entry in enumerate(shown):
         if not entry.executed:
             continue
+        sources[index] = run_dir / entry.executed
+        if entry.kind == "lab" and not solutions:  # the lab as learners get it, never its answers
+            lab = _learners_lab(entry, course_root)
+            if lab is None:
+                shown[index] = CourseEntry(entry.module, entry.name, entry.kind, entry.status,
+                                           entry.seconds, None,
+                                           entry.error or "no lab notebook to show")
+                del sources[index]
+            else:
+                sources[index] = lab
+    for index, source in sources.items():
+        entry = shown[index]
         page = out / _page_name(entry)
         page.parent.mkdir(parents=True, exist_ok=True)
         up = "../" * (len(Path(_page_name(entry)).parts) - 1)
         page.write_text(render_notebook_html(
-            run_dir / entry.executed, css_href=up + STYLESHEET, nav=_nav(shown, index, up),
+            source, css_href=up + STYLESHEET, nav=_nav(shown, index, up),
             replacements=replacements, exporter=exporter,
         ))
     index_path = out / INDEX

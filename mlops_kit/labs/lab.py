@@ -211,10 +211,10 @@ class Lab:
         :meth:`solution`. Each hint shown is saved in the learner's progress.
         """
         exercise = registry.get(self.lab_id, exercise_id)
-        hints = list(exercise.hints)
+        hints = list(exercise.hints)  # numbered the same way whatever the last check said
         last = self.results_.get(exercise_id)
-        if last is not None and not last.passed and last.hint and last.hint not in hints:
-            hints.append(last.hint)  # the latest failed check's own pointer comes last
+        pointer = (last.hint if last is not None and not last.passed and last.hint
+                   and last.hint not in hints else "")
         stored = self._progress("record_hint", exercise_id)
         self._hints_shown[exercise_id] = self._hints_shown.get(exercise_id, 0) + 1
         used = max(stored.hints_used if stored else 0, self._hints_shown[exercise_id])
@@ -222,11 +222,17 @@ class Lab:
         if used <= len(hints):
             title = f"Hint {used} of {len(hints)} for {label}"
             body = hints[used - 1]
-            show_html(note_html("hint", title, inline_html(body)), f"{title}: {inline_text(body)}")
+            extra = f" (your last check pointed at: {pointer})" if pointer else ""
+            show_html(note_html("hint", title, inline_html(body + extra)),
+                      f"{title}: {inline_text(body + extra)}")
             return
+        numbered = len(hints)
+        if pointer:
+            hints.append(f"your last check pointed at: {pointer}")
         more = f'lab.solution("{exercise_id}") shows the worked solution.'
         if hints:
-            title = f"No more hints for {label}: you have seen all {len(hints)}"
+            title = (f"No more hints for {label}: you have seen all {numbered}" if numbered
+                     else f"{label} has no hints")
             items = "".join(f"<li>{inline_html(h)}</li>" for h in hints)
             markup = note_html("hint", title, f"<ol>{items}</ol>{html.escape(more)}")
             text = f"{title}:\n" + "\n".join(f"  {i}. {inline_text(h)}" for i, h in

@@ -219,8 +219,26 @@ def check_ex2(value: Any, **context: Any) -> CheckResult:
     "Candidates arrive one after the other; each is compared with the champion of that moment.",
     "When a candidate is promoted, the next one is compared with it, not with the first champion.",
 ])
-def check_ex3(value: Any, *, history: list[dict[str, Any]], champion: dict[str, Any],
+def check_ex3(value: Any, *, history: Any = None, champion: Any = None,
               **context: Any) -> CheckResult:
+    """Judged on the learner's own history, recomputed here from their seed.
+
+    The ``history`` and ``champion`` a notebook passes are only compared with
+    it: an answer checked against a history of the learner's own making
+    (``history=[]``) would otherwise pass with the first champion's version.
+    """
+    from mlops_kit.labs.seeds import learner_seed
+
+    own = release_history(learner_seed("cicd-lab"))
+    if history is not None and history != own or champion is not None and champion != FIRST_CHAMPION:
+        return CheckResult.fail("the history or champion you passed is not your lab's",
+                                hint="Pass the history=release_history(learner) and the champion "
+                                     "the lab's cells gave you, unchanged.")
+    return judge_ex3(value, history=own, champion=dict(FIRST_CHAMPION))
+
+
+def judge_ex3(value: Any, *, history: list[dict[str, Any]], champion: dict[str, Any]) -> CheckResult:
+    """:func:`check_ex3`'s judgement of ``value`` on a given history (tests try many)."""
     if isinstance(value, bool) or not isinstance(value, int):
         return CheckResult.fail(f"final_champion should be a version number; got {value!r}",
                                 hint="The version field of the candidate that is champion at the end.")
