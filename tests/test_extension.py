@@ -113,7 +113,8 @@ def test_kernel_sends_plain_html_badges_and_a_hint(tmp_path, monkeypatch) -> Non
     failed = nb.cells[3].outputs[0]["data"]["text/plain"]
     assert failed.startswith("✘ Exercise 1") and "Hint:" in failed
     hint = nb.cells[4].outputs[0]["data"]
-    assert hint["text/plain"].startswith("Hint 1 of 3 for Exercise 1") and "mlops-kit-hint" in hint["text/html"]
+    assert hint["text/plain"].startswith("Hint 1 of 2 for Exercise 1") and "mlops-kit-hint" in hint["text/html"]
+    assert "your last check pointed at:" in hint["text/plain"]
     assert "widgets" not in nb.metadata
 
 
