@@ -2,7 +2,8 @@
 # The two entry points of the kit:
 #
 #   ./run.sh course   install what is missing, then run every demo and worked lab
-#   ./run.sh test     install what is missing, then the test suite, nbval, labs check
+#   ./run.sh test     install what is missing, then the test suite (nbval's output
+#                     comparison included), labs check
 #
 # Installs: .venv (Python 3.11) with the package and its dev extras, Java 17 when
 # it is missing (apt-get, as root), the Delta jars in ~/.m2, and for `test` the
@@ -139,24 +140,9 @@ run_tests() {
     say "the tests marked both_engines again, on a local JVM"
     run env MLOPS_KIT_TEST_SPARK=local "$VENV/bin/pytest" -n 2 --dist loadgroup -q \
         -m "both_engines and not cluster"
-    # The pytest run above executed every notebook through papermill; nbval adds the
-    # comparison of stored outputs, so it runs the demos that have cells tagged
-    # nbval-check-output (running the others again would only repeat that execution).
-    local checked
-    checked=$(grep -rl --include='*.ipynb' 'nbval-check-output' notebooks/ | sort || true)
-    if [ -e tests/sanitize.cfg ] && [ -n "$checked" ]; then
-        say "nbval on the demo notebooks with checked outputs"
-        # one kernel per notebook: loadfile keeps a notebook's cells on one worker
-        # shellcheck disable=SC2086
-        local status=0
-        run env MLOPS_KIT_HOME="$PWD/.test-artifacts/nbval-kit" "$VENV/bin/pytest" -q \
-            -n 2 --dist loadfile --nbval-lax $checked --nbval-sanitize-with tests/sanitize.cfg \
-            || status=$?
-        # the kernels started the workspace's Spark Connect server: leave no JVM behind
-        run env MLOPS_KIT_HOME="$PWD/.test-artifacts/nbval-kit" "$VENV/bin/mlops-kit" spark stop \
-            >/dev/null 2>&1 || true
-        [ "$status" = 0 ] || return "$status"
-    fi
+    # nbval's comparison of stored outputs (the cells tagged nbval-check-output, after
+    # tests/sanitize.cfg) is made in the pass above, on the copies test_notebooks.py
+    # executed (notebook_runner.checked_output_differences): no notebook runs twice.
     # A real standalone cluster (a master and two workers, then a Spark Connect server on
     # it): 8 minutes on a quiet machine, up to 18 on a busy one, so it runs alone, after everything else has passed.
     say "the kit on a Spark standalone cluster"

@@ -33,12 +33,15 @@ def _table(frame, *, more: bool, what: str) -> tuple[str, str]:
     note = f"{shown} row{'s' if shown != 1 else ''}"
     if more:
         note = f"first {note} shown; the {what} has more (display(df, limit=n) shows more)"
-    markup = (
-        '<div class="mlops-kit-display">'
-        + frame.to_html(index=False, border=0, classes="mlops-kit-table", na_rep="null")
-        + f'<p style="color:#5f6368;font-size:0.9em">{html.escape(note)}</p></div>'
-    )
-    text = frame.to_string(index=False, na_rep="null") + f"\n({note})"
+    import pandas as pd
+
+    with pd.option_context("display.max_colwidth", None):  # a cell's whole text, never "..."
+        markup = (
+            '<div class="mlops-kit-display">'
+            + frame.to_html(index=False, border=0, classes="mlops-kit-table", na_rep="null")
+            + f'<p style="color:#5f6368;font-size:0.9em">{html.escape(note)}</p></div>'
+        )
+        text = frame.to_string(index=False, na_rep="null") + f"\n({note})"
     return markup, text
 
 

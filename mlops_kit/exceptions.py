@@ -6,9 +6,12 @@ defined here, and where it refines a builtin it inherits that too, so
 
     MlopsKitError
     ├── ConfigError (ValueError)              bad setting, name, model reference, parameter
-    │   └── ParameterError                    a job parameter the notebook does not take
+    │   ├── ParameterError                    a job parameter the notebook does not take
+    │   └── EndlessWaitError                  awaitTermination() on a query that never ends
     ├── EnvironmentProblem (RuntimeError)     Java, jars, a service that is missing
-    │   └── EndpointStopped (ConnectionError) the URL of an endpoint that is not running
+    │   ├── EndpointStopped (ConnectionError) the URL of an endpoint that is not running
+    │   ├── ServerNotReadyError               a child server that exited or never answered
+    │   └── StreamWaitTimeout (TimeoutError)  a streaming query still busy at its deadline
     ├── DataError (ValueError)                data that does not fit a table or schema
     │   ├── SchemaMismatchError               an append whose columns do not match
     │   ├── WriteConflictError                a write that kept losing to concurrent writers
@@ -31,9 +34,12 @@ from typing import Any
 __all__ = [
     "MlopsKitError",
     "ConfigError",
+    "EndlessWaitError",
     "ParameterError",
     "EnvironmentProblem",
     "EndpointStopped",
+    "ServerNotReadyError",
+    "StreamWaitTimeout",
     "DataError",
     "SchemaMismatchError",
     "WriteConflictError",
@@ -88,6 +94,46 @@ class EndpointStopped(EnvironmentProblem, ConnectionError):
 
     def _render_traceback_(self) -> list[str]:  # IPython: show the message only
         return [f"{type(self).__name__}: {self}"]
+
+
+class StreamWaitTimeout(EnvironmentProblem, TimeoutError):
+    """A streaming query did not finish (or catch up) within the time it was given.
+
+    The query keeps running; the message names it and says how to stop it. In
+    Jupyter it shows as its one line.
+    """
+
+    def _render_traceback_(self) -> list[str]:  # IPython: show the message only
+        return [f"{type(self).__name__}: {self}"]
+
+
+class EndlessWaitError(ConfigError):
+    """``awaitTermination()`` without a timeout on a query that only ends when stopped.
+
+    In Jupyter it shows as its one line (a hung cell is what it prevents).
+    """
+
+    def _render_traceback_(self) -> list[str]:  # IPython: show the message only
+        return [f"{type(self).__name__}: {self}"]
+
+
+class ServerNotReadyError(EnvironmentProblem):
+    """A server child process exited, or did not answer, before it was ready.
+
+    Carries what the message says: ``name`` (how the server is called),
+    ``target`` (the URL or ``host:port`` waited for), ``returncode`` (None
+    when it still ran at the timeout), ``log_path`` and ``log_tail`` (the
+    last lines it wrote, where start-up errors land).
+    """
+
+    def __init__(self, message: str, *, name: str, target: str, returncode: int | None,
+                 log_path: Any = None, log_tail: str = "") -> None:
+        super().__init__(message)
+        self.name = name
+        self.target = target
+        self.returncode = returncode
+        self.log_path = log_path
+        self.log_tail = log_tail
 
 
 class DataError(MlopsKitError, ValueError):

@@ -9,6 +9,8 @@ Loading the extension
 - puts ``spark`` in the notebook: a stand-in that starts the Spark session on
   first use, so notebooks that never touch Spark never pay its ~10 s start;
 - puts :func:`mlops_kit.display.display` in the notebook;
+- reaches a new Spark server from a ``spark`` whose server stopped, and keeps
+  SQL commands from echoing ``DataFrame[]`` (:mod:`mlops_kit.spark_cells`);
 - shows where things are (workspace root, user, env, MLflow URI, Spark master);
 - registers the magics ``%kit`` (that summary again), ``%mlflow_ui`` (a link
   to the MLflow UI for the current experiment or run) and ``%reset_lesson``
@@ -26,6 +28,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from mlops_kit.labs.widgets import show_html
+from mlops_kit.spark_cells import install as install_spark_cells
 from mlops_kit.workspace import Workspace, get_workspace
 
 __all__ = ["load_ipython_extension", "LazySpark", "summary", "mlflow_ui_url"]
@@ -193,5 +196,6 @@ def load_ipython_extension(ipython) -> None:
     namespace["display"] = display
     for name, func in _MAGICS.items():
         ipython.register_magic_function(func, magic_kind="line", magic_name=name)
+    install_spark_cells(ipython)
     _allow_reload(ipython)
     show_html(*summary(ws))

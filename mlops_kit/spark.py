@@ -39,36 +39,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from mlops_kit._processes import log_tail
-from mlops_kit.exceptions import ConfigError, EnvironmentProblem
+from mlops_kit.exceptions import EnvironmentProblem
 from mlops_kit.java import ensure_delta_jars, find_java
+from mlops_kit.spark_server import spark_mode, uses_shared_server
 from mlops_kit.spark_settings import spark_conf
-from mlops_kit.workspace import DEFAULT_SPARK_MASTER, Workspace, get_workspace
+from mlops_kit.workspace import Workspace, get_workspace
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
 
 __all__ = ["get_spark", "stop_spark", "spark_conf", "spark_mode", "uses_shared_server",
-           "is_connect", "session_alive", "session_url", "last_startup_seconds"]
+           "is_connect", "session_alive", "session_url", "last_startup_seconds", "reconnect"]
 
 _startup_seconds: float | None = None
 #: this process's Spark Connect session (PySpark's own registry is per thread)
 _remote_session: "SparkSession | None" = None
 _remote_url_used = ""
-
-#: values of ``MLOPS_KIT_SPARK``: where a session goes when no master is set
-SPARK_MODES: tuple[str, ...] = ("local", "connect")
-
-
-def spark_mode() -> str:
-    """``MLOPS_KIT_SPARK``: ``connect`` (default: the workspace's server) or ``local``."""
-    mode = os.environ.get("MLOPS_KIT_SPARK", "").strip().lower() or "connect"
-    if mode not in SPARK_MODES:
-        raise ConfigError(
-            f"MLOPS_KIT_SPARK must be one of {', '.join(SPARK_MODES)}. Got "
-            f"{os.environ['MLOPS_KIT_SPARK']!r} instead."
-        )
-    return mode
-
 
 def _remote_url(workspace: Workspace) -> str | None:
     """The ``sc://`` URL a session for ``workspace`` connects to, or None for a JVM here.
@@ -113,17 +99,6 @@ def _explicit_connect_url(workspace: Workspace) -> str:
                         and int(record["port"]) == address.port:
                     token = read_token(workspace)
     return with_token(master, token)
-
-
-def uses_shared_server(workspace: Workspace | None = None) -> bool:
-    """Whether sessions of ``workspace`` go to its shared Spark Connect server.
-
-    True unless ``MLOPS_KIT_SPARK=local`` or a master is set explicitly
-    (``MLOPS_KIT_SPARK_MASTER``, ``local[*]`` included).
-    """
-    workspace = workspace or get_workspace()
-    return (spark_mode() == "connect" and not os.environ.get("MLOPS_KIT_SPARK_MASTER")
-            and workspace.spark_master == DEFAULT_SPARK_MASTER)
 
 
 def is_connect(session: "SparkSession") -> bool:
@@ -222,12 +197,70 @@ def get_spark(workspace: Workspace | None = None, *, app_name: str = "mlops-kit"
         session = _remote_session = SparkSession.builder.remote(remote).getOrCreate()
         _remote_url_used = remote
         if uses_shared_server(workspace):
-            _retry_briefly(session)
+            _retry_briefly(session, remote)
     else:
         session = _classic_session(workspace, app_name)
         session.sparkContext.setLogLevel("ERROR")
+    _quiet_query_context_loggers()
     _startup_seconds = time.perf_counter() - started
     return session
+
+
+def _quiet_query_context_loggers() -> None:
+    """Keep PySpark's query-context log records out of cell output.
+
+    For every failed query PySpark 4 logs, before raising, the same message as
+    one screen-long JSON ERROR record (``SQLQueryContextLogger``,
+    ``DataFrameQueryContextLogger``) on stderr; the exception the cell raises
+    already says what went wrong, so the record only buries it.
+    """
+    import logging
+
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def reconnect(session: "SparkSession") -> bool:
+    """Point ``session`` at a new server if the workspace's server it used has died.
+
+    The ``spark`` a notebook holds is a Connect client bound to one server; after
+    that server stops (``mlops-kit spark stop``, a crash, a machine that slept)
+    every query would wait through retries and fail until the kernel restarts.
+    Here the same object gets a client for a server that runs (the workspace's
+    own server is started again), so ``spark`` works at its next use. Tables
+    are on disk and stay; DataFrames cached on the old server, temporary views
+    and ``spark.conf`` settings made in the old session are gone.
+
+    Returns True when it reconnected; False when ``session`` is not a Connect
+    session made by :func:`get_spark` or its server still answers. An explicit
+    ``MLOPS_KIT_SPARK_MASTER`` that no longer answers raises
+    :class:`EnvironmentProblem` (the kit cannot start someone else's server).
+    """
+    global _remote_session, _remote_url_used
+    if session is not _remote_session or _answers(_remote_url_used):
+        return False
+    from pyspark.sql.connect.client import SparkConnectClient
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    _forget_dead_session(session)
+    _remote_session = None
+    workspace = get_workspace()
+    url = _remote_url(workspace)
+    if url is None or not _answers(url):
+        from mlops_kit._secrets import redact_token
+
+        raise EnvironmentProblem(
+            f"the Spark Connect server {redact_token(_remote_url_used)} does not answer: start it "
+            "again (or unset MLOPS_KIT_SPARK_MASTER), then run `spark = get_spark()`")
+    session._client = SparkConnectClient(connection=url)  # noqa: SLF001 - no public way
+    session._session_id = session._client._session_id  # noqa: SLF001
+    if uses_shared_server(workspace):
+        _retry_briefly(session, url)
+    ConnectSession._set_default_and_active_session(session)  # noqa: SLF001
+    _remote_session, _remote_url_used = session, url
+    return True
 
 
 #: retries of a client of the kit's own server: about 20 s in all instead of PySpark's
@@ -236,11 +269,20 @@ def get_spark(workspace: Workspace | None = None, *, app_name: str = "mlops-kit"
 LOCAL_SERVER_RETRIES = {"max_retries": 8, "max_backoff": 4000}
 
 
-def _retry_briefly(session: "SparkSession") -> None:
-    """Give a client of the workspace's own server short retries (:data:`LOCAL_SERVER_RETRIES`)."""
+def _retry_briefly(session: "SparkSession", url: str) -> None:
+    """Give a client of the workspace's own server short retries (:data:`LOCAL_SERVER_RETRIES`).
+
+    A server whose port no longer accepts connections has stopped: no retry
+    can help, so the query fails at once (and the notebook's next cell reaches
+    a new server, :func:`reconnect`) instead of after the retries' 20 s.
+    """
     from pyspark.sql.connect.client.retries import DefaultPolicy
 
-    session.client.set_retry_policies([DefaultPolicy(**LOCAL_SERVER_RETRIES)])
+    class LocalServerPolicy(DefaultPolicy):
+        def can_retry(self, e: BaseException) -> bool:
+            return super().can_retry(e) and _answers(url)
+
+    session.client.set_retry_policies([LocalServerPolicy(**LOCAL_SERVER_RETRIES)])
 
 
 def _forget_dead_session(session: "SparkSession") -> None:

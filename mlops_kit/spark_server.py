@@ -34,8 +34,16 @@ is reported as such and removed; ``start`` is idempotent (a second call
 returns the running server), and concurrent starts wait for each other.
 
 ``get_spark()`` uses the server unless ``MLOPS_KIT_SPARK=local`` or
-``MLOPS_KIT_SPARK_MASTER`` is set, and starts it when it does not run
-(:func:`ensure_server`): see :mod:`mlops_kit.spark`.
+``MLOPS_KIT_SPARK_MASTER`` is set (:func:`uses_shared_server`), and starts it
+when it does not run (:func:`ensure_server`): see :mod:`mlops_kit.spark`.
+
+Whatever runs notebooks (the course, a job, setup, a pipeline, a release, a
+retraining, the webhook's validation job) wraps the run in
+:func:`shared_server`: a server that was not running before the run is
+stopped when the run ends, one that was running stays warm.
+
+The server process is a :class:`~mlops_kit._processes.ManagedProcess` that
+outlives the process that started it, found again through its record.
 
 Over Connect, Delta works through SQL (``MERGE INTO``, ``DESCRIBE HISTORY``,
 ``RESTORE``, ``versionAsOf`` reads); Delta's Python ``DeltaTable`` API and
@@ -45,7 +53,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import subprocess
+import os
 import sys
 import time
 from dataclasses import replace
@@ -53,16 +61,16 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from mlops_kit._processes import (
-    LOOPBACK, free_port, port_is_free, read_record, stop_child, stop_group,
-    wait_until_listening, write_record,
+    LOOPBACK, ManagedProcess, free_port, port_is_free, read_record, remove_record, stop_recorded,
 )
 from mlops_kit.exceptions import ConfigError, EnvironmentProblem, NotFoundError
 from mlops_kit.java import delta_version, ensure_delta_jars, find_java
 from mlops_kit.spark_settings import spark_conf
-from mlops_kit.workspace import Workspace, get_workspace, make_private
+from mlops_kit.workspace import DEFAULT_SPARK_MASTER, Workspace, get_workspace, make_private
 
 __all__ = [
     "start_server", "stop_server", "server_status", "running_server", "ensure_server",
+    "shared_server", "uses_shared_server", "spark_mode", "SPARK_MODES",
     "server_command", "state_path", "log_path", "spark_home", "token_path", "read_token",
     "connect_url", "with_token", "TOKEN_ENV",
 ]
@@ -85,8 +93,30 @@ DEFAULT_START_TIMEOUT = 180.0
 #: seconds between SIGTERM (the JVM stops its SparkContext) and SIGKILL
 STOP_TIMEOUT = 20.0
 
-#: servers this process started, by pid: stopping one also reaps it
-_children: dict[int, subprocess.Popen] = {}
+#: values of ``MLOPS_KIT_SPARK``: where a session goes when no master is set
+SPARK_MODES: tuple[str, ...] = ("local", "connect")
+
+
+def spark_mode() -> str:
+    """``MLOPS_KIT_SPARK``: ``connect`` (default: the workspace's server) or ``local``."""
+    mode = os.environ.get("MLOPS_KIT_SPARK", "").strip().lower() or "connect"
+    if mode not in SPARK_MODES:
+        raise ConfigError(
+            f"MLOPS_KIT_SPARK must be one of {', '.join(SPARK_MODES)}. Got "
+            f"{os.environ['MLOPS_KIT_SPARK']!r} instead."
+        )
+    return mode
+
+
+def uses_shared_server(workspace: Workspace | None = None) -> bool:
+    """Whether sessions of ``workspace`` go to its shared Spark Connect server.
+
+    True unless ``MLOPS_KIT_SPARK=local`` or a master is set explicitly
+    (``MLOPS_KIT_SPARK_MASTER``, ``local[*]`` included).
+    """
+    workspace = workspace or get_workspace()
+    return (spark_mode() == "connect" and not os.environ.get("MLOPS_KIT_SPARK_MASTER")
+            and workspace.spark_master == DEFAULT_SPARK_MASTER)
 
 
 def spark_home() -> Path:
@@ -264,12 +294,7 @@ def _with_uptime(record: dict) -> dict:
 
 def _forget(workspace: Workspace, record: dict) -> None:
     """Remove the record (of a stopped or dead server) and its token; reap it if it was ours."""
-    state_path(workspace).unlink(missing_ok=True)
-    token_path(workspace).unlink(missing_ok=True)
-    child = _children.pop(record.get("pid"), None)
-    if child is not None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            child.wait(1.0)
+    remove_record(state_path(workspace), record, also=(token_path(workspace),))
 
 
 def start_server(
@@ -326,40 +351,20 @@ def start_server(
                 "cannot bind it. Pass another port, or none to get a free one."
             )
         log = log_path(ws)
-        log.parent.mkdir(parents=True, exist_ok=True)
         command = server_command(ws, port, master)
         env = _server_env(ws)
         env[TOKEN_ENV] = _new_token(ws)  # in its environment, not on its command line
-        started = time.perf_counter()
-        with open(log, "ab") as out:
-            gap = "\n" if out.tell() else ""
-            out.write(f"{gap}=== mlops-kit spark start: port {port}, "
-                      f"{time.strftime('%Y-%m-%d %H:%M:%S')} ===\n".encode())
-            out.flush()
-            process = subprocess.Popen(
-                command,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                cwd=ws.root,
-                start_new_session=True,  # own process group: stop ends its Python workers too
-            )
-        _children[process.pid] = process
-        details = {"port": port, "url": f"sc://{LOOPBACK}:{port}", "log": str(log),
-                   "master": master, "authenticated": True}
-        try:
-            write_record(state_path(ws), process.pid, ready=False, **details)
-            wait_until_listening(port, timeout, name="The Spark Connect server",
-                                 process=process, log=log, log_lines=10)
-        except BaseException:
-            stop_child(process, STOP_TIMEOUT)
-            _forget(ws, {"pid": process.pid})
-            raise
-        record = write_record(
-            state_path(ws), process.pid, ready=True,
-            startup_seconds=round(time.perf_counter() - started, 1), **details,
-        )
+        server = ManagedProcess(
+            command, name="The Spark Connect server", log=log,
+            env=env, cwd=ws.root, ready=port, ready_timeout=timeout, ready_interval=0.2,
+            stop_timeout=STOP_TIMEOUT, log_lines=10, outlive=True,
+            record=state_path(ws), cleanup=(token_path(ws),),
+            record_info={"port": port, "url": f"sc://{LOOPBACK}:{port}", "log": str(log),
+                         "master": master, "authenticated": True},
+            banner=f"=== mlops-kit spark start: port {port}, "
+                   f"{time.strftime('%Y-%m-%d %H:%M:%S')} ===")
+        server.start()  # a server that exits or never answers is stopped, its record removed
+        record = server.recorded or {}
     return {**_with_uptime(record), "already_running": False, "replaced_stale": stale}
 
 
@@ -430,11 +435,7 @@ def stop_server(workspace: Workspace | None = None, *, timeout: float = STOP_TIM
                 f"{record.get('pid')}) was no longer running; its record is removed. "
                 f"Why it stopped may be at the end of {record.get('log') or log_path(ws)}."
             )
-        child = _children.get(record["pid"])
-        if child is not None:
-            stop_child(child, timeout)
-        else:  # started by another process (the CLI): signal its group
-            stop_group(record["pid"], timeout)
+        stop_recorded(record, timeout)  # ours or another process's: its whole group
         _forget(ws, record)
     return record
 
@@ -463,3 +464,56 @@ def ensure_server(workspace: Workspace | None = None, *, say: Callable[[str], No
             "in the kernel).")
     info = start_server(ws)
     return info
+
+
+@contextlib.contextmanager
+def shared_server(workspace: Workspace | None = None, *, start_now: bool = False,
+                  say: Callable[[str], None] | None = None,
+                  say_stopped: Callable[[str], None] | None = None) -> Iterator[bool]:
+    """Give a run of notebooks the workspace's server; stop it after if the run started it.
+
+    Every entry point that runs notebooks wraps its run in this: the course,
+    ``mlops-kit job run`` and ``setup``, pipelines, releases, a retraining and
+    the webhook's validation job.
+
+    Parameters
+    ----------
+    workspace : Workspace, optional
+        Whose server (default: the active workspace).
+    start_now : bool
+        Start the server before the run (the course: kernels would start it
+        themselves, but each would say so in its own output and parallel ones
+        would wait for each other). Without it a notebook that needs Spark
+        starts the server itself, and a run that needs none never pays for it.
+    say : callable, optional
+        Where the one line about a start goes (default: stderr).
+    say_stopped : callable, optional
+        Told when the server this run started is stopped.
+
+    Yields
+    ------
+    bool
+        Whether a server was started here, before the run.
+
+    Notes
+    -----
+    A server that was not running before the run is stopped when it ends
+    (failed or interrupted too), so a scheduled job leaves no JVM behind; one
+    already running (``mlops-kit spark start``, an outer run) stays warm.
+    Nothing starts or stops with ``MLOPS_KIT_SPARK=local`` or an explicit master.
+    """
+    ws = workspace or get_workspace()
+    if not uses_shared_server(ws):
+        yield False
+        return
+    was_running = running_server(ws) is not None
+    started = not was_running and start_now and not ensure_server(ws, say=say).get(
+        "already_running", True)
+    try:
+        yield started
+    finally:
+        if not was_running and server_status(ws)["state"] in ("running", "starting"):
+            with contextlib.suppress(NotFoundError):  # it died on its own meanwhile
+                stop_server(ws)
+                if say_stopped:
+                    say_stopped("stopped the Spark Connect server this run started")

@@ -239,14 +239,23 @@ def log_training_data(
         raise ConfigError(
             f"The Delta version must be a whole number >= 0. Got {version!r} instead."
         )
-    path = (workspace or get_workspace()).table_path(table_name)
-    if not (path / "_delta_log").is_dir():
+    from mlops_kit.tables.delta_rs import DeltaRsTables
+
+    tables = DeltaRsTables(workspace or get_workspace())
+    path = tables.path(table_name)
+    if not tables.exists(path):
         raise NotFoundError(
             f"No Delta table {table_name!r} at {path}. Write the table before logging it "
             "as training data."
         )
+    latest = tables.version(path)
+    if version > latest:
+        raise NotFoundError(
+            f"The Delta table {table_name!r} has versions 0 to {latest}; version {version} "
+            "does not exist. Log the version the training data was read from."
+        )
     dataset = mlflow.data.from_spark(
-        df, path=str(path), version=str(version), name=f"{table_name}@v{version}"
+        df, path=path, version=str(version), name=f"{table_name}@v{version}"
     )
     schema = _table_schema(df)
     if schema is not None:
@@ -308,11 +317,10 @@ def rebuild_training_data(
     Works after the table was appended to or overwritten, as long as the old
     version's files were not removed by ``VACUUM``.
     """
-    from mlops_kit.spark import get_spark
+    from mlops_kit.tables.spark_side import SparkTables
 
     data = training_data_version(run_id, context=context)
-    session = spark or get_spark()
-    return session.read.format("delta").option("versionAsOf", data.version).load(data.path)
+    return SparkTables(spark=spark).read(data.path, data.version)
 
 
 # ----------------------------------------------------------- explanations

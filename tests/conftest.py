@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mlops_kit.labs.fill_in import set_active_lab
-from mlops_kit.workspace import Workspace, use_workspace
+from mlops_kit.workspace import MLFLOW_TEMPLATE_SETTING, Workspace, make_mlflow_template, use_workspace
 
 REPO = Path(__file__).resolve().parents[1]
 _PREFIXES = ("MLFLOW_", "MLOPS_KIT_")
@@ -37,6 +37,25 @@ os.environ.setdefault("MLOPS_KIT_SPARK", "local")
 # PySpark marks its process as a Spark Connect client in these variables when the
 # first Connect session starts; they must outlive the test that started it.
 _CONNECT_MODE = ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE")
+
+
+def _mlflow_template() -> str:
+    """An empty, migrated MLflow store, made once per MLflow version (not per test).
+
+    Every workspace a test, a notebook kernel or a job activates starts from a copy
+    of it (``MLOPS_KIT_MLFLOW_TEMPLATE``, :meth:`Workspace.activate`) instead of
+    creating and migrating its own SQLite store, about 2 s each.
+    """
+    from importlib.metadata import version
+
+    path = REPO / ".test-artifacts" / f"mlflow-store-{version('mlflow')}.db"
+    return str(make_mlflow_template(path))
+
+
+try:
+    os.environ[MLFLOW_TEMPLATE_SETTING] = _mlflow_template()
+except ImportError:  # an MLflow without the migration helper: each store is made by MLflow
+    pass
 
 # The other kit/MLflow settings this test process started with (e.g. a Spark master).
 _PRISTINE = {k: v for k, v in os.environ.items()
@@ -112,6 +131,29 @@ def spark():
         session = get_spark(Workspace.from_env(root=root))
     yield session
     stop_spark()
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """In the ``both_engines`` pass, leave out the tests the engine cannot change.
+
+    A test gets the suite's engine only through the ``spark`` fixture or when it is
+    marked ``spark`` or ``slow`` (:func:`_spark_settings`); any other test already
+    ran with ``MLOPS_KIT_SPARK=local`` in the main pass, so running it again under
+    ``MLOPS_KIT_TEST_SPARK=local`` would repeat the same run. A module marked
+    ``both_engines`` as a whole thus re-runs only its tests that use Spark. (Only
+    in the pass that selects ``-m both_engines``: a focused run keeps what it asked for.)
+    """
+    if TEST_SPARK_ENGINE != "local" or "both_engines" not in (config.option.markexpr or ""):
+        return
+    same = {id(item) for item in items
+            if item.get_closest_marker("both_engines") and not _depends_on_the_engine(item)}
+    if same:
+        config.hook.pytest_deselected(items=[item for item in items if id(item) in same])
+        items[:] = [item for item in items if id(item) not in same]
+
+
+def _depends_on_the_engine(test: pytest.Item) -> bool:
+    return _uses_the_shared_server(test) or "spark" in getattr(test, "fixturenames", ())
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:

@@ -1,10 +1,11 @@
-"""Run a notebook the way CI does: papermill, its own folder, strict labs, timeouts.
+"""Run a notebook the way the course does, as a test: the kit's runner, strict labs.
 
-``run_notebook`` executes a notebook in a separate papermill process (kernel
-``python3``, working directory = the notebook's folder, a per-cell timeout and
-an outer timeout that kills the whole process group, kernel included) with
-``MLOPS_KIT_HOME`` pointing at a test directory and ``MLOPS_KIT_LABS_STRICT=1``
-so a wrong solution fails. When the run does not end as expected, the executed
+``run_notebook`` hands the notebook to the kit's job runner
+(:func:`mlops_kit.jobs.runner.run_notebook`, the one ``mlops-kit course`` uses:
+papermill in a process of its own, kernel ``python3``, working directory = the
+notebook's folder, a per-cell timeout and an outer timeout that kills the whole
+process group, kernel included) with ``MLOPS_KIT_HOME`` pointing at a test
+directory and ``MLOPS_KIT_LABS_STRICT=1`` so a wrong solution fails. When the run does not end as expected, the executed
 notebook is kept under ``.test-artifacts/notebooks/`` and the test fails with
 the failing cell's source and error.
 
@@ -19,12 +20,9 @@ never score one test's model with another's). ``engine="connect"`` or
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -34,7 +32,6 @@ from typing import Any
 import nbformat
 import pytest
 
-from mlops_kit._processes import signal_group
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / ".test-artifacts" / "notebooks"
@@ -191,7 +188,13 @@ def run_notebook(
     expect_error: bool = False,
     engine: str = "given",
 ) -> NotebookRun:
-    """Execute ``path`` with papermill and fail the test unless it ends as expected.
+    """Execute ``path`` with the kit's job runner and fail the test unless it ends as expected.
+
+    The runner is the one ``mlops-kit course`` and ``mlops-kit job run`` use
+    (:func:`mlops_kit.jobs.runner.run_notebook`: papermill in a process group of
+    its own, a per-cell and an outer timeout, the first failing cell); this
+    adapter only chooses the kernel's environment and turns the outcome into a
+    test's pass or failure.
 
     Parameters
     ----------
@@ -212,6 +215,10 @@ def run_notebook(
         Spark through this process's shared Connect server, a JVM in the kernel,
         or (the default) wherever the test's environment and ``env`` point it.
     """
+    from mlops_kit.exceptions import JobFailedError
+    from mlops_kit.jobs import runner
+    from mlops_kit.workspace import Workspace
+
     path = Path(path).resolve()
     child_env = {**os.environ, "MLOPS_KIT_LABS_STRICT": "1", **(env or {})}
     child_env.pop("SPARK_CONNECT_MODE_ENABLED", None)  # PySpark's mark of this process, not a setting
@@ -225,36 +232,99 @@ def run_notebook(
         raise ValueError(f"engine must be 'connect', 'local' or 'given', got {engine!r}")
     child_env.setdefault("MLOPS_KIT_HOME", str(Path(tempfile.mkdtemp()) / "kit"))
     child_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{child_env.get('PATH', '')}"
+    workspace = Workspace.from_env(environ=child_env)
     with tempfile.TemporaryDirectory(prefix="nbrun-") as tmp:
         executed = Path(tmp) / path.name
-        command = [
-            sys.executable, "-m", "papermill", str(path), str(executed),
-            "--cwd", str(Path(cwd or path.parent).resolve()),
-            "--kernel", "python3",
-            "--execution-timeout", str(int(cell_timeout)),
-            "--no-progress-bar",
-            "-y", json.dumps(parameters or {}),
-        ]
-        process = subprocess.Popen(
-            command, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, start_new_session=True,
-        )
+        failure: JobFailedError | None = None
         try:
-            log, _ = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            signal_group(process.pid, signal.SIGKILL)
-            log, _ = process.communicate()
+            runner.run_notebook(path, parameters or {}, workspace=workspace, output_path=executed,
+                                cwd=cwd, timeout=timeout, cell_timeout=cell_timeout,
+                                base_env=child_env)
+        except JobFailedError as err:
+            failure = err
+        if failure is not None and failure.ename == "TimeoutError" and "notebook ran longer" in failure.evalue:
             kept = _keep(executed, path)
             pytest.fail(f"{path.name} did not finish within {timeout:.0f} s; partial run at {kept}")
         nb = nbformat.read(str(executed), as_version=4) if executed.exists() else None
         error = first_error(nb) if nb is not None else None
-        failed = process.returncode != 0
+        failed = failure is not None
+        log = str(failure) if failure is not None else ""
         if failed != expect_error or (failed and nb is None):
             kept = _keep(executed, path)
             if error is not None:
                 pytest.fail(f"{path.name} failed in {error.describe()}\nexecuted notebook: {kept}",
                             pytrace=False)
-            outcome = "failed" if failed else "ran without error"
-            pytest.fail(f"{path.name} {outcome} (exit {process.returncode}); "
-                        f"executed notebook: {kept}\n{log[-3000:]}", pytrace=False)
-        return NotebookRun(path, nb, error, process.returncode, log)
+            outcome = f"failed: {log}" if failed else "ran without error"
+            pytest.fail(f"{path.name} {outcome}; executed notebook: {kept}", pytrace=False)
+        return NotebookRun(path, nb, error, int(failed), log)
+
+
+#: nbval's rules for what changes between runs (run ids, paths, times...)
+SANITIZE = REPO / "tests" / "sanitize.cfg"
+
+
+def checked_output_differences(executed, reference) -> list[str]:
+    """Where ``executed`` differs from ``reference`` in the cells nbval checks, after sanitizing.
+
+    The comparison of ``pytest --nbval-lax --nbval-sanitize-with tests/sanitize.cfg``
+    (nbval's own option parsing, stream merging, sanitizing and output
+    comparison), applied to a copy the runner already executed instead of running
+    the notebook a second time in nbval's kernel. Cells are matched by id; a cell
+    is compared when nbval's lax mode would compare it (tagged
+    ``nbval-check-output`` or marked ``# NBVAL_CHECK_OUTPUT``, not skipped). One
+    message per differing cell, empty when they agree.
+    """
+    import copy
+    from collections import OrderedDict, defaultdict
+    from functools import partial
+    from types import SimpleNamespace
+
+    from nbval.plugin import (IPyNbCell, coalesce_streams, find_comment_markers,
+                              find_metadata_tags, get_sanitize_patterns, nocolors)
+
+    # what nbval leaves out of a comparison (IPyNbFile, without --nbdime)
+    skip_compare = ("metadata", "traceback", "prompt_number", "output_type", "name",
+                    "execution_count", "application/vnd.jupyter.widget-view+json",
+                    "image/png", "image/jpeg")
+    judge = SimpleNamespace(
+        parent=SimpleNamespace(skip_compare=skip_compare,
+                               sanitize_patterns=OrderedDict(get_sanitize_patterns(SANITIZE.read_text()))),
+        colors=nocolors, config=None,
+        ihook=SimpleNamespace(pytest_assertrepr_compare=lambda **_: []))
+    judge.sanitize = partial(IPyNbCell.sanitize, judge)
+    judge.format_output_compare = partial(IPyNbCell.format_output_compare, judge)
+    ran = {cell.get("id"): cell for cell in executed.cells if cell.cell_type == "code"}
+    differences = []
+    for index, cell in enumerate(reference.cells):
+        if cell.cell_type != "code":
+            continue
+        options = defaultdict(bool, find_metadata_tags(cell.metadata))
+        options.update(find_comment_markers(cell.source))
+        if options["skip"] or not options["check"]:
+            continue
+        if cell.execution_count is None:
+            if cell.outputs:
+                differences.append(f"cell {index}: unrun reference cell has outputs")
+            continue
+        if cell.get("id") not in ran:
+            differences.append(f"cell {index} (id {cell.get('id')}) was not run")
+            continue
+        test = coalesce_streams(copy.deepcopy(ran[cell.get("id")].outputs))
+        ref = coalesce_streams(copy.deepcopy(cell.outputs))
+        if not IPyNbCell.compare_outputs(judge, test, ref):
+            differences.append(f"cell {index}:\n{cell.source}\n" + "\n".join(
+                str(line) for line in judge.comparison_traceback))
+    return differences
+
+
+def write_spark_count_job(job: Path) -> Path:
+    """A one-cell job notebook (``rows`` parameter) that needs Spark: its kernel connects to
+    the workspace's server, counts ``rows`` rows and asserts the count."""
+    nb = nbformat.read(REPO / "tests" / "notebooks" / "double.ipynb", as_version=4)  # kernelspec
+    nb.cells = [nbformat.v4.new_code_cell("rows = 3", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("from mlops_kit.spark import get_spark, is_connect\n"
+                                          "spark = get_spark()\n"
+                                          "assert is_connect(spark)\n"
+                                          "assert spark.range(rows).count() == rows")]
+    nbformat.write(nb, job)
+    return job

@@ -24,80 +24,16 @@ when the mistake changes the context too (``Mutant(..., with_context=True)``).
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import math
-from dataclasses import dataclass
-from typing import Any, Callable
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from mlops_kit.labs.registry import get, run_check
-
-LISTED, GENERIC = "listed", "generic"
-#: the least share of generic mutants a checker must reject
-GENERIC_FLOOR = 0.9
-
-
-@dataclass(frozen=True)
-class Mutant:
-    """One wrong answer: ``make(answer)`` is the mutated answer (or ``(answer, context)``)."""
-
-    name: str
-    kind: str
-    make: Callable[..., Any]
-    with_context: bool = False
-
-
-@dataclass(frozen=True)
-class Exercise:
-    lab: str
-    exercise: str
-    build: Callable[[], tuple[Any, dict[str, Any], list[Mutant]]]
-    needs: tuple[str, ...] = ()
-
-
-#: (lab, exercise) -> how to build its right answer and its mutants
-REGISTRY: dict[tuple[str, str], Exercise] = {}
-
-
-def mutations(lab: str, exercise: str, *, needs: tuple[str, ...] = ()):
-    """Register the mutants of one exercise (``needs``: fixtures such as ``"workspace"``)."""
-
-    def register(build):
-        REGISTRY[(lab, exercise)] = Exercise(lab, exercise, build, needs)
-        return build
-
-    return register
-
-
-@dataclass
-class Outcome:
-    accepted_right: bool
-    rejected: dict[str, list[str]]   # kind -> names of the rejected mutants
-    survived: dict[str, list[str]]   # kind -> names of the mutants the checker let through
-
-    def share(self, kind: str) -> tuple[int, int]:
-        caught = len(self.rejected.get(kind, []))
-        return caught, caught + len(self.survived.get(kind, []))
-
-
-def run_exercise(entry: Exercise) -> Outcome:
-    answer, context, mutants = entry.build()
-    exercise = get(entry.lab, entry.exercise)
-    right = run_check(exercise, answer, **context)
-    rejected: dict[str, list[str]] = {LISTED: [], GENERIC: []}
-    survived: dict[str, list[str]] = {LISTED: [], GENERIC: []}
-    for mutant in mutants:
-        made = mutant.make(answer, context) if mutant.with_context else (mutant.make(answer), context)
-        value, ctx = made
-        try:
-            result = run_check(exercise, value, **ctx)
-            passed = result.passed
-        except Exception:  # noqa: BLE001 - a crash is not a pass, but the lab shows it as a fail
-            passed = False
-        (survived if passed else rejected)[mutant.kind].append(mutant.name)
-    return Outcome(right.passed, rejected, survived)
+from mutation_harness import (GENERIC, GENERIC_FLOOR, LISTED, REGISTRY, Mutant, Outcome,
+                              exercise_cleanup, mutations, run_exercise)
 
 
 # --------------------------------------------------------------------------- webhooks lab
@@ -368,48 +304,70 @@ def _rollout_ex1():
 
 
 #: undo monkeypatching done by a builder (run after its exercise)
-exercise_cleanup: list[Callable[[], None]] = []
 
 
 @mutations("rollout", "ex2")
 def _rollout_ex2():
-    from mlops_kit.rollout import analyze_ab, simulate_ab
+    from test_rollout_lab import LEARNERS, WRONG_RULES, right_decide
 
-    frame = simulate_ab(n_per_arm=2000, baseline_rate=0.1, lift=0.2, seed=4)
-    result = analyze_ab(frame)
-    answer = {"p_value": result.p_value, "lift": result.lift_rel}
-    return answer, {"frame": frame}, [
-        Mutant("absolute lift", LISTED, lambda a: {**a, "lift": result.lift_abs}),
-        Mutant("one-sided p-value", LISTED, lambda a: {**a, "p_value": a["p_value"] / 2}),
-        Mutant("ratio, not lift", LISTED, lambda a: {**a, "lift": a["lift"] + 1}),
-        Mutant("control and treatment swapped", LISTED,
-               lambda a: {**a, "lift": -result.lift_abs / (result.lift_abs + frame.loc[
-                   frame["variant"] == "control", "converted"].mean())}),
-        Mutant("a tuple", GENERIC, lambda a: (a["p_value"], a["lift"])),
-        Mutant("lift in percent", GENERIC, lambda a: {**a, "lift": 100 * a["lift"]}),
-        Mutant("p-value doubled", GENERIC, lambda a: {**a, "p_value": min(1.0, 2 * a["p_value"])}),
-        Mutant("keys swapped", GENERIC, lambda a: {"p_value": a["lift"], "lift": a["p_value"]}),
-        Mutant("1 - p", GENERIC, lambda a: {**a, "p_value": 1 - a["p_value"]}),
+    from mlops_kit.labs.scenarios import ab_experiment, ab_plan
+
+    learner = LEARNERS["peeked"]
+    context = {"experiment": ab_experiment(learner), "plan": ab_plan(learner)}
+
+    def on(change_plan=None, change_frame=None, change_answer=None):
+        def rule(experiment, plan):
+            frame = change_frame(experiment) if change_frame else experiment
+            answer = right_decide(frame, change_plan(plan) if change_plan else plan)
+            return change_answer(answer) if change_answer else answer
+        return lambda a: rule
+
+    flip = {"control": "treatment", "treatment": "control"}
+    return right_decide, context, [
+        *[Mutant(name, LISTED, lambda a, rule=rule: rule) for name, (rule, _, _) in WRONG_RULES.items()],
+        Mutant("the minimum effect read as absolute", GENERIC,
+               on(lambda p: {**p, "min_effect": p["min_effect"] / p["baseline_rate"]})),
+        Mutant("a minimum effect 5 points larger", GENERIC, on(lambda p: {**p, "min_effect": p["min_effect"] + 0.05})),
+        Mutant("a baseline one point higher", GENERIC, on(lambda p: {**p, "baseline_rate": p["baseline_rate"] + 0.01})),
+        Mutant("power 0.5", GENERIC, on(lambda p: {**p, "power": 0.5})),
+        Mutant("alpha doubled", GENERIC, on(lambda p: {**p, "alpha": 2 * p["alpha"]})),
+        Mutant("control and treatment swapped", GENERIC,
+               on(change_frame=lambda e: e.assign(variant=e["variant"].map(flip)))),
+        Mutant("always 'extend'", GENERIC, lambda a: lambda e, p: "extend"),
+        Mutant("always 'ship'", GENERIC, lambda a: lambda e, p: "ship"),
+        Mutant("always 'stop'", GENERIC, lambda a: lambda e, p: "stop"),
+        Mutant("capitalised", GENERIC, on(change_answer=str.capitalize)),
+        Mutant("a bool (ship or not)", GENERIC, on(change_answer=lambda d: d == "ship")),
+        Mutant("the own decision as a string", GENERIC, lambda a: a(**context)),
     ]
 
 
 @mutations("rollout", "ex3")
 def _rollout_ex3():
-    from mlops_kit.rollout import sample_size
+    from test_rollout_lab import RAMP_LEARNERS, WRONG_RAMPS, GuardrailRamp
 
-    context = {"baseline_rate": 0.08, "min_effect": 0.10}
-    right = sample_size(0.08, 0.10, relative=True)
-    return right, context, [
-        Mutant("both arms together", LISTED, lambda a: 2 * a),
-        Mutant("effect read as absolute", LISTED, lambda a: sample_size(0.08, 0.10, relative=False)),
-        Mutant("one-sided alpha", LISTED, lambda a: sample_size(0.08, 0.10, alpha=0.10, relative=True)),
-        Mutant("power 0.5", LISTED, lambda a: sample_size(0.08, 0.10, power=0.5, relative=True)),
-        Mutant("power 0.9", GENERIC, lambda a: sample_size(0.08, 0.10, power=0.9, relative=True)),
-        Mutant("alpha 0.01", GENERIC, lambda a: sample_size(0.08, 0.10, alpha=0.01, relative=True)),
-        Mutant("baseline and effect swapped", GENERIC, lambda a: sample_size(0.10, 0.08, relative=True)),
-        Mutant("a 20 % effect", GENERIC, lambda a: sample_size(0.08, 0.20, relative=True)),
-        Mutant("5 % off", GENERIC, lambda a: round(a * 1.05)),
-        Mutant("as a string", GENERIC, lambda a: str(a)),
+    from mlops_kit.labs.scenarios import ramp_looks, ramp_plan
+    from mlops_kit.rollout import CanaryPolicy
+
+    learner = RAMP_LEARNERS["breach"]
+    context = {"plan": ramp_plan(learner), "looks": ramp_looks(learner)}
+
+    def built(change):
+        return lambda a: lambda plan: GuardrailRamp(change(dict(plan)))
+
+    return GuardrailRamp, context, [
+        *[Mutant(name, LISTED, lambda a, ramp=ramp: ramp) for name, (ramp, _, _) in WRONG_RAMPS.items()],
+        Mutant("guardrail budget 10 % higher", GENERIC, built(lambda p: {**p, "guardrail_max": p["guardrail_max"] * 1.1})),
+        Mutant("guardrail budget 10 % lower", GENERIC, built(lambda p: {**p, "guardrail_max": p["guardrail_max"] * 0.9})),
+        Mutant("one request fewer", GENERIC, built(lambda p: {**p, "min_requests": p["min_requests"] - 1})),
+        Mutant("one request more", GENERIC, built(lambda p: {**p, "min_requests": p["min_requests"] + 1})),
+        Mutant("error budget doubled", GENERIC, built(lambda p: {**p, "max_error_rate": 2 * p["max_error_rate"]})),
+        Mutant("a step left out", GENERIC, built(lambda p: {**p, "steps": tuple(p["steps"][:-2]) + tuple(p["steps"][-1:])})),
+        Mutant("the error rate read as the guardrail", GENERIC, built(lambda p: {**p, "guardrail": "error_rate"})),
+        Mutant("an instance, not the class", GENERIC, lambda a: a(context["plan"])),
+        Mutant("the kit's CanaryPolicy with the plan's steps", GENERIC,
+               lambda a: lambda plan: CanaryPolicy(steps=tuple(plan["steps"]), min_requests=plan["min_requests"],
+                                                   max_error_rate=plan["max_error_rate"])),
     ]
 
 
@@ -553,6 +511,13 @@ def _streaming_ex3():
 
 
 # --------------------------------------------------------------------------- the harness
+def _import_lab_modules() -> None:
+    """Register the exercises of ``tests/mutants_<lab>.py`` (one module per lab)."""
+    for path in sorted(Path(__file__).parent.glob("mutants_*.py")):
+        importlib.import_module(path.stem)
+
+
+_import_lab_modules()
 CASES = sorted(REGISTRY)
 
 

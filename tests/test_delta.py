@@ -7,7 +7,8 @@ import pytest
 from mlops_kit import delta
 from mlops_kit.exceptions import ConfigError, DataError, NotFoundError, SchemaMismatchError
 
-pytestmark = pytest.mark.both_engines
+# Only the tests that use Spark run again on a local JVM (both_engines): the others
+# never start one, so the engine cannot change what they check.
 
 V0 = pd.DataFrame({"id": [1, 2, 3], "city": ["SF", "LA", "NY"], "price": [100.0, 80.0, 120.0]})
 V1 = pd.DataFrame({"id": [4, 5], "city": ["SEA", "SF"], "price": [90.0, 150.0]})
@@ -57,6 +58,7 @@ def test_missing_table_is_not_found_and_names_the_fix(workspace):
 
 
 @pytest.mark.spark
+@pytest.mark.both_engines
 def test_overwrite_keeps_old_version_readable_by_version(two_versions):
     assert rows(delta.read_table(two_versions)) == rows(V1)
     assert rows(delta.read_table(two_versions, version=0)) == rows(V0)
@@ -64,6 +66,7 @@ def test_overwrite_keeps_old_version_readable_by_version(two_versions):
 
 
 @pytest.mark.spark
+@pytest.mark.both_engines
 def test_time_travel_by_timestamp(two_versions):
     commits = delta.history(two_versions).set_index("version")["timestamp"]
     assert rows(delta.read_table(two_versions, timestamp=commits[0])) == rows(V0)
@@ -74,6 +77,7 @@ def test_time_travel_by_timestamp(two_versions):
 
 
 @pytest.mark.spark
+@pytest.mark.both_engines
 def test_time_travel_outside_the_log_is_not_found(two_versions):
     with pytest.raises(NotFoundError, match="no version 7: it has versions 0 to 1"):
         delta.read_table(two_versions, version=7)
@@ -82,6 +86,7 @@ def test_time_travel_outside_the_log_is_not_found(two_versions):
 
 
 @pytest.mark.spark
+@pytest.mark.both_engines
 def test_history_shows_each_version_with_its_operation(two_versions):
     hist = delta.history(two_versions)
     assert hist["version"].tolist() == [1, 0]  # newest first, as DESCRIBE HISTORY
@@ -93,6 +98,7 @@ def test_history_shows_each_version_with_its_operation(two_versions):
 
 
 @pytest.mark.spark
+@pytest.mark.both_engines
 def test_append_with_new_column_is_rejected_and_version_unchanged(two_versions):
     extra = V1.assign(rating=[4.5, 4.9])
     with pytest.raises(SchemaMismatchError,
@@ -104,6 +110,7 @@ def test_append_with_new_column_is_rejected_and_version_unchanged(two_versions):
 
 
 @pytest.mark.spark
+@pytest.mark.both_engines
 def test_append_with_changed_type_names_the_column(two_versions):
     wrong = V1.assign(price=["90", "150"])
     with pytest.raises(SchemaMismatchError, match="price: table double, data string.*cast"):
@@ -112,6 +119,7 @@ def test_append_with_changed_type_names_the_column(two_versions):
 
 
 @pytest.mark.spark
+@pytest.mark.both_engines
 def test_merge_schema_evolves_the_table(two_versions):
     extra = pd.DataFrame({"id": [6], "city": ["LA"], "price": [70.0], "rating": [4.2]})
     assert delta.write_table(extra, two_versions, merge_schema=True) == 2
@@ -123,6 +131,7 @@ def test_merge_schema_evolves_the_table(two_versions):
 
 
 @pytest.mark.spark
+@pytest.mark.both_engines
 def test_counts_come_from_the_log(two_versions):
     assert delta.table_exists(two_versions)
     assert delta.row_count(two_versions) == 2
@@ -133,6 +142,7 @@ def test_counts_come_from_the_log(two_versions):
 
 
 @pytest.mark.spark
+@pytest.mark.both_engines
 def test_tables_are_real_delta_readable_by_delta_rs(two_versions, workspace):
     from deltalake import DeltaTable
 
@@ -148,6 +158,7 @@ def test_tables_are_real_delta_readable_by_delta_rs(two_versions, workspace):
 
 
 @pytest.mark.spark
+@pytest.mark.both_engines
 def test_a_failing_write_keeps_its_own_error_and_commits_nothing(two_versions):
     """Only real schema differences become SchemaMismatchError, even if 'schema' is said."""
     from pyspark.sql import functions as F

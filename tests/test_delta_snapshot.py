@@ -24,7 +24,7 @@ def test_missing_table_and_missing_version_are_explained(tmp_path) -> None:
     with pytest.raises(NotFoundError, match="There is no Delta table"):
         read_snapshot(tmp_path / "none")
     write_snapshot(tmp_path / "t", pd.DataFrame({"x": [1]}))
-    with pytest.raises(NotFoundError, match="has no version 7: its versions are 0 to 0"):
+    with pytest.raises(NotFoundError, match="has no version 7: it has versions 0 to 0"):
         read_snapshot(tmp_path / "t", version=7)
 
 

@@ -1,13 +1,19 @@
 """Batch and streaming scoring with a real MLflow model on real Delta tables."""
 from __future__ import annotations
 
+import os
+import signal
+import threading
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from mlops_kit._price_model import pip_requirements
-from mlops_kit.deployment import append_rows, optimize_table, score_table, start_scoring_stream
-from mlops_kit.exceptions import ConfigError, DataError
+from mlops_kit.deployment import (append_rows, optimize_table, reset_stream, score_table,
+                                  start_scoring_stream, wait_for_stream)
+from mlops_kit.exceptions import (ConfigError, DataError, EndlessWaitError, NotFoundError,
+                                  StreamWaitTimeout)
 
 pytestmark = [pytest.mark.spark, pytest.mark.both_engines]
 
@@ -119,6 +125,55 @@ def test_stream_restart_scores_every_row_exactly_once(spark, workspace, model):
         fitted.predict(out.sort_values("id")[["x1", "x2"]]),
         rtol=1e-9,
     )
+
+
+def test_a_stream_on_a_source_not_written_yet_says_to_append_first(spark, workspace):
+    """reset_stream before the first run used to end in DELTA_SCHEMA_NOT_SET from deep inside."""
+    reset_stream("arrivals", "arrivals_scored")
+    with pytest.raises(NotFoundError, match="'arrivals' has no rows yet.*append_rows"):
+        start_scoring_stream("models:/x/1", "arrivals", "arrivals_scored")
+    assert not workspace.table_path("arrivals_scored").exists()
+
+
+def test_stream_cells_rerun_wait_and_stop_without_traps(spark, workspace, model, capsys):
+    """A re-run start cell replaces its query; an endless wait is refused; waits are bounded."""
+    uri, _ = model
+    append_rows("events", _frame(40))
+    job = dict(trigger="processingTime", interval="1 second", keep_columns=["id", "x1", "x2"])
+    first = start_scoring_stream(uri, "events", "events_scored", **job)
+    again = start_scoring_stream(uri, "events", "events_scored", **job)  # the cell, run again
+    try:
+        assert not first.isActive and again.isActive
+        assert "stopped the running query 'score_events_scored'" in capsys.readouterr().err
+        with pytest.raises(EndlessWaitError, match="wait forever: use wait_for_stream"):
+            again.awaitTermination()
+        assert again.awaitTermination(1) is False  # with a timeout it is PySpark's own call
+        append_rows("events", _frame(40, start=40, seed=1))
+        wait_for_stream(again, timeout=300)  # caught up with both batches, still running
+        assert sorted(_read(spark, workspace, "events_scored")["id"]) == list(range(80))
+        assert again.isActive
+    finally:
+        again.stop()
+
+    # Jupyter's stop button during the wait: the query is stopped, not left running
+    slow = start_scoring_stream(uri, "events", "events_scored", trigger="processingTime",
+                                interval="10 minutes", keep_columns=["id", "x1", "x2"])
+    append_rows("events", _frame(40, start=80, seed=2))  # waits for the next trigger
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+    try:
+        with pytest.raises(KeyboardInterrupt, match="'score_events_scored' was stopped"):
+            wait_for_stream(slow, timeout=300)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert not slow.isActive
+
+    once = start_scoring_stream(uri, "events", "events_scored", trigger="availableNow",
+                                keep_columns=["id", "x1", "x2"])
+    with pytest.raises(StreamWaitTimeout, match="'score_events_scored' was still running"):
+        wait_for_stream(once, timeout=0.001)
+    wait_for_stream(once, timeout=300)
+    assert not once.isActive and len(_read(spark, workspace, "events_scored")) == 120
 
 
 def test_stream_rejects_unknown_trigger(workspace):

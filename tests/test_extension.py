@@ -84,6 +84,14 @@ def test_display_limits_pandas_rows_and_says_so(capsys) -> None:
     assert "(1 row)" in capsys.readouterr().out
 
 
+def test_display_shows_a_cells_whole_text(capsys) -> None:
+    """pandas cuts text cells at 50 characters with "..."; a menu of actions must read whole."""
+    long = "watch it on fresh labels and retrain on recent data if the error grows past the gate"
+    display(pd.DataFrame({"action": ["retrain"], "what it means": [long]}))
+    out = capsys.readouterr().out
+    assert long in out and "..." not in out
+
+
 def test_display_of_other_objects_prints_them(capsys) -> None:
     display({"a": 1})
     assert capsys.readouterr().out == "{'a': 1}\n"

@@ -54,6 +54,17 @@ def _setup_read(env, version=None):
     return reader.load(env["path"])
 
 
+def _setup_stale(env):
+    """Rows a plain Parquet read of the folder counts beyond the current version."""
+    return env["spark"].read.parquet(env["path"]).count() - _setup_read(env).count()
+
+
+def _setup_report_version():
+    from mlops_kit.labs.checks.setup import report_version
+
+    return report_version()
+
+
 def _setup_avg(env, how="avg"):
     from pyspark.sql import functions as F
 
@@ -65,20 +76,22 @@ def _setup_avg(env, how="avg"):
 CASES: list[Case] = [
     Case("setup", "ex1", good=lambda env: "tester", bad=lambda env: "root"),
     Case("setup", "ex2", fixture="setup_lab", spark=True,
-         good=lambda env: _setup_read(env), bad=lambda env: _setup_read(env).limit(10),
+         good=lambda env: (_setup_read(env), _setup_stale(env)),
+         bad=lambda env: (_setup_read(env).limit(10), _setup_stale(env)),
          context=lambda env: {"path": env["path"]}),
     Case("setup", "ex3", fixture="setup_lab", spark=True,
          good=lambda env: _setup_avg(env), bad=lambda env: _setup_avg(env, "sum"),
          context=lambda env: {"path": env["path"]}),
     Case("setup", "ex4", fixture="setup_lab", spark=True,
-         good=lambda env: _setup_read(env, version=0), bad=lambda env: _setup_read(env),
+         good=lambda env: _setup_read(env, version=_setup_report_version()),
+         bad=lambda env: _setup_read(env),
          context=lambda env: {"path": env["path"]}),
 ]
 
 
 @pytest.fixture(scope="module")
 def setup_lab(spark, tmp_path_factory) -> dict:
-    """The setup lab's two-version listings table, written once for its checks."""
+    """The setup lab's listings table (its history per learner), written once for its checks."""
     from mlops_kit.labs.checks.setup import prepare_listings
 
     Workspace.from_env(root=tmp_path_factory.mktemp("setup-lab"), user="tester").activate()

@@ -58,16 +58,65 @@ def test_ex1_failure_never_prints_the_answer(windows):
 
 def test_ex2_monitor_report(windows, report):
     reference, current = windows
-    assert check_ex2(report, learner=PRICE_LEARNER).passed
+    mine = {"learner": PRICE_LEARNER, "reference": reference, "current": current}
+    assert check_ex2(report, **mine).passed
     same = Monitor(reference, numeric=NUMERIC, categorical=["store", "flavour"]).run(reference)
-    assert not check_ex2(same, learner=PRICE_LEARNER).passed            # reference against itself
+    assert not check_ex2(same, **mine).passed                            # reference against itself
     only_numeric = Monitor(reference, numeric=NUMERIC, categorical=[]).run(current)
-    failed = check_ex2(only_numeric, learner=PRICE_LEARNER)
+    failed = check_ex2(only_numeric, **mine)
     assert not failed.passed and "flavour" in failed.message             # a feature left out
     no_price = Monitor(reference, numeric=["temperature", "humidity"],
                        categorical=["store", "flavour"]).run(current)
-    assert "price_per_cone" in check_ex2(no_price, learner=PRICE_LEARNER).message
-    assert not check_ex2(report.results, learner=PRICE_LEARNER).passed  # the table, not the report
+    assert "price_per_cone" in check_ex2(no_price, **mine).message
+    assert not check_ex2(report.results, **mine).passed                  # the table, not the report
+
+
+def test_ex2_rejects_swapped_windows(windows):
+    """Before: a Monitor built on the current window and run on the reference passed."""
+    reference, current = windows
+    swapped = Monitor(current, numeric=NUMERIC, categorical=["store", "flavour"]).run(reference)
+    assert set(swapped.drifted_features) >= {"flavour", "humidity", "price_per_cone"}  # it drifts too
+    result = check_ex2(swapped, learner=PRICE_LEARNER, reference=reference, current=current)
+    assert not result.passed and "wrong way round" in result.message
+
+
+@pytest.mark.parametrize("monitor", [
+    lambda ref: Monitor(ref),                                                   # every column
+    lambda ref: Monitor(ref, numeric=NUMERIC + ["cones_sold"], categorical=["store", "flavour"]),
+    lambda ref: Monitor(ref, numeric=NUMERIC, categorical=["store", "flavour"], label="cones_sold"),
+], ids=["every-column", "label-as-a-feature", "label-kind"])
+def test_ex2_rejects_a_monitor_that_tests_the_label(windows, monitor):
+    """Before: Monitor(reference) tested every column, the label cones_sold included, and passed."""
+    reference, current = windows
+    result = check_ex2(monitor(reference).run(current), learner=PRICE_LEARNER,
+                       reference=reference, current=current)
+    assert not result.passed and "cones_sold" in result.message
+
+
+def test_ex2_rejects_a_listed_feature_left_out_or_tested_as_a_category(windows):
+    """Before: only the broken features had to be tested; store could be left out, and humidity
+    tested with the categorical tests."""
+    reference, current = windows
+    mine = {"learner": PRICE_LEARNER, "reference": reference, "current": current}
+    no_store = Monitor(reference, numeric=NUMERIC, categorical=["flavour"]).run(current)
+    result = check_ex2(no_store, **mine)
+    assert not result.passed and "store" in result.message
+    as_category = Monitor(reference, numeric=["temperature", "price_per_cone"],
+                          categorical=["store", "flavour", "humidity"]).run(current)
+    result = check_ex2(as_category, **mine)
+    assert not result.passed and "as categories" in result.message
+
+
+def test_ex2_rejects_unlisted_columns_and_another_learners_windows(windows):
+    reference, current = windows
+    extra = Monitor(reference, numeric=NUMERIC, categorical=["store", "flavour", "promotion"]).run(current)
+    result = check_ex2(extra, learner=PRICE_LEARNER, reference=reference, current=current)
+    assert not result.passed and "promotion" in result.message
+    other_ref, other_cur = monitoring_windows(1500, 8, learner=PRICE_LEARNER)
+    theirs = Monitor(other_ref, numeric=NUMERIC, categorical=["store", "flavour"]).run(other_cur)
+    result = check_ex2(theirs, learner=PRICE_LEARNER, reference=reference, current=current)
+    assert not result.passed and "not computed on your" in result.message
+    assert "pass reference=reference" in check_ex2(theirs, learner=PRICE_LEARNER).message
 
 
 def test_ex3_finds_this_learners_unit_change(windows, report):
@@ -96,12 +145,31 @@ def test_ex3_rejects_the_largest_signed_change_and_non_features():
     assert not check_ex3(["humidity"], reference=reference, current=current).passed
 
 
+def test_ex3_names_the_wrong_feature_in_plain_words():
+    reference, current = monitoring_windows(1500, 7, learner=2)  # humidity fell to a hundredth
+    message = check_ex3("temperature", reference=reference, current=current).message
+    assert "'temperature'" in message and "''s" not in message and "'s mean" not in message
+
+
 def test_ex4_bonferroni_threshold(report):
     assert check_ex4(0.05 / 3, report=report).passed
     for wrong in (0.05, 0.05 / 5, 0.05 / 2):  # no correction, all five features, categorical only
         result = check_ex4(wrong, report=report)
         assert not result.passed and "0.0166667" not in result.message + result.hint
     assert not check_ex4("alpha", report=report).passed
+
+
+def test_ex4_accepts_the_threshold_as_the_report_prints_it(report):
+    """Before: 0.016667, read off the learner's own report, failed as "larger than it"."""
+    shown = report.results.query("test == 'ks'").to_string()
+    assert "0.016667" in shown
+    assert check_ex4(0.016667, report=report).passed
+    assert check_ex4("0.016667", report=report).passed
+
+
+@pytest.mark.parametrize("wrong", [0.05, 0.0167, 0.01667, 0.016668, 0.016665, 0.0125, 0.025, 0.01])
+def test_ex4_still_rejects_neighbouring_thresholds(report, wrong):
+    assert not check_ex4(wrong, report=report).passed
 
 
 #: the right triage for PRICE_LEARNER, whose price_per_cone changed units

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from notebook_runner import REPO, notebook_metadata, run_notebook, warnings_in
+from notebook_runner import (REPO, checked_output_differences, notebook_metadata, run_notebook,
+                             warnings_in)
 
 pytestmark = pytest.mark.slow
 
@@ -47,12 +48,17 @@ def _skip_if_standalone_unsupported(path: Path) -> None:
 
 @pytest.mark.parametrize("path", _collect("notebooks"))
 def test_demo_notebook_runs(path: Path, tmp_path: Path) -> None:
-    """Demos and job notebooks run top to bottom with their default parameters."""
+    """Demos and job notebooks run top to bottom with their default parameters; the
+    cells tagged ``nbval-check-output`` print what the committed notebook shows."""
     _skip_if_standalone_unsupported(path)
     run = run_notebook(path, env={"MLOPS_KIT_HOME": str(tmp_path / "kit")})
     _assert_no_jvm_noise(run.notebook)
     _assert_no_warnings(run.notebook)
     assert_claims_held(run.notebook)
+    import nbformat
+
+    differences = checked_output_differences(run.notebook, nbformat.read(str(path), as_version=4))
+    assert not differences, "outputs differ from the committed ones:\n" + "\n".join(differences)
 
 
 def assert_claims_held(nb) -> None:
@@ -112,7 +118,14 @@ def test_solution_passes_every_check(path: Path, tmp_path: Path) -> None:
     _assert_no_warnings(run.notebook)
 
 
-@pytest.mark.parametrize("path", _collect("labs"))
+# The generated lab run to its first exercise (a cheap one: no Spark, no server). What
+# the others run before their first FILL_IN is their solution's code, which
+# test_solution_passes_every_check runs; test_lab_is_its_solution_until_exercise_1_asks
+# checks that statically, for every lab.
+RUN_TO_FIRST_EXERCISE = {"labs/04-production/04L-testing-lab.ipynb"}
+
+
+@pytest.mark.parametrize("path", [p for p in _collect("labs") if p.id in RUN_TO_FIRST_EXERCISE])
 def test_lab_stops_at_its_first_exercise(path: Path, tmp_path: Path) -> None:
     """An unfilled lab stops at exercise 1 with the kit's FILL_IN message."""
     _skip_if_standalone_unsupported(path)
@@ -124,31 +137,73 @@ def test_lab_stops_at_its_first_exercise(path: Path, tmp_path: Path) -> None:
 
 
 
-def _nbval(tmp_path: Path, printed: str, stored: str) -> int:
-    """Run nbval (lax, with our sanitizer) on a one-cell notebook; return pytest's exit code."""
-    import subprocess
-    import sys
+_CHECK_CALL = re.compile(r"^[^#\n]*\blab\.check\(", re.M)
+_LAB = re.compile(r"\bLab\(\s*[\"']([\w-]+)[\"']")
 
+
+def _uses_fill_in(source: str) -> bool:
+    """FILL_IN appears in the code, not only in the import that brings it."""
+    code = [line for line in source.splitlines()
+            if not line.lstrip().startswith(("from ", "import ", "#"))]
+    return any(re.search(r"\bFILL_IN\b", line) for line in code)
+
+
+def _as_solved(source: str) -> str:
+    """A lab cell without the import of FILL_IN that the build adds to it."""
+    return re.sub(r"^(from mlops_kit\.labs import )FILL_IN, ", r"\1", source, flags=re.M)
+
+
+@pytest.mark.parametrize("path", _collect("labs"))
+def test_lab_is_its_solution_until_exercise_1_asks(path: Path) -> None:
+    """Statically, what a learner runs before the first FILL_IN is the solution's code (run
+    green, with no warning, by test_solution_passes_every_check) and no check has run by
+    then: the FILL_IN then raises the kit's ExerciseError for the first exercise not
+    attempted (mlops_kit.labs.Lab), exercise 1, as the lab run above shows on one lab."""
     import nbformat
+
+    from mlops_kit.labs import registry
+    from mlops_kit.labs.build import make_lab
+
+    solution = REPO / "solutions" / path.relative_to(REPO / "labs")
+    assert path.read_text() == make_lab(solution, relative_to=REPO), "run `mlops-kit labs build`"
+    lab, solved = (nbformat.read(str(p), as_version=4).cells for p in (path, solution))
+    assert len(lab) == len(solved)
+    first = next(i for i, (a, b) in enumerate(zip(lab, solved)) if _as_solved(a.source) != b.source)
+    assert lab[first].cell_type == "code" and _uses_fill_in(lab[first].source), (
+        f"the lab first departs from its solution in cell {first}, which holds no FILL_IN")
+    before = [c.source for c in lab[:first]]
+    assert not any(_uses_fill_in(c.source) for c in lab[:first] if c.cell_type == "code")
+    assert not [c.source for c in lab[:first] if c.cell_type == "code" and _CHECK_CALL.search(c.source)], (
+        "a check runs before exercise 1")
+    lab_ids = [m for c in before for m in _LAB.findall(c)]
+    assert lab_ids, "no Lab(...) is made before the first FILL_IN"
+    assert registry.exercises(lab_ids[-1])[0].number == 1
+
+
+def _compared(printed: str, stored: str, tags=("nbval-check-output",), ran: bool = True) -> list[str]:
+    """nbval's comparison (lax, with our sanitizer) of a one-cell notebook that printed
+    ``printed`` against the committed one that shows ``stored``."""
     from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-    cell = new_code_cell(f"print({printed!r})", outputs=[new_output("stream", name="stdout", text=stored + "\n")])
-    cell.metadata["tags"] = ["nbval-check-output"]
-    cell.execution_count = 1  # nbval refuses stored outputs of a cell that never ran
-    path = tmp_path / "compared.ipynb"
-    nbformat.write(new_notebook(cells=[cell], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}), str(path))
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval-lax",
-         "--nbval-sanitize-with", str(REPO / "tests" / "sanitize.cfg"), str(path)],
-        cwd=tmp_path, capture_output=True, text=True,
-    ).returncode
+    def notebook(text: str, count):
+        cell = new_code_cell("print(x)", id="c1",
+                             outputs=[new_output("stream", name="stdout", text=text + "\n")])
+        cell.metadata["tags"] = list(tags)
+        cell.execution_count = count
+        return new_notebook(cells=[cell])
+
+    return checked_output_differences(notebook(printed, 1), notebook(stored, 1 if ran else None))
 
 
-def test_nbval_compares_tagged_outputs_after_sanitizing(tmp_path: Path) -> None:
-    """A tagged cell whose output changed fails nbval; paths and run ids are sanitized away."""
-    assert _nbval(tmp_path, "rows: 3", "rows: 4") != 0
-    assert _nbval(tmp_path, "run 0123456789abcdef0123456789abcdef in /tmp/x/y",
-                  "run fedcba9876543210fedcba9876543210 in /tmp/other") == 0
+def test_nbval_compares_tagged_outputs_after_sanitizing() -> None:
+    """A tagged cell whose output changed fails; paths and run ids are sanitized away;
+    untagged cells are not compared; a committed output of a cell that never ran is refused."""
+    assert _compared("rows: 3", "rows: 4")
+    assert _compared("run 0123456789abcdef0123456789abcdef in /tmp/x/y",
+                     "run fedcba9876543210fedcba9876543210 in /tmp/other") == []
+    assert _compared("rows: 3", "rows: 4", tags=()) == []
+    assert _compared("rows: 3", "rows: 4", tags=("nbval-check-output", "nbval-skip")) == []
+    assert _compared("rows: 3", "rows: 3", ran=False)
 
 
 def _with_stderr(*texts: str, name: str = "stderr"):

@@ -36,9 +36,8 @@ def response(body: dict, answer: dict, status: int = 200) -> requests.Response:
     return out
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    """The price model saved to a folder: its path is a model URI in any workspace."""
+def save_price_model(path) -> tuple[str, list[str]]:
+    """The price model saved to the folder ``path``: a model URI in any workspace."""
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
@@ -47,10 +46,15 @@ def model(tmp_path_factory):
     frame = listings_frame(200, seed=5)
     fitted = train_price_model(frame)
     X = frame[FEATURES]
-    path = tmp_path_factory.mktemp("model") / "price"
     mlflow.sklearn.save_model(fitted, str(path), signature=infer_signature(X, fitted.predict(X)),
                               skops_trusted_types=trusted_types(fitted))
     return str(path), FEATURES
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """The price model saved to a folder: its path is a model URI in any workspace."""
+    return save_price_model(tmp_path_factory.mktemp("model") / "price")
 
 
 @pytest.fixture
@@ -71,15 +75,19 @@ def check(exercise: str, value, **context):
 
 
 # ------------------------------------------------------------ exercises 1 and 2
-@pytest.fixture
-def app(model, lab_context):
-    model_uri, features = model
-    seed = learner_seed("real-time-lab", "tester")
+def app_case(model_uri: str, features: list[str], seed: int | None = None):
+    """(context, app rows, the rows the app meant, the rows the endpoint accepts) for ``seed``."""
+    seed = learner_seed("real-time-lab", "tester") if seed is None else seed
     app_rows = app_requests(features, seed=seed)
     truth = repair_app_rows(features, len(app_rows), seed=seed)
     accepted = accepted_app_rows(features, len(app_rows), seed=seed)
     context = {"model_uri": model_uri, "app_rows": app_rows, "seed": seed}
     return context, app_rows, truth, accepted
+
+
+@pytest.fixture
+def app(model, lab_context):
+    return app_case(*model)
 
 
 def answered(model_uri, rows):
@@ -189,15 +197,15 @@ def _wrapper(fix_silent: bool):
     return AppModel
 
 
-@pytest.fixture(scope="module")
-def registered(tmp_path_factory):
-    """A workspace with a champion and three app models: right, rename-only, champion-signed."""
+def register_app_models(root):
+    """A workspace at ``root`` with a champion and three app models: right, rename-only,
+    champion-signed. Returns (workspace, the ex3 context, their URIs)."""
     from mlflow.models import infer_signature
 
     from mlops_kit.training import ensure_champion
     from mlops_kit.workspace import Workspace
 
-    ws = Workspace.from_env(root=tmp_path_factory.mktemp("kit"), user="tester").activate()
+    ws = Workspace.from_env(root=root, user="tester").activate()
     champion = ensure_champion("price", rows=300, workspace=ws)
     inputs = list(mlflow.models.get_model_info(champion).signature.inputs.input_names())
     seed = learner_seed("real-time-lab", "tester")
@@ -215,6 +223,12 @@ def registered(tmp_path_factory):
                 pip_requirements=["mlflow"], registered_model_name=name)
         uris[key] = f"models:/{name}/{info.registered_model_version}"
     return ws, {"model_uri": champion, "seed": seed}, uris
+
+
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory):
+    """A workspace with a champion and three app models: right, rename-only, champion-signed."""
+    return register_app_models(tmp_path_factory.mktemp("kit"))
 
 
 def _check3(registered, key_or_uri):

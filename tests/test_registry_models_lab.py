@@ -13,7 +13,8 @@ from mlflow.models import infer_signature
 
 from mlops_kit._price_model import pip_requirements
 from mlops_kit.labs.checks.mlflow_models_lab import (
-    MODEL, check_ex1, check_ex2, check_ex3, raw_request,
+    MODEL, TEAM_ALIAS, check_ex1, check_ex2, check_ex3, prepare_team, raw_request, team_registry,
+    team_versions,
 )
 from mlops_kit.models import FEATURES, listings_frame, train_price_model
 from mlops_kit.workspace import Workspace
@@ -168,12 +169,94 @@ def test_ex2_names_the_type_it_expected(logged):
     assert "got Series" in check_ex2(pd.Series([1])).message
 
 
-def test_ex3_accepts_the_registered_version(logged):
+@pytest.fixture(scope="module")
+def _team_once(_logged_once):
+    """The teammates' versions and the team's alias, registered once before the learner's."""
+    workspace, models = _logged_once
+    workspace.activate()
+    return prepare_team()
+
+
+@pytest.fixture
+def team(_team_once, logged):
+    """The active workspace with the team's versions registered, and the logged models."""
     workspace, models = logged
+    return workspace, models
+
+
+def register_mine(workspace, info):
+    """The learner's registration of exercise 3: a new version of the workspace's name."""
+    return mlflow.register_model(info.model_uri, workspace.model_name(MODEL))
+
+
+def put_team_alias_back(workspace):
+    """Point the team's alias at its teammate's version again (a test moved it)."""
+    client = mlflow.MlflowClient()
+    name = workspace.model_name(MODEL)
+    teammates = [v for v in client.search_model_versions(f"name = '{name}'")
+                 if (v.tags or {}).get("registered_by")]
+    first = min(int(v.version) for v in teammates)
+    client.set_registered_model_alias(name, TEAM_ALIAS, str(first - 1 + team_versions()[1]))
+
+
+def test_team_registries_differ_between_learners():
+    shapes = {team_versions(f"learner{i}") for i in range(40)}
+    assert {count for count, _ in shapes} == {1, 2, 3}
+    assert all(1 <= alias <= count for count, alias in shapes)
+
+
+def test_prepare_team_registers_teammates_versions_with_the_teams_alias(team):
+    workspace, _ = team
+    registry = team_registry()
+    teammates = registry[registry["registered by"] == "a teammate"]
+    assert len(teammates) >= team_versions()[0]
+    assert (registry["aliases"] == TEAM_ALIAS).sum() == 1
+
+
+def test_ex3_accepts_the_registered_version(team):
+    workspace, models = team
     good = models["good"]
-    version = mlflow.register_model(good.model_uri, workspace.model_name(MODEL))
+    version = register_mine(workspace, good)
     result = check_ex3(f"models:/{version.name}/{version.version}", model_info=good)
     assert result.passed, result
+
+
+def test_ex3_accepts_an_alias_of_the_learners_own(team):
+    workspace, models = team
+    good = models["good"]
+    version = register_mine(workspace, good)
+    mlflow.MlflowClient().set_registered_model_alias(version.name, "my_staging", version.version)
+    result = check_ex3(f"models:/{version.name}@my_staging", model_info=good)
+    assert result.passed, result
+
+
+def test_ex3_rejects_moving_the_teams_alias_to_the_learners_version(team):
+    """The registry lesson's move: the team's app would serve an unreviewed model."""
+    workspace, models = team
+    good = models["good"]
+    version = register_mine(workspace, good)
+    mlflow.MlflowClient().set_registered_model_alias(version.name, TEAM_ALIAS, version.version)
+    try:
+        for uri in (f"models:/{version.name}@{TEAM_ALIAS}", f"models:/{version.name}/{version.version}"):
+            result = check_ex3(uri, model_info=good)
+            assert not result.passed and "team's app would serve" in result.message, (uri, result)
+            assert TEAM_ALIAS not in result.hint.replace("team's alias", "")
+    finally:
+        put_team_alias_back(workspace)
+
+
+@pytest.mark.parametrize("uri, says", [
+    (lambda name, mine: f"models:/{name}@{TEAM_ALIAS}", "another run"),
+    (lambda name, mine: f"models:/{name}/latest", "'latest' names whatever version"),
+    (lambda name, mine: f"models:/{name}/1", "another run"),
+])
+def test_ex3_rejects_references_that_are_not_the_learners_version_for_good(team, uri, says):
+    workspace, models = team
+    good = models["good"]
+    mine = register_mine(workspace, good).version
+    result = check_ex3(uri(workspace.model_name(MODEL), mine), model_info=good)
+    assert not result.passed and says in result.message, result
+    assert str(mine) not in result.hint
 
 
 def test_ex3_rejects_a_runs_uri_because_nothing_was_registered(logged):

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from mlops_kit.cli import main
-from mlops_kit.exceptions import EnvironmentProblem
+from mlops_kit.exceptions import EnvironmentProblem, NotFoundError
 from mlops_kit.registry.server import TrackingServer, free_port, webhook_encryption_key
 
 
@@ -73,3 +73,24 @@ def test_cli_start_status_stop(workspace):
     assert runner.invoke(main, ["mlflow-server", "status"]).exit_code == 1
     missing = runner.invoke(main, ["mlflow-server", "stop"])
     assert missing.exit_code == 4 and "No mlflow server is running" in missing.output
+
+
+def test_a_pid_file_whose_pid_went_to_another_process_is_not_a_running_server(workspace):
+    """The CLI's record holds the server's start time: a pid the OS gave to another program
+    since (here: this test's own) does not make ``status`` report a server, nor ``stop``
+    signal that program's group."""
+    import json
+    import os
+
+    from mlops_kit._processes import write_record
+    from mlops_kit.registry.server import read_pid_file, stop_detached
+
+    path = workspace.tracking_server_pid_path
+    record = write_record(path, os.getpid(), port=1, url="http://127.0.0.1:1", auth=False)
+    record["create_time"] -= 3600  # the recorded server started an hour before this pid's owner
+    path.write_text(json.dumps(record))
+    assert read_pid_file(workspace) is None
+    assert not path.exists()  # the stale record is removed
+    path.write_text(json.dumps(record))
+    with pytest.raises(NotFoundError, match="No mlflow server is running"):
+        stop_detached(workspace)

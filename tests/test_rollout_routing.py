@@ -245,18 +245,13 @@ def test_rolling_update_of_three_processes_fails_no_request(kit):
     assert len(results) > 20 and set(results) == {200}
 
 
-def test_lab_checkers_accept_the_solution_and_reject_wrong_answers():
-    from mlops_kit.labs.checks.rollout import check_ex1, check_ex2
-    from mlops_kit.rollout import analyze_ab, simulate_ab
+def test_the_canary_checker_refuses_a_decision_that_is_not_one():
+    """The decision rule (ex2) and the ramp (ex3) are tried in tests/test_rollout_lab.py."""
+    from mlops_kit.labs.checks.rollout import check_ex1
 
-    frame = simulate_ab(n_per_arm=2000, baseline_rate=0.1, lift=0.2, seed=4)
-    result = analyze_ab(frame)
-    assert check_ex2({"p_value": result.p_value, "lift": result.lift_rel}, frame=frame).passed
-    assert not check_ex2({"p_value": result.p_value, "lift": result.lift_abs}, frame=frame).passed
-    assert not check_ex2({"p_value": result.p_value / 2, "lift": result.lift_rel}, frame=frame).passed
     assert not check_ex1("maybe", endpoint_url="http://127.0.0.1:9", max_error_rate=0.01,
                          max_p99_ms=100).passed
 
 
 #: exercises whose checker these tests feed a right and a wrong answer
-COVERS_EXERCISES = [("rollout", "ex1"), ("rollout", "ex2")]
+COVERS_EXERCISES = [("rollout", "ex1")]

@@ -245,6 +245,7 @@ def state_path_text(ws: Workspace) -> str:
 
 def test_the_token_is_new_at_every_start_and_gone_after_a_stop(tmp_path, monkeypatch):
     """Without starting a JVM: the start writes a fresh 0600 token, the stop removes it."""
+    from mlops_kit import _processes
     from mlops_kit import spark_server as srv
 
     ws = Workspace(root=tmp_path / "kit", user="ada")
@@ -261,8 +262,8 @@ def test_the_token_is_new_at_every_start_and_gone_after_a_stop(tmp_path, monkeyp
         def wait(self, timeout=None):
             return 0
 
-    monkeypatch.setattr(srv.subprocess, "Popen", FakePopen)
-    monkeypatch.setattr(srv, "wait_until_listening", lambda *a, **k: None)
+    monkeypatch.setattr(_processes.subprocess, "Popen", FakePopen)
+    monkeypatch.setattr(_processes, "wait_until", lambda *a, **k: None)
     monkeypatch.setattr(srv, "server_command", lambda ws, port, master: ["spark-submit", str(port)])
     for _ in range(2):
         info = srv.start_server(ws)

@@ -146,36 +146,100 @@ def _read(env, version=None):
     return reader.load(path)
 
 
+def _parquet(env):
+    """The colleague's read of exercise 2: every file in the table's folder."""
+    spark, path = env
+    return spark.read.parquet(path)
+
+
+def right_ex2(env):
+    """The worked answer of exercise 2: the current version and the rows only the folder holds."""
+    current = _read(env)
+    return current, _parquet(env).count() - current.count()
+
+
+def right_ex4(env):
+    """The worked answer of exercise 4: the version last week's report was computed from."""
+    from mlops_kit.labs.checks.setup import report_version
+
+    return _read(env, version=report_version())
+
+
 def _avg(env, how="avg"):
     from pyspark.sql import functions as F
 
     return _read(env).groupBy("room_type").agg(getattr(F, how)("price").alias("avg_price"))
 
 
+def test_table_histories_and_report_versions_differ_between_learners():
+    """Each learner's table has its own history; the report is never the first or latest version."""
+    from mlops_kit.labs.checks.setup import report_version, table_plan
+
+    plans = {str(table_plan(f"learner{i}")) for i in range(20)}
+    versions = {report_version(f"learner{i}") for i in range(40)}
+    assert len(plans) >= 10 and versions >= {1, 2}
+    for i in range(40):
+        assert 0 < report_version(f"learner{i}") < len(table_plan(f"learner{i}"))
+
+
+def test_last_week_report_is_the_report_versions_numbers():
+    from mlops_kit.labs.checks.setup import last_week_report, report_version, table_versions
+
+    frame = table_versions(60, "ada")[report_version("ada")]
+    report = last_week_report(60, "ada").set_index("room_type")
+    assert report["listings"].sum() == len(frame)
+    assert abs(report["mean_price"] - frame.groupby("room_type")["price"].mean()).max() < 0.006
+    assert not last_week_report(60, "ada").equals(last_week_report(60, "cy"))
+
+
 @pytest.mark.spark
 def test_ex2_to_ex4_accept_the_right_answers(env):
     path = env[1]
-    assert check("ex2", _read(env), path=path).passed
+    assert check("ex2", right_ex2(env), path=path).passed
     assert check("ex3", _avg(env).toPandas(), path=path).passed
-    assert check("ex4", _read(env, version=0), path=path).passed
+    assert check("ex4", right_ex4(env), path=path).passed
+
+
+def _stale(env):
+    return right_ex2(env)[1]
 
 
 @pytest.mark.spark
 @pytest.mark.parametrize("exercise, wrong, says", [
-    ("ex2", lambda env: _read(env).limit(10), "rows, but the table has"),
-    ("ex2", lambda env: _read(env).select("price"), "are missing"),
-    ("ex2", lambda env: _read(env, version=0), "not the table's current prices"),
-    ("ex2", lambda env: _read(env).toPandas(), "got a pandas DataFrame"),
+    ("ex2", lambda env: (_parquet(env), 0), "as many as the colleague's read"),
+    ("ex2", lambda env: (_parquet(env), _stale(env)), "as many as the colleague's read"),
+    ("ex2", lambda env: (_read(env).limit(10), _stale(env)), "rows, but the table's current version has"),
+    ("ex2", lambda env: (_read(env).select("price"), _stale(env)), "are missing"),
+    ("ex2", lambda env: (_read(env, version=0), _stale(env)), "rows, but the table's current version has"),
+    ("ex2", lambda env: (_read(env).toPandas(), _stale(env)), "got a pandas DataFrame"),
+    ("ex2", lambda env: (_read(env), _parquet(env).count()), "is not how many"),
+    ("ex2", lambda env: (_read(env), 0), "is not how many"),
+    ("ex2", lambda env: (_read(env), _parquet(env).count() - _read(env, version=0).count()), "is not how many"),
+    ("ex2", lambda env: (_read(env), float(_stale(env))), "got float"),
+    ("ex2", lambda env: _read(env), "expected a pair"),
     ("ex3", lambda env: _avg(env, "sum").toPandas(), "off by"),
     ("ex3", lambda env: _avg(env, "max").toPandas(), "off by"),
     ("ex3", lambda env: _avg(env), "got a pyspark DataFrame"),
     ("ex3", lambda env: _avg(env).filter("room_type != 'Entire home/apt'").toPandas(), "room types"),
-    ("ex4", lambda env: _read(env), "the current version"),
-    ("ex4", lambda env: _read(env, version=0).toPandas(), "got a pandas DataFrame"),
-    ("ex4", lambda env: _read(env, version=0).select("room_type"), "no price column"),
+    ("ex4", lambda env: _read(env), "the latest version"),
+    ("ex4", lambda env: _read(env, version=0), "version 0"),
+    ("ex4", lambda env: right_ex4(env).toPandas(), "got a pandas DataFrame"),
+    ("ex4", lambda env: right_ex4(env).select("room_type"), "are missing"),
+    ("ex4", lambda env: right_ex4(env).limit(20), "no version of the table"),
 ])
 def test_ex2_to_ex4_reject_plausible_mistakes(env, exercise, wrong, says):
     result = check(exercise, wrong(env), path=env[1])
     assert not result.passed and says in result.message, result
-    for answer in ('format("delta")', "versionAsOf\", 0", "toPandas", "F.avg", "avg("):
+    for answer in ('format("delta")', "versionAsOf\", 0", "toPandas", "F.avg", "avg(", "report_version"):
         assert answer not in result.hint
+
+
+@pytest.mark.spark
+def test_ex4_rejects_every_version_but_the_reports(env):
+    """The versions next to the report's (one more commit, one fewer) are refused too."""
+    from mlops_kit.labs.checks.setup import report_version, table_plan
+
+    target = report_version()
+    for version in range(len(table_plan()) + 1):
+        result = check("ex4", _read(env, version=version), path=env[1])
+        assert result.passed == (version == target), (version, result)

@@ -7,7 +7,8 @@ from mlops_kit.exceptions import ConfigError
 from mlops_kit.spark import get_spark, spark_conf
 from mlops_kit.workspace import Workspace
 
-pytestmark = pytest.mark.both_engines
+# Only the tests that use Spark run again on a local JVM (both_engines): the others
+# never start one, so the engine cannot change what they check.
 
 
 def test_extra_settings_come_from_mlops_kit_spark_conf(tmp_path, monkeypatch) -> None:
@@ -55,6 +56,7 @@ def test_full_jit_for_clusters_and_when_asked(tmp_path, monkeypatch) -> None:
 
 
 @pytest.mark.spark
+@pytest.mark.both_engines
 def test_session_is_reused_and_has_delta(spark) -> None:
     assert get_spark() is spark
     assert spark.conf.get("spark.sql.extensions") == "io.delta.sql.DeltaSparkSessionExtension"

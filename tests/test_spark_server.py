@@ -385,6 +385,9 @@ class TestRealServer:
                if not k.startswith(("MLOPS_KIT_", "MLFLOW_", "SPARK_"))}
         env.update(MLOPS_KIT_HOME=str(ws.root), MLOPS_KIT_USER="tester",
                    PYTHONPATH=str(REPO / "tests"))
+        template = os.environ.get("MLOPS_KIT_MLFLOW_TEMPLATE")  # the suite's migrated empty store
+        if template:
+            env["MLOPS_KIT_MLFLOW_TEMPLATE"] = template
         done = subprocess.run([sys.executable, "-c", client], env=env, cwd=REPO,
                               capture_output=True, text=True, timeout=900)
         assert done.returncode == 0, done.stdout + done.stderr[-4000:]
@@ -452,17 +455,11 @@ def test_the_first_command_that_needs_spark_starts_the_server_and_later_ones_sha
 def test_a_job_leaves_the_server_as_it_found_it(tmp_path):
     """``mlops-kit job run`` as a scheduler runs it: a job without Spark starts nothing, a job
     with Spark stops the server it started, and a server started beforehand stays warm."""
-    import nbformat
+    from notebook_runner import write_spark_count_job
 
     ws = Workspace(root=tmp_path / "kit", user="tester")
     job = tmp_path / "count.ipynb"
-    nb = nbformat.read(REPO / "tests" / "notebooks" / "double.ipynb", as_version=4)  # kernelspec
-    nb.cells = [nbformat.v4.new_code_cell("rows = 3", metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell("from mlops_kit.spark import get_spark, is_connect\n"
-                                          "spark = get_spark()\n"
-                                          "assert is_connect(spark)\n"
-                                          "assert spark.range(rows).count() == rows")]
-    nbformat.write(nb, job)
+    write_spark_count_job(job)
 
     def job_run(notebook: Path, *args: str) -> subprocess.CompletedProcess:
         return _run_kit(ws, "job", "run", str(notebook), *args)

@@ -170,12 +170,13 @@ def conversion_only(scale):
     (0, [WRONG["test_vacuous"]], "leaves the score on the partner's scale"),
     (0, [WRONG["test_range_only"]], "caps the score at 5"),
     (0, conversion_only(100.0), "turns a missing score"),
+    (8, unit_suite(1.0)[:2], "drops every other column"),
     (4, [WRONG["test_neighbours_scale"]], "failed on the right feature code"),
     (0, [WRONG["test_unknown_fixture"]], "unknown fixture 'feature_code'"),
     (0, [WRONG["check_stars"]], "only collects functions named test_"),
     (0, "def test_x(prepare): ...", "should be a list of test functions"),
     (0, [], "should be a list of test functions"),
-], ids=["vacuous", "range-only", "no-missing-score", "neighbours-scale", "unknown-fixture",
+], ids=["vacuous", "range-only", "no-missing-score", "no-pass-through", "neighbours-scale", "unknown-fixture",
         "not-collected", "string", "empty"])
 def test_ex1_rejects_suites_that_miss_a_bug_or_fail_right_code(learner, wrong, says):
     result = check_ex1(wrong, learner=learner)

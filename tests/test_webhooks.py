@@ -2,7 +2,10 @@
 
 register -> MLflow delivers a signed webhook -> the receiver verifies it ->
 the validation job runs -> tags and the challenger alias appear. One server
-and one receiver for the whole module (a server start costs seconds).
+and one receiver for the whole module (a server start costs seconds), on one
+pytest-xdist worker (the group ``webhook_stack``), and one good version
+validated through them that the tests needing one share: no test depends on
+another having run first.
 """
 from __future__ import annotations
 
@@ -118,13 +121,31 @@ def stack(tmp_path_factory):
             receiver.stop()
 
 
-@pytest.fixture
-def live(stack):
+#: the tests that use the live stack run on one worker, so it is built once
+LIVE = pytest.mark.xdist_group("webhook_stack")
+
+
+def _talk_to(stack) -> None:
     """Activate the module's workspace and talk to the server (not SQLite)."""
     stack["ws"].activate()
     stack["mlflow"].set_tracking_uri(stack["server"].url)
     stack["mlflow"].set_registry_uri(stack["server"].url)
+
+
+@pytest.fixture
+def live(stack):
+    _talk_to(stack)
     return stack
+
+
+@pytest.fixture(scope="module")
+def validated(stack):
+    """A good version registered once through the stack, and its delivery once handled."""
+    _talk_to(stack)
+    version = _log_and_register(stack["ws"], description="Ridge on nine listing features")
+    row = stack["receiver"].wait_for("model_version.created", timeout=300,
+                                     name=version.name, version=version.version)
+    return version, row
 
 
 def _log_and_register(ws, *, rename: dict | None = None, description: str):
@@ -143,12 +164,11 @@ def _log_and_register(ws, *, rename: dict | None = None, description: str):
 
 
 @pytest.mark.slow
-def test_new_version_is_validated_through_the_webhook(live):
+@LIVE
+def test_new_version_is_validated_through_the_webhook(live, validated):
     from mlflow import MlflowClient
 
-    version = _log_and_register(live["ws"], description="Ridge on nine listing features")
-    row = live["receiver"].wait_for("model_version.created", timeout=300,
-                                    name=version.name, version=version.version)
+    version, row = validated
     assert row["status"] == "done", row["detail"]
     tags = MlflowClient().get_model_version(version.name, version.version).tags
     assert tags["validation.status"] == "passed"
@@ -158,10 +178,13 @@ def test_new_version_is_validated_through_the_webhook(live):
 
 
 @pytest.mark.slow
-def test_broken_version_gets_failure_tags_with_reasons(live):
+@LIVE
+def test_broken_version_gets_failure_tags_with_reasons(live, validated):
     from mlflow import MlflowClient
 
-    good = MlflowClient().get_model_version_by_alias(live["ws"].model_name("price"), "challenger")
+    good, _ = validated
+    before = MlflowClient().get_model_version_by_alias(good.name, "challenger")
+    assert str(before.version) == str(good.version)
     broken = _log_and_register(live["ws"], rename={"bedrooms": "rooms"},
                                description="bedrooms renamed upstream by mistake")
     row = live["receiver"].wait_for("model_version.created", timeout=300,
@@ -177,6 +200,7 @@ def test_broken_version_gets_failure_tags_with_reasons(live):
 
 
 @pytest.mark.slow
+@LIVE
 @pytest.mark.parametrize(
     "tamper, status",
     [("forged", 401), ("unsigned", 401), ("stale", 401), ("oversized", 413)],
@@ -200,11 +224,12 @@ def test_receiver_rejects_over_http(live, tamper, status):
 
 
 @pytest.mark.slow
-def test_repeated_delivery_runs_the_job_once(live):
+@LIVE
+def test_repeated_delivery_runs_the_job_once(live, validated):
     """MLflow retries with the same delivery id; a replay must not re-run the job."""
-    name = live["ws"].model_name("price")
-    body = json.dumps({"entity": "model_version", "action": "created",
-                       "timestamp": "now", "data": {"name": name, "version": "1"}}).encode()
+    good, _ = validated
+    body = json.dumps({"entity": "model_version", "action": "created", "timestamp": "now",
+                       "data": {"name": good.name, "version": str(good.version)}}).encode()
     delivery_id = str(uuid.uuid4())
     headers = _headers(body, delivery_id=delivery_id, secret=live["secret"])
     answers: list[httpx.Response] = []

@@ -2,9 +2,10 @@
 
 Notebooks that share it skip the JVM start each of them pays otherwise. They
 use it by default, and the first one that needs Spark starts it.
-``mlops-kit course`` starts it before the first notebook; the course and
-``mlops-kit job run`` stop it at the end if it was not running before
-(:func:`shared_spark_for_run`). The library side is
+``mlops-kit course`` starts it before the first notebook; the course,
+``mlops-kit job run`` and ``setup`` stop it at the end if it was not running
+before (:func:`mlops_kit.spark_server.shared_server`, which pipelines and the
+other library entry points use too). The library side is
 :mod:`mlops_kit.spark_server`.
 """
 from __future__ import annotations
@@ -27,38 +28,17 @@ def _duration(seconds: float) -> str:
 @contextlib.contextmanager
 def shared_spark_for_run(*, start_now: bool = True,
                          say_stopped: Callable[[str], None] | None = None) -> Iterator[bool]:
-    """Give a run the workspace's Spark Connect server, and stop it after if the run started it.
+    """:func:`mlops_kit.spark_server.shared_server` for a command: its one line on stderr.
 
-    ``start_now`` (the course) starts the server before the first notebook:
-    kernels would start it themselves, but each would say so in its own output
-    and parallel ones would wait for each other; one line here says it once.
-    Without it (a single job) a notebook that needs Spark starts the server
-    itself, and one that does not never pays for it.
-
-    Either way a server that was not running before the run is stopped when
-    the run ends (failed or interrupted too), so a scheduled job leaves no JVM
-    behind; one already running (``mlops-kit spark start``) stays warm.
-    Nothing starts with ``MLOPS_KIT_SPARK=local`` or an explicit master.
-    Yields whether a server was started here.
+    ``start_now`` (the course) starts the server before the first notebook; a
+    single job lets the notebook that needs Spark start it. A server the run
+    started is stopped when it ends; one already running stays warm.
     """
-    from mlops_kit.exceptions import NotFoundError
-    from mlops_kit.spark import uses_shared_server
-    from mlops_kit.spark_server import ensure_server, running_server, server_status, stop_server
+    from mlops_kit.spark_server import shared_server
 
-    if not uses_shared_server():
-        yield False
-        return
-    was_running = running_server() is not None
-    started = not was_running and start_now and not ensure_server(
-        say=lambda line: click.echo(line, err=True)).get("already_running", True)
-    try:
+    with shared_server(start_now=start_now, say=lambda line: click.echo(line, err=True),
+                       say_stopped=say_stopped) as started:
         yield started
-    finally:
-        if not was_running and server_status()["state"] in ("running", "starting"):
-            with contextlib.suppress(NotFoundError):  # it died on its own meanwhile
-                stop_server()
-                if say_stopped:
-                    say_stopped("stopped the Spark Connect server this run started")
 
 
 @click.group("spark")

@@ -2,7 +2,8 @@
 
 Real-time serving lives in :mod:`mlops_kit.serving` (no JVM there); this
 package is the Spark side: :mod:`.batch` scores a Delta table into another,
-:mod:`.streaming` does the same continuously with exactly-once restarts.
+:mod:`.streaming` does the same continuously with exactly-once restarts
+(:mod:`.stream_control`: bounded waits and re-run cells without traps).
 :mod:`.timing` and :mod:`.plots` measure and draw how fast each path answers;
 :mod:`.container` writes a model's container recipe with MLflow's own command.
 """
@@ -15,6 +16,7 @@ from mlops_kit.deployment.batch import (
     scoring_engine,
 )
 from mlops_kit.deployment.compiled import compiled_prediction, compiled_sql
+from mlops_kit.deployment.stream_control import wait_for_stream
 from mlops_kit.deployment.streaming import append_rows, reset_stream, start_scoring_stream
 
 __all__ = [
@@ -29,4 +31,5 @@ __all__ = [
     "append_rows",
     "reset_stream",
     "start_scoring_stream",
+    "wait_for_stream",
 ]

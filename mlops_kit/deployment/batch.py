@@ -232,22 +232,19 @@ def score_table(
     """
     if mode not in ("overwrite", "append"):
         raise DataError(f"mode must be 'overwrite' or 'append'. Got {mode!r} instead.")
+    from mlops_kit.tables.spark_side import SparkTables  # local: it imports pandas
+
     ws = workspace or get_workspace()
-    spark = get_spark(ws)
-    source = spark.read.format("delta").load(str(ws.table_path(input_table)))
+    tables = SparkTables(ws, spark=get_spark(ws))
+    source = tables.read(input_table)
     scored, used = _score(source, model_uri, prediction_col=prediction_col,
                           result_type="double", engine=engine)
     if keep_columns is not None:
         _check_columns(source, keep_columns, f"table {input_table!r}")
         scored = scored.select(*keep_columns, prediction_col)
-    writer = scored.write.format("delta").mode(mode).option("overwriteSchema", mode == "overwrite")
-    if partition_by:
-        writer = writer.partitionBy(*partition_by)
-    target = str(ws.table_path(output_table))
-    writer.save(target)
-    from mlops_kit.delta import last_commit  # local: delta imports pandas
-
-    last = last_commit(target, spark=spark)
+    tables.write(output_table, scored, mode, overwrite_schema=mode == "overwrite",
+                 partition_by=partition_by)
+    last = tables.last_commit(output_table)
     metrics = last["operationMetrics"] or {}
     return {"rows": int(metrics.get("numOutputRows", 0)), "version": int(last["version"]),
             "engine": used}
@@ -260,7 +257,7 @@ def optimize_table(
 
     Returns the number of files removed and added (from Delta's own metrics).
     """
-    from mlops_kit.delta import optimize  # local: delta imports pandas
+    from mlops_kit.tables.spark_side import SparkTables  # local: it imports pandas
 
     ws = workspace or get_workspace()
-    return optimize(ws.table_path(table), list(zorder_by or ()), spark=get_spark(ws))
+    return SparkTables(ws, spark=get_spark(ws)).optimize(table, list(zorder_by or ()))

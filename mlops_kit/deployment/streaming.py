@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Sequence
 
 from mlops_kit.deployment.batch import score_dataframe
-from mlops_kit.exceptions import ConfigError
+from mlops_kit.deployment.stream_control import guard_endless_wait, replace_active_query
+from mlops_kit.exceptions import ConfigError, NotFoundError
 from mlops_kit.spark import get_spark
 from mlops_kit.workspace import Workspace, get_workspace
 
@@ -59,32 +60,42 @@ def start_scoring_stream(
     Returns
     -------
     pyspark.sql.streaming.StreamingQuery
-        Call ``awaitTermination()`` (availableNow) or ``stop()``.
+        Wait for it with :func:`~mlops_kit.deployment.stream_control.wait_for_stream`
+        (bounded; for ``processingTime``, until it has caught up) and end it with
+        ``stop()``. A query of the same name still running (an earlier run of the
+        same cell) is stopped first; ``awaitTermination()`` without a timeout on a
+        ``processingTime`` query, which would wait forever, says so instead.
+
+    Raises
+    ------
+    NotFoundError
+        The source table does not exist yet (nothing appended, or reset).
     """
     if trigger not in ("availableNow", "processingTime"):
         raise ConfigError(
             f"trigger must be 'availableNow' or 'processingTime'. Got {trigger!r} instead."
         )
+    from mlops_kit.tables.spark_side import SparkTables  # local: it imports pandas
+
     ws = workspace or get_workspace()
     spark = get_spark(ws)
-    reader = spark.readStream.format("delta")
-    if max_files_per_trigger:
-        reader = reader.option("maxFilesPerTrigger", max_files_per_trigger)
-    source = reader.load(str(ws.table_path(source_table)))
+    tables = SparkTables(ws, spark=spark)
+    if not tables.exists(source_table):
+        raise NotFoundError(
+            f"the source table {source_table!r} has no rows yet (a new stream, or reset_stream "
+            "removed it): append a first batch with append_rows(), then start the stream")
+    source = tables.read_stream(source_table, max_files_per_trigger=max_files_per_trigger)
     scored = score_dataframe(source, model_uri, prediction_col=prediction_col, engine=engine)
     if keep_columns is not None:
         scored = scored.select(*keep_columns, prediction_col)
-    writer = (
-        scored.writeStream.format("delta")
-        .outputMode("append")
-        .option("checkpointLocation", str(ws.checkpoint_path(checkpoint or sink_table)))
-        .queryName(query_name or f"score_{sink_table}")
-    )
-    if trigger == "availableNow":
-        writer = writer.trigger(availableNow=True)
-    else:
-        writer = writer.trigger(processingTime=interval)
-    return writer.start(str(ws.table_path(sink_table)))
+    when = ({"availableNow": True} if trigger == "availableNow"
+            else {"processingTime": interval})
+    name = query_name or f"score_{sink_table}"
+    replace_active_query(spark, name)  # a re-run of the cell that started it
+    query = tables.start_stream(scored, sink_table,
+                                checkpoint=ws.checkpoint_path(checkpoint or sink_table),
+                                query_name=name, **when)
+    return guard_endless_wait(query, trigger)
 
 
 def append_rows(table: str, rows: "pd.DataFrame", *, workspace: Workspace | None = None) -> int:
@@ -92,13 +103,11 @@ def append_rows(table: str, rows: "pd.DataFrame", *, workspace: Workspace | None
 
     This is how the streaming demo plays "new data keeps arriving".
     """
-    from mlops_kit.delta import last_commit  # local: delta imports pandas
+    from mlops_kit.tables.spark_side import SparkTables  # local: it imports pandas
 
     ws = workspace or get_workspace()
     spark = get_spark(ws)
-    path = str(ws.table_path(table))
-    spark.createDataFrame(rows).write.format("delta").mode("append").save(path)
-    return int(last_commit(path, spark=spark)["version"])
+    return SparkTables(ws, spark=spark).append(table, spark.createDataFrame(rows))
 
 
 def reset_stream(source_table: str, sink_table: str, *, checkpoint: str | None = None,

@@ -13,7 +13,8 @@ course code reads the same on a laptop and on a managed platform::
     fs.get_online_features("listing_features", 42)
 
 Table data is a Delta table at ``workspace.table_path(name)`` (versioned, time
-travel with ``as_of_version``); what Delta does not know lives in
+travel with ``as_of_version``), read and written through the Spark side of
+:mod:`mlops_kit.tables`; what Delta does not know lives in
 :mod:`mlops_kit.features.metadata`. Every write is validated first (keys
 present, not null, unique, same types) so a bad write fails with a clear
 message and leaves the table at its version.
@@ -41,6 +42,8 @@ from mlops_kit.workspace import Workspace, check_name, get_workspace
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
+
+    from mlops_kit.tables.spark_side import SparkTables
 
 __all__ = ["FeatureStoreClient"]
 
@@ -133,6 +136,13 @@ class FeatureStoreClient:
         return self._spark
 
     @property
+    def tables(self) -> "SparkTables":
+        """The Spark side of table access, on this client's session and workspace."""
+        from mlops_kit.tables.spark_side import SparkTables
+
+        return SparkTables(self.workspace, spark=self.spark)
+
+    @property
     def metadata(self) -> MetadataStore:
         return MetadataStore(self.workspace)
 
@@ -218,7 +228,7 @@ class FeatureStoreClient:
             )
 
     def _refresh(self, table: FeatureTable) -> FeatureTable:
-        columns = self.spark.read.format("delta").load(table.path).columns
+        columns = self.tables.read(table.path).columns
         table.features = [c for c in columns if c not in table.key_columns]
         table.updated_at = utc_now()
         return self.metadata.save(table)
@@ -277,10 +287,7 @@ class FeatureStoreClient:
         self._validate(name, data, keys, timeseries_column)
         path = self._path(name)
         shutil.rmtree(path, ignore_errors=True)  # leftovers of a table dropped by hand
-        writer = data.write.format("delta").mode("overwrite")
-        if partition_columns:
-            writer = writer.partitionBy(*as_list(partition_columns))
-        writer.save(path)
+        self.tables.overwrite(path, data, partition_by=as_list(partition_columns))
         table = FeatureTable(
             name=name,
             path=path,
@@ -312,25 +319,22 @@ class FeatureStoreClient:
             raise ConfigError(f"write_table mode must be 'merge' or 'overwrite'. Got {mode!r} instead.")
         table = self.get_table(name)
         data = self._spark_df(df)
-        current = self.spark.read.format("delta").load(table.path)
+        tables = self.tables
+        current = tables.read(table.path)
         self._validate(name, data, table.primary_keys, table.timeseries_column)
         self._check_types(table, data, current)
         if mode == "overwrite":
             def commit() -> None:
-                (data.write.format("delta").mode("overwrite")
-                 .option("overwriteSchema", "true").save(table.path))
+                tables.overwrite(table.path, data, overwrite_schema=True)
         else:
-            from mlops_kit.delta import merge_into  # local: delta imports pandas
-
             def commit() -> None:
-                merge_into(table.path, data, table.key_columns, spark=self.spark)
+                tables.merge(table.path, data, table.key_columns)
         _with_conflict_retry(commit, name)
         return self._refresh(table)
 
     def read_table(self, name: str, as_of_version: int | None = None) -> "DataFrame":
         """The table's rows, now or as they were at Delta version ``as_of_version``."""
         table = self.get_table(name)
-        reader = self.spark.read.format("delta")
         if as_of_version is not None:
             latest = table.data_version
             if not isinstance(as_of_version, int) or not 0 <= as_of_version <= (latest or 0):
@@ -338,8 +342,7 @@ class FeatureStoreClient:
                     f"The feature table {name!r} has versions 0 to {latest}. "
                     f"Got as_of_version={as_of_version!r}."
                 )
-            reader = reader.option("versionAsOf", as_of_version)
-        return reader.load(table.path)
+        return self.tables.read(table.path, as_of_version)
 
     def get_table(self, name: str) -> FeatureTable:
         """Keys, features, description, tags, timestamps, version and lineage of a table."""

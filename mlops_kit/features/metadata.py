@@ -6,8 +6,8 @@ JSON document per table under ``<env dir>/feature_tables/<name>.json``. Each
 write goes to a temporary file that is then renamed over the old one, so a
 reader sees either the old or the new document, never half of one.
 
-The current data version is read from the Delta log folder (the highest commit
-number), so :meth:`FeatureTable.data_version` needs no Spark session.
+The current data version is read with delta-rs (:mod:`mlops_kit.tables`), so
+:meth:`FeatureTable.data_version` needs no Spark session.
 """
 from __future__ import annotations
 
@@ -33,14 +33,14 @@ def utc_now() -> str:
 def delta_version(table_path: str | os.PathLike[str]) -> int | None:
     """The latest committed version of the Delta table at ``table_path``.
 
-    Commits are ``_delta_log/<20-digit version>.json`` files; the highest one
-    is the current version. ``None`` when there is no table there.
+    Read with delta-rs (no JVM), checkpoints and all. ``None`` when there is
+    no table there.
     """
-    log = Path(table_path) / "_delta_log"
-    if not log.is_dir():
-        return None
-    versions = [int(p.stem) for p in log.glob("*.json") if p.stem.isdigit()]
-    return max(versions) if versions else None
+    from mlops_kit.tables.delta_rs import DeltaRsTables
+
+    tables = DeltaRsTables()
+    path = Path(table_path)
+    return tables.version(path) if tables.exists(path) else None
 
 
 @dataclass

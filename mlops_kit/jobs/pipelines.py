@@ -23,6 +23,11 @@ pipeline          steps
 Parameters given on the command line (``-p rows 500``) go to every step whose
 notebook declares that name; a name no step declares is an error, so a typo
 fails at once instead of running with defaults.
+
+A run gets the workspace's Spark Connect server as a job does
+(:func:`~mlops_kit.spark_server.shared_server`): a step that needs Spark starts
+it, and a server the run started is stopped when the run ends; one that was
+running before stays warm.
 """
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ from mlops_kit._registry import Registry
 from mlops_kit.exceptions import ConfigError, JobFailedError, PipelineFailedError
 from mlops_kit.jobs.params import declared_parameters
 from mlops_kit.jobs.runner import JobResult, PreparedJob, prepare_notebook, resolve_notebook
+from mlops_kit.spark_server import shared_server
 from mlops_kit.workspace import Workspace, get_workspace
 
 __all__ = ["Step", "Pipeline", "PipelineFailedError", "PIPELINES", "register_pipeline",
@@ -148,7 +154,7 @@ def run_pipeline(
         ws = ws.with_env(env)  # validates the env name before any step runs
     plan = plan_steps(pipe, parameters, ws)
     results: list[JobResult] = []
-    with StepRunner(plan, **run_options) as runner:
+    with shared_server(ws), StepRunner(plan, **run_options) as runner:
         for index, step in enumerate(pipe.steps, start=1):
             if progress:
                 progress(index, step, None)

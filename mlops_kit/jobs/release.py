@@ -18,6 +18,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from mlops_kit.jobs.pipelines import Pipeline, Step, StepFailed, StepRunner, plan_steps
+from mlops_kit.spark_server import shared_server
 from mlops_kit.workspace import ENVS, get_workspace
 
 __all__ = ["RELEASE", "run_release"]
@@ -56,7 +57,9 @@ def run_release(parameters: Mapping[str, Any] | None = None, *, envs: Sequence[s
              for env in envs}
     plan = [step for env in envs for step in plans[env]]
     rows: list[dict[str, Any]] = []
-    with StepRunner(plan, **run_options) as runner:  # each env's first step starts ahead too
+    # a Spark server the release starts is stopped at its end (one running before stays);
+    # each env's first step starts ahead too
+    with shared_server(ws), StepRunner(plan, **run_options) as runner:
         offset = 0
         for env in envs:
             started, ran = time.perf_counter(), []

@@ -285,6 +285,12 @@ def run_notebook(
         Stream cell outputs to this process's stdout/stderr.
     extra_env : mapping, optional
         More environment variables for the kernel (e.g. ``MLOPS_KIT_LABS_STRICT``).
+    base_env : mapping, optional
+        The environment the kernel starts from (default: this process's);
+        the workspace's variables and ``extra_env`` are set on top of it. A
+        caller that runs a notebook under other settings than its own (a test
+        with its own workspace and Spark engine) passes it instead of changing
+        ``os.environ``.
 
     Returns
     -------
@@ -316,6 +322,7 @@ def prepare_notebook(
     kernel_name: str = "python3",
     log_output: bool = False,
     extra_env: Mapping[str, str] | None = None,
+    base_env: Mapping[str, str] | None = None,
     warm_up: bool = True,
 ) -> "PreparedJob":
     """Check the job and start its runner and kernel now; run its cells at :meth:`PreparedJob.run`.
@@ -342,7 +349,8 @@ def prepare_notebook(
     output = Path(output_path) if output_path else _output_path(job.workspace, job.path)
     return PreparedJob(job, output, cwd=Path(cwd or job.path.parent), timeout=timeout,
                        cell_timeout=cell_timeout, kernel_name=kernel_name,
-                       log_output=log_output, extra_env=dict(extra_env or {}), warm_up=warm_up)
+                       log_output=log_output, extra_env=dict(extra_env or {}),
+                       base_env=None if base_env is None else dict(base_env), warm_up=warm_up)
 
 
 class PreparedJob:
@@ -355,7 +363,8 @@ class PreparedJob:
 
     def __init__(self, job: CheckedJob, output: Path, *, cwd: Path, timeout: float,
                  cell_timeout: float, kernel_name: str, log_output: bool,
-                 extra_env: dict[str, str], warm_up: bool) -> None:
+                 extra_env: dict[str, str], warm_up: bool,
+                 base_env: dict[str, str] | None = None) -> None:
         self.job = job
         self.output = output
         self.timeout = timeout
@@ -379,7 +388,7 @@ class PreparedJob:
         with open(self._stderr_path, "wb") as stderr:  # kernel chatter; shown if the runner crashes
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "mlops_kit.jobs._execute", str(spec_path)],
-                env={**job_environment(job.workspace), **extra_env},
+                env={**job_environment(job.workspace, base_env), **extra_env},
                 stdin=subprocess.PIPE,
                 stderr=stderr,
                 start_new_session=True,  # its own process group: the kernel dies with it

@@ -7,17 +7,18 @@ Every function takes the workspace of one env (``dev``, ``staging``,
 ``prod``): tables, experiments and registered model names come from it, so a
 job run with ``--env prod`` never touches dev's data or models.
 
-The training and monitoring steps read Delta with delta-rs (no JVM): a job
-that only trains or monitors starts in a couple of seconds instead of paying
-Spark's start-up. Featurization writes feature tables through Spark (the
-feature store's MERGE).
+The ETL, training and monitoring steps read and write Delta through the
+delta-rs side of :mod:`mlops_kit.tables` (no JVM): a job that only trains or
+monitors starts in a couple of seconds instead of paying Spark's start-up.
+Featurization reads through the Spark side and writes feature tables through
+the feature store (a MERGE on Spark).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlops_kit.exceptions import DataError, NotFoundError
+from mlops_kit.exceptions import ConfigError, DataError, NotFoundError
 from mlops_kit.jobs.runner import run_notebook
 from mlops_kit.serving.inference_log import read_inference_log
 from mlops_kit.workspace import Workspace, get_workspace
@@ -41,10 +42,14 @@ def land_listings(frame: "pd.DataFrame", *, table: str = "listings", mode: str =
     ``overwrite`` replaces the rows with a new version (the old one stays
     readable by time travel), ``append`` adds them.
     """
-    from mlops_kit.delta import write_snapshot
+    from mlops_kit.tables.delta_rs import DeltaRsTables
 
-    ws = workspace or get_workspace()
-    return write_snapshot(ws.table_path(table), frame, mode=mode)
+    tables = DeltaRsTables(workspace or get_workspace())
+    if mode == "overwrite":
+        return tables.overwrite(table, frame, overwrite_schema=True)
+    if mode == "append":
+        return tables.append(table, frame)
+    raise ConfigError(f"mode must be 'overwrite' or 'append'. Got {mode!r} instead.")
 
 
 def ensure_listings(table: str = "listings", *, rows: int = 2000, seed: int = 42,
@@ -56,12 +61,12 @@ def ensure_listings(table: str = "listings", *, rows: int = 2000, seed: int = 42
     to its notebook and fails loudly instead.
     """
     from mlops_kit.datasets import listings
-    from mlops_kit.delta import table_exists, table_version
+    from mlops_kit.tables.delta_rs import DeltaRsTables
 
     ws = workspace or get_workspace()
-    path = ws.table_path(table)
-    if table_exists(path):
-        return table_version(path)
+    tables = DeltaRsTables(ws)
+    if tables.exists(table):
+        return tables.version(table)
     return land_listings(listings(rows, seed=seed), table=table, workspace=ws)
 
 
@@ -74,16 +79,17 @@ def read_table_version(table: str, *, version: int | None = None,
     NotFoundError
         The table does not exist in this env: run the ETL job first.
     """
-    from mlops_kit.delta import read_snapshot, table_exists
+    from mlops_kit.tables.delta_rs import DeltaRsTables
 
     ws = workspace or get_workspace()
-    path = str(ws.table_path(table))
-    if not table_exists(path):
+    tables = DeltaRsTables(ws)
+    path = tables.path(table)
+    if not tables.exists(path):
         raise NotFoundError(
             f"No Delta table {table!r} in env {ws.env!r} (looked at {path}). "
             f"Run the ETL job first: mlops-kit pipeline run etl --env {ws.env}"
         )
-    frame, read_version = read_snapshot(path, version=version)
+    frame, read_version = tables.snapshot(path, version)
     return frame, read_version, path
 
 
@@ -100,10 +106,11 @@ def build_listing_features(*, table: str = "listings", feature_table: str = LIST
 
     from mlops_kit.features import FeatureStoreClient
     from mlops_kit.spark import get_spark
+    from mlops_kit.tables.spark_side import SparkTables
 
     ws = workspace or get_workspace()
     spark = get_spark()
-    listings = spark.read.format("delta").load(str(ws.table_path(table)))
+    listings = SparkTables(ws, spark=spark).read(table)
     features = listings.select(
         "id",
         (F.col("accommodates") / F.greatest(F.col("bedrooms"), F.lit(1))).alias("guests_per_bedroom"),
@@ -223,7 +230,7 @@ def champion_reference(model: str = "price", *, alias: str = "champion",
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from mlops_kit.delta import read_snapshot
+    from mlops_kit.tables.delta_rs import DeltaRsTables
 
     ws = workspace or get_workspace()
     name = ws.model_name(model)
@@ -242,7 +249,7 @@ def champion_reference(model: str = "price", *, alias: str = "champion",
             "training data cannot be found. Retrain it with the train job."
         )
     source, data_version = params["data_source"], int(params["data_version"])
-    frame, _ = read_snapshot(source, version=data_version)
+    frame, _ = DeltaRsTables(ws).snapshot(source, data_version)
     return frame, {"model": name, "version": str(version.version), "data_source": source,
                    "data_version": str(data_version)}
 
@@ -327,5 +334,9 @@ def launch_retraining(env: str, *, reason: str = "drift", extra: dict[str, Any] 
     JobFailedError
         The training job failed: the failing cell, its error and the executed copy.
     """
-    result = run_notebook(RETRAIN_JOB, retrain_parameters(reason, extra), env=env, timeout=timeout)
+    from mlops_kit.spark_server import shared_server
+
+    with shared_server():  # a Spark server it starts is stopped after; a running one stays
+        result = run_notebook(RETRAIN_JOB, retrain_parameters(reason, extra), env=env,
+                              timeout=timeout)
     return f"{RETRAIN_JOB} ran in {env} in {result.seconds:.0f} s ({reason}): {result.path}"

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from mlops_kit.jobs.runner import run_notebook
+from mlops_kit.spark_server import shared_server
 from mlops_kit.workspace import ENVS, Workspace
 
 __all__ = ["VALIDATION_JOB", "run_validation_job", "validation_job_handler"]
@@ -29,12 +30,17 @@ VALIDATION_JOB = "jobs/validate_model"
 def run_validation_job(name: str, version: str, *, env: str | None = None,
                        parameters: Mapping[str, Any] | None = None,
                        workspace: Workspace | None = None) -> Path:
-    """Run ``jobs/validate_model`` for one model version; return the executed notebook."""
+    """Run ``jobs/validate_model`` for one model version; return the executed notebook.
+
+    A Spark Connect server the job starts is stopped after it; one that was
+    running before (the notebook that registered the version) stays.
+    """
     params = {"model_name": name, "version": str(version), **(parameters or {})}
     # the report is in the registry once the job's cells are done; its kernel's
     # shutdown need not hold up the receiver's next delivery
-    result = run_notebook(VALIDATION_JOB, params, env=env, workspace=workspace,
-                          wait_for_shutdown=False)
+    with shared_server(workspace):
+        result = run_notebook(VALIDATION_JOB, params, env=env, workspace=workspace,
+                              wait_for_shutdown=False)
     return result.path
 
 

@@ -5,7 +5,6 @@ import datetime as dt
 import math
 import re
 import uuid
-from pathlib import Path
 
 import pandas as pd
 
@@ -131,24 +130,29 @@ class DriftReport:
     def to_delta(self, table: str, *, spark=None) -> str:
         """Append the results to a Delta table; returns its path.
 
-        ``table`` is a workspace table name (``ws.table_path(name)``) or a path.
-        A table written by an earlier version without the ``note`` column gains it.
-        Written with delta-rs (no JVM) unless the data came from Spark or a
-        ``spark`` session is given, in which case Spark writes it.
+        ``table`` is a workspace table name or a location
+        (:func:`mlops_kit.tables.resolve_path`). A table written by an earlier
+        version without the ``note`` column gains it. Written with the delta-rs
+        side of :mod:`mlops_kit.tables` (no JVM) unless the data came from Spark
+        or a ``spark`` session is given, in which case the Spark side writes it.
         """
-        path = _table_path(table)
+        from mlops_kit.tables import resolve_path
+
+        path = resolve_path(table)
         frame = self.to_frame()
         if spark is None and self.backend == "spark":
             from mlops_kit.spark import get_spark
 
             spark = get_spark()
         if spark is not None:
+            from mlops_kit.tables.spark_side import SparkTables
+
             frame["computed_at"] = frame["computed_at"].dt.tz_localize(None)
-            (spark.createDataFrame(frame).write.format("delta").mode("append")
-             .option("mergeSchema", "true").save(path))
+            SparkTables(spark=spark).append(path, spark.createDataFrame(frame), merge_schema=True)
         else:
             import pyarrow as pa
-            from deltalake import write_deltalake
+
+            from mlops_kit.tables.delta_rs import DeltaRsTables
 
             # the tz-aware column goes to arrow directly (pandas 3 warns when arrow reads it via .values)
             stamps = frame.pop("computed_at")
@@ -156,7 +160,7 @@ class DriftReport:
             utc = pa.array(stamps.dt.tz_localize(None).to_numpy(), type=pa.timestamp(stamps.dt.unit, tz="UTC"))
             table = table.add_column(2, "computed_at", utc)
             # merge: a table written before a column was added (``note``) gains it
-            write_deltalake(path, table, mode="append", schema_mode="merge")
+            DeltaRsTables().append(path, table, merge_schema=True)
         return path
 
     def log_to_mlflow(self, *, run_name: str | None = None, prefix: str = "drift") -> str:
@@ -249,10 +253,3 @@ class WindowedDriftReport:
 def _metric_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_\-. /]", "_", str(name))
 
-
-def _table_path(table: str) -> str:
-    if "/" in table or "\\" in table or Path(table).is_absolute():
-        return str(table)
-    from mlops_kit.workspace import get_workspace
-
-    return str(get_workspace().table_path(table))

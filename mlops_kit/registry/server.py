@@ -5,14 +5,17 @@ client writing straight to ``sqlite:///``. :class:`TrackingServer` starts one on
 127.0.0.1 with the workspace's SQLite database as backend (so runs logged
 before are there) and the workspace's artifact folder as default artifact root,
 waits until ``/health`` answers, and kills the whole process group on exit, so
-no worker survives a crashed notebook or test::
+no worker survives a crashed notebook or test (the child is a
+:class:`~mlops_kit._processes.ManagedProcess`, as every server the kit starts)::
 
     with TrackingServer(ws) as server:
         client = MlflowClient(server.url)
         ...
 
 The CLI (``mlops-kit mlflow-server start|stop|status``) keeps one server per
-workspace alive between commands with a pid file in the workspace root.
+workspace alive between commands, recorded in ``<root>/mlflow-server.json``
+(pid and start time: a pid the OS later gives to another program is not taken
+for the server).
 
 The backend store is SQLite in the workspace unless told otherwise: pass
 ``backend_store_uri="postgresql://user@host:5432/mlflow"`` (or set
@@ -50,12 +53,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from mlops_kit._processes import (
-    LOOPBACK, free_port, port_is_free, stop_child, stop_group, wait_until_ready,
+    LOOPBACK, ManagedProcess, free_port, port_is_free, read_record, remove_record, stop_group,
+    stop_recorded, wait_until_ready, write_record,
 )
 from mlops_kit.exceptions import ConfigError, EnvironmentProblem, NotFoundError
 from mlops_kit.workspace import Workspace, get_workspace, make_private
@@ -78,7 +81,7 @@ DEFAULT_START_TIMEOUT = 120.0
 #: the setting that moves the server's backend store out of the workspace's SQLite
 BACKEND_STORE_SETTING = "MLOPS_KIT_MLFLOW_BACKEND_STORE_URI"
 
-#: SIGTERM the process group led by a pid, SIGKILL what is left (``stop_detached``)
+#: SIGTERM the process group led by a pid, SIGKILL what is left after a grace period
 kill_group = stop_group
 
 
@@ -282,9 +285,14 @@ class TrackingServer:
         self.basic_auth = basic_auth
         self.port = port
         self.start_timeout = start_timeout
-        self.process: subprocess.Popen | None = None
         self.startup_seconds: float | None = None
         self._admin: tuple[str, str] | None = None
+        self._child: ManagedProcess | None = None
+
+    @property
+    def process(self) -> subprocess.Popen | None:
+        """The server's process while it was started and not stopped (None otherwise)."""
+        return None if self._child is None else self._child.popen
 
     @property
     def url(self) -> str:
@@ -385,7 +393,7 @@ class TrackingServer:
 
     def start(self) -> "TrackingServer":
         """Start the server and block until ``/health`` answers (or raise)."""
-        if self.process is not None and self.process.poll() is None:
+        if self._child is not None and self._child.running:
             return self
         ws = self._workspace
         make_private(ws.root)  # it holds the database and, with auth, the credentials
@@ -398,22 +406,12 @@ class TrackingServer:
                 f"Port {self.port} on {LOOPBACK} is already in use, so an mlflow server "
                 "cannot bind it. Pass another port, or none to get a free one."
             )
-        started = time.perf_counter()
-        log = open(self.log_path, "ab")
+        self._child = ManagedProcess(
+            self.command(), name="The mlflow server", log=self.log_path, env=self._env(ws),
+            cwd=ws.root, ready=f"{self.url}/health", ready_timeout=self.start_timeout,
+            ready_interval=0.25, stop_timeout=10.0)
         try:
-            self.process = subprocess.Popen(
-                self.command(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=self._env(ws),
-                cwd=ws.root,
-                start_new_session=True,  # own process group: stop() kills workers too
-            )
-        finally:
-            log.close()
-        try:
-            wait_healthy(self.url, self.start_timeout, process=self.process, log=self.log_path)
+            self._child.start()
             if self.basic_auth:  # the workspace's user works under its own account
                 self.add_user(ws.user)
                 if ws.tracking_server_auth_db_path.exists():  # password hashes: owner only
@@ -421,15 +419,23 @@ class TrackingServer:
         except BaseException:
             self.stop()
             raise
-        self.startup_seconds = time.perf_counter() - started
+        self.startup_seconds = self._child.startup_seconds
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
         """Terminate the process group; kill it if it does not leave in ``timeout``."""
-        if self.process is None:
-            return
-        stop_child(self.process, timeout)
-        self.process = None
+        child, self._child = self._child, None
+        if child is not None:
+            child.stop(timeout)
+
+    def detach(self) -> int:
+        """Let the server run on after this object and this Python; return its pid."""
+        if self._child is None or self.process is None:
+            raise EnvironmentProblem("The tracking server is not running: call start() first.")
+        pid = self.process.pid
+        self._child.detach()
+        self._child = None
+        return pid
 
     def __enter__(self) -> "TrackingServer":
         return self.start()
@@ -438,7 +444,7 @@ class TrackingServer:
         self.stop()
 
     def __repr__(self) -> str:
-        state = "running" if self.process is not None and self.process.poll() is None else "stopped"
+        state = "running" if self._child is not None and self._child.running else "stopped"
         return f"TrackingServer({self.url if self.port else 'no port'}, {state})"
 
 
@@ -456,17 +462,19 @@ def _pid_file(workspace: Workspace) -> Path:
 
 
 def read_pid_file(workspace: Workspace | None = None) -> dict | None:
-    """``{"pid", "port", "url"}`` of the server the CLI started, if it still runs."""
-    import psutil
+    """``{"pid", "port", "url", ...}`` of the server the CLI started, if it still runs.
 
+    A record whose process has exited (or whose pid now belongs to another
+    process) is removed, and None returned.
+    """
     path = _pid_file(workspace or get_workspace())
-    if not path.exists():
+    record = read_record(path)
+    if record is None:
         return None
-    info = json.loads(path.read_text())
-    if not psutil.pid_exists(info["pid"]):
-        path.unlink(missing_ok=True)
+    if not record.pop("alive"):
+        remove_record(path, record)
         return None
-    return info
+    return record
 
 
 def start_detached(workspace: Workspace | None = None, *, port: int | None = None,
@@ -483,9 +491,7 @@ def start_detached(workspace: Workspace | None = None, *, port: int | None = Non
         return {**running, "already_running": True}
     server = TrackingServer(ws, port=port, backend_store_uri=backend_store_uri,
                             basic_auth=auth).start()
-    assert server.process is not None
     info = {
-        "pid": server.process.pid,
         "port": server.port,
         "url": server.url,
         "backend": redact_uri(server.backend_store_uri),
@@ -493,13 +499,12 @@ def start_detached(workspace: Workspace | None = None, *, port: int | None = Non
         "auth": auth,
         **({"user": ws.user, "credentials": str(ws.tracking_server_auth_path)} if auth else {}),
     }
-    _pid_file(ws).write_text(json.dumps(info))
-    server.process = None  # detach: this object no longer owns it
-    return info
+    record = write_record(_pid_file(ws), server.detach(), **info)
+    return {key: value for key, value in record.items() if key != "create_time"}
 
 
 def stop_detached(workspace: Workspace | None = None) -> dict:
-    """Stop the server recorded in the pid file."""
+    """Stop the server recorded in the pid file (its whole process group)."""
     ws = workspace or get_workspace()
     info = read_pid_file(ws)
     if info is None:
@@ -507,6 +512,6 @@ def stop_detached(workspace: Workspace | None = None) -> dict:
             f"No mlflow server is running for the workspace {ws.root}. "
             "Start one with: mlops-kit mlflow-server start"
         )
-    kill_group(info["pid"])
-    _pid_file(ws).unlink(missing_ok=True)
+    stop_recorded({**info, "alive": True})
+    remove_record(_pid_file(ws), info)
     return info

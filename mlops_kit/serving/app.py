@@ -119,7 +119,10 @@ def create_app(
                         "mlops_kit_inference_log_pending_bytes": inference_log.pending_bytes,
                         "mlops_kit_inference_log_rows_written": inference_log.rows_written,
                         "mlops_kit_inference_log_failed_writes": inference_log.failed_writes,
-                        "mlops_kit_inference_log_shed_requests": inference_log.shed_requests})
+                        "mlops_kit_inference_log_shed_requests": inference_log.shed_requests,
+                        "mlops_kit_inference_log_skipped_frames_total": inference_log.skipped_frames,
+                        "mlops_kit_inference_log_quarantined_segments_total":
+                            inference_log.quarantined_segments})
         if inference_log is not None else None,
     )
     started = time.time()

@@ -48,8 +48,9 @@ class Metrics:
     labels : dict, optional
         Constant labels put on the model metrics (model name, version).
     extra : callable, optional
-        Returns ``{metric_name: value}`` gauges to add at render time (the
-        inference log's queue depth, for instance).
+        Returns ``{metric_name: value}`` to add at render time (the inference
+        log's queue depth, for instance): gauges, and counters for names
+        ending in ``_total`` (frames the log skipped).
 
     Examples
     --------
@@ -123,7 +124,7 @@ class Metrics:
         add(f"mlops_kit_predictions_total{self._label_text()} {self.predictions}")
         lines.extend(_process_lines(self.started))
         for metric, value in (self.extra() if self.extra else {}).items():
-            add(f"# TYPE {metric} gauge")
+            add(f"# TYPE {metric} {'counter' if metric.endswith('_total') else 'gauge'}")
             add(f"{metric}{self._label_text()} {value}")
         return "\n".join(lines) + "\n"
 

@@ -9,7 +9,8 @@ token travels in an environment variable, never on the command line), and
 returns once ``/ping`` answers. :meth:`Endpoint.stop` sends SIGTERM, which
 lets in-flight requests finish and flushes the inference log, and waits; a
 process that does not exit in time is killed. Endpoints still running when
-Python exits are stopped too.
+Python exits are stopped too. The process itself is a
+:class:`~mlops_kit._processes.ManagedProcess`, as every server the kit starts.
 
 Two notebook habits are safe:
 
@@ -33,7 +34,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from mlops_kit._processes import LOOPBACK, free_port, log_tail, stop_child, wait_until_ready
+from mlops_kit._processes import LOOPBACK, ManagedProcess, free_port, log_tail
 from mlops_kit.exceptions import EndpointStopped
 from mlops_kit.serving.auth import TOKEN_ENV, validate_token
 
@@ -105,8 +106,8 @@ class Endpoint:
         self.fast_path = fast_path
         self.startup_timeout = startup_timeout
         self.host = LOOPBACK
-        self.process: subprocess.Popen | None = None
         self.log_path: Path | None = None
+        self._child: ManagedProcess | None = None
         #: what a later start from a notebook cell replaces (None: started by library code)
         self._cell_key: tuple | None = None
         #: the kernel's execution count of the cell run that started it
@@ -136,8 +137,13 @@ class Endpoint:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     @property
+    def process(self) -> subprocess.Popen | None:
+        """The server's process while it was started and not stopped (None otherwise)."""
+        return None if self._child is None else self._child.popen
+
+    @property
     def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return self._child is not None and self._child.running
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
@@ -179,17 +185,14 @@ class Endpoint:
         env.pop(TOKEN_ENV, None)
         if self.token:
             env[TOKEN_ENV] = self.token
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                self._command(), stdout=log, stderr=subprocess.STDOUT, env=env,
-                stdin=subprocess.DEVNULL, start_new_session=True,
-            )
+        self._child = ManagedProcess(
+            self._command(), name=f"The endpoint for {self.model_uri}", log=self.log_path,
+            env=env, ready=f"{self.url}/ping", ready_timeout=self.startup_timeout,
+            stop_timeout=30.0, log_lines=30, append_log=False)
         _RUNNING.add(self)
         try:
-            wait_until_ready(f"{self.url}/ping", self.startup_timeout, process=self.process,
-                             name=f"The endpoint for {self.model_uri}", log=self.log_path,
-                             log_lines=30)
-        except BaseException:  # no half-started endpoint is left behind
+            self._child.start()  # a child that dies or never answers is stopped, with its group
+        except BaseException:
             self.stop()
             raise
         return self
@@ -214,21 +217,17 @@ class Endpoint:
 
         Returns the exit code (None if it was not running).
         """
-        process, self.process = self.process, None
+        child, self._child = self._child, None
         _RUNNING.discard(self)
-        if process is None:
+        if child is None:
             return None
-        return stop_child(process, timeout)
+        return child.stop(timeout)
 
     def __enter__(self) -> "Endpoint":
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
-
-    def __del__(self) -> None:  # pragma: no cover - last resort
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
 
 
 class MlflowServe(Endpoint):
@@ -261,5 +260,6 @@ class MlflowServe(Endpoint):
 
 @atexit.register
 def _stop_all() -> None:  # pragma: no cover - runs at interpreter exit
+    """Stop every running endpoint (each drains and flushes its inference log)."""
     for endpoint in list(_RUNNING):
         endpoint.stop(timeout=10)

@@ -32,39 +32,13 @@ from typing import Any, Sequence
 from mlops_kit.exceptions import InvalidRequestError
 from mlops_kit.serving.auth import check_bearer, token_from_env, validate_token
 from mlops_kit.serving.bodies import json_content_type, predictions_body, read_body
-from mlops_kit.serving.inference_log import InferenceLog, tame_delta_allocator
+from mlops_kit.serving.inference_log import RolloutLog, tame_delta_allocator
 from mlops_kit.serving.process import Endpoint
 from mlops_kit.serving.schema import parse_payload
 
 __all__ = ["RolloutLog", "RoutedEndpoint", "create_routed_app", "main"]
 
 _log = logging.getLogger("mlops_kit.serving")
-
-
-class RolloutLog(InferenceLog):
-    """The inference log with per-row ``deployment``, ``model_version`` and ``shadow``."""
-
-    def record_routed(self, request_id: str, timestamp: float, inputs: Any, predictions: Any,
-                      latency_ms: float, *, deployment: str, model_version: str,
-                      shadow: bool, status: int = 200) -> None:
-        self._queue.put((request_id, timestamp, inputs, predictions, latency_ms, status,
-                         deployment, model_version, shadow))
-
-    def _to_arrow(self, batch: list[tuple]):
-        import pyarrow as pa
-
-        table = super()._to_arrow([item[:6] for item in batch])
-        deployments, versions, shadows = [], [], []
-        for item in batch:
-            n = len(item[2].records())
-            extra = item[6:] if len(item) > 6 else ("", self.model_version, False)
-            deployments += [extra[0]] * n
-            versions += [extra[1]] * n
-            shadows += [extra[2]] * n
-        index = table.schema.get_field_index("model_version")
-        table = table.set_column(index, "model_version", pa.array(versions, pa.string()))
-        table = table.append_column("deployment", pa.array(deployments, pa.string()))
-        return table.append_column("shadow", pa.array(shadows, pa.bool_()))
 
 
 def create_routed_app(router: Any, *, token: str | None = None,

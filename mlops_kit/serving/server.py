@@ -72,6 +72,7 @@ def build_app(model: "str | ModelReference", *, token: str | None = None,
         log = InferenceLog(ws.table_path(log_table), model_name=served.name,
                            model_version=served.version, model_alias=served.alias,
                            spool_dir=ws.spool_path(log_table))
+        log.open()  # a damaged table or spool stops the start here, in one line
     return create_app(
         served,
         token=validate_token(token),

@@ -1,8 +1,13 @@
 """Checks of the batch scoring lab (``solutions/03-deployment/01L-batch-lab.ipynb``).
 
-Every check recomputes the truth with the model in this process
-(``pyfunc.predict`` on the same rows) and compares, so an answer is right
-because its predictions are, not because it has the right shape.
+Every check recomputes the truth from the learner's own data and compares
+what the answer does: ex1 loads the pinned URI and scores last night's rows
+with it (the table's newest commit is the truth, its history tells an
+earlier run apart); ex2 rebuilds tonight's listings from the learner's seed
+(:mod:`mlops_kit.labs.scenarios`) and compares, listing by listing, which are
+scored and at what price; ex3 and ex4 score in-process with ``pyfunc.predict``
+on the same rows. An answer is right because its predictions are, not
+because it has the right shape.
 """
 from __future__ import annotations
 
@@ -39,49 +44,137 @@ def _compare(actual, expected, what: str) -> CheckResult:
     return CheckResult.ok(f"{what}: {actual.size} predictions equal the model's")
 
 
-@checker("batch", "ex1", title="A Spark UDF from the champion", hints=[
-    "MLflow's pyfunc flavour can wrap a model as a Spark UDF.",
-    "Ask the UDF for one number per row, and let it use this environment's packages.",
-])
-def check_udf(value: Any, *, model_uri: str, listings_df, **_: Any) -> CheckResult:
-    """``value`` is a UDF that, applied to the model's inputs, predicts like the model."""
-    from pyspark.sql import functions as F
+def _load(model_uri: str):
+    import mlflow
 
-    if not callable(value) or not hasattr(value, "evalType"):
+    return mlflow.pyfunc.load_model(model_uri)
+
+
+def _night(nightly_path: str, version: int | None = None):
+    """Last night's predictions table (pandas, by id); ``version``: an earlier commit."""
+    from mlops_kit.spark import get_spark
+
+    reader = get_spark().read.format("delta")
+    if version is not None:
+        reader = reader.option("versionAsOf", version)
+    return reader.load(nightly_path).toPandas().sort_values("id").reset_index(drop=True)
+
+
+def _reproduces(model, night) -> tuple[bool, float]:
+    import numpy as np
+
+    inputs = model.metadata.get_input_schema().input_names()
+    got = np.asarray(model.predict(night[inputs]), dtype=float)
+    want = night["prediction"].to_numpy(dtype=float)
+    worst = float(np.max(np.abs(got - want))) if len(want) else 0.0
+    return bool(np.allclose(got, want, rtol=1e-6, atol=1e-6)), worst
+
+
+@checker("batch", "ex1", title="Pin the version that scored last night", hints=[
+    "A Delta table remembers more than its rows: read its history, newest commit first, and "
+    "what each commit says about how it was written.",
+    "Every registered version records the MLflow run it came from, and the registry can be "
+    "searched by that run.",
+])
+def check_pinned(value: Any, *, nightly_path: str, **_: Any) -> CheckResult:
+    """``value`` is a URI naming one fixed model that reproduces last night's predictions table.
+
+    The check loads the URI and scores last night's rows with it: the answer is
+    right when its prices are the table's, commit for commit the latest one.
+    """
+    if not isinstance(value, str) or not value.strip():
+        return CheckResult.fail(f"expected a model URI (a string), got a {type(value).__name__}",
+                                hint="Keep the URI of the version you decided on, as a string.")
+    if "@" in value.rsplit("/", 1)[-1]:
         return CheckResult.fail(
-            f"expected a Spark UDF, got a {type(value).__name__}",
-            hint="Build it from model_uri with MLflow's pyfunc flavour; a model URI is not a UDF yet.",
-        )
-    sample = listings_df.orderBy("id").limit(SAMPLE_ROWS)
-    rows = sample.toPandas()
-    expected, inputs = _expected(model_uri, rows)
-    got = sample.select(value(F.struct(*inputs)).alias("p")).toPandas()["p"]
-    if got.map(lambda v: hasattr(v, "__len__")).any():
-        return CheckResult.fail("the UDF returns arrays, not numbers",
-                                hint="The UDF's result type decides what one row's answer is.")
-    return _compare(got, expected, "UDF")
+            f"{value!r} names an alias: it means whichever version the alias points to when the "
+            f"job reads it, so a rerun tonight could score with another model",
+            hint="Pin one version: by its number, or by where it is stored.")
+    try:
+        model = _load(value)
+    except Exception as err:  # noqa: BLE001 - the learner's URI
+        return CheckResult.fail(f"no model could be loaded from {value!r}: "
+                                f"{str(err).splitlines()[0][:200]}",
+                                hint="Use a URI of your own registry: models:/<full name>/<version>.")
+    night = _night(nightly_path)
+    same, worst = _reproduces(model, night)
+    if same:
+        return CheckResult.ok(f"that version reproduces all {len(night)} of last night's predictions")
+    if _reproduces(model, _night(nightly_path, version=0))[0]:
+        return CheckResult.fail(
+            "that version scored the night's first run, but a later commit replaced those rows: "
+            "the table holds another model's predictions now",
+            hint="Read the table's history to its newest commit.")
+    return CheckResult.fail(
+        f"that model prices last night's listings differently from last night's table (by up to "
+        f"{worst:.3g}), so it is not the version that scored them",
+        hint="Which model wrote the table's current rows is recorded with the commit that wrote them.")
 
 
-@checker("batch", "ex2", title="Score the listings", hints=[
-    "A new column on every row of listings_df, computed by the UDF.",
-    "The UDF takes one argument: the model's input columns packed together.",
+@checker("batch", "ex2", title="Score tonight's listings, one row per live listing", hints=[
+    "Look at tonight's table before you score it: how many rows does one id have, and what do "
+    "updated_at and status say about them?",
+    "Decide which record of a listing is the one that counts, and only then whether the listing "
+    "is to be scored at all.",
 ])
-def check_scored(value: Any, *, model_uri: str, listings_df, **_: Any) -> CheckResult:
-    """``value`` is the listings with a ``prediction`` column equal to the model's."""
+def check_scored(value: Any, *, seed: int, model_name: str, tonight_size: int,
+                 **_: Any) -> CheckResult:
+    """``value``: tonight's listings scored by last night's version, one row per live listing.
+
+    The truth is each id's latest record, kept if it is live
+    (:func:`mlops_kit.labs.scenarios.tonight_truth`), priced by the version of
+    :func:`mlops_kit.labs.scenarios.nightly_plan` that re-ran last night.
+    """
+    import numpy as np
+
+    from mlops_kit.labs.scenarios import nightly_plan, tonight_listings, tonight_truth
+    from mlops_kit.labs.seeds import READER_COLUMNS
+
     if not hasattr(value, "columns") or not hasattr(value, "toPandas"):
         return CheckResult.fail(f"expected a Spark DataFrame, got a {type(value).__name__}",
-                                hint="Keep the result of withColumn, a DataFrame.")
-    if "prediction" not in value.columns:
+                                hint="Keep the scored listings as a DataFrame.")
+    need = ["id", "prediction", *READER_COLUMNS]
+    absent = [c for c in need if c not in value.columns]
+    if absent:
+        return CheckResult.fail(f"the scored listings have no column {absent[0]!r}",
+                                hint="Keep the listing's columns and add one named prediction; "
+                                     "its readers filter on them.")
+    got = value.select("id", "prediction").toPandas()
+    frame = tonight_listings(tonight_size, seed=seed)
+    truth = tonight_truth(frame)
+    twice = int(got["id"].duplicated().sum())
+    if twice:
+        return CheckResult.fail(f"{twice} listing(s) are scored more than once: one listing, one price",
+                                hint="Several records of one listing are changes to it, not listings.")
+    live, scored = set(truth["id"]), set(got["id"])
+    gone = sorted(scored - live)
+    if gone:
         return CheckResult.fail(
-            f"no column 'prediction' (columns: {value.columns})",
-            hint="Name the new column exactly as the exercise says.",
-        )
-    if value.count() != listings_df.count():
-        return CheckResult.fail(f"{value.count()} rows scored, the table has {listings_df.count()}",
-                                hint="Score every listing: no filter, no limit.")
-    rows = value.orderBy("id").limit(SAMPLE_ROWS).toPandas()
-    expected, _ = _expected(model_uri, rows)
-    return _compare(rows["prediction"], expected, "scored listings")
+            f"{len(gone)} scored listing(s) are not live tonight: their newest record withdraws them",
+            hint="Whether a listing counts is decided by its newest record, not by any record.")
+    lost = sorted(live - scored)
+    if lost:
+        return CheckResult.fail(
+            f"{len(lost)} live listing(s) were not scored: their newest record is live",
+            hint="A listing withdrawn and then listed again is live.")
+    _, _, version = nightly_plan(seed)
+    model = _load(f"models:/{model_name}/{version}")
+    inputs = model.metadata.get_input_schema().input_names()
+    want = dict(zip(truth["id"], np.asarray(model.predict(truth[inputs]), dtype=float)))
+    by_id = got.set_index("id")["prediction"].astype(float)
+    wrong = [i for i in truth["id"] if not np.isclose(by_id[i], want[i], rtol=1e-6, atol=1e-6)]
+    if wrong:
+        stale = frame[frame["id"].isin(wrong)]
+        stale_prices = np.asarray(model.predict(stale[inputs]), dtype=float)
+        from_stale = any(np.isclose(by_id[i], p, rtol=1e-6, atol=1e-6)
+                         for i, p in zip(stale["id"], stale_prices))
+        why = ("some come from a record that a later one replaced" if from_stale
+               else "they are not the prices of the version you pinned")
+        return CheckResult.fail(
+            f"{len(wrong)} of {len(truth)} predictions differ from the pinned version's for the "
+            f"listing's newest record: {why}",
+            hint="Score with the version of exercise 1, the record that counts for each listing.")
+    return CheckResult.ok(f"{len(truth)} live listings scored once each, from their newest record")
 
 
 #: a partition column with more values than this splits the table into tiny files
@@ -148,7 +241,7 @@ def check_table(value: Any, *, model_uri: str, listings_df, **_: Any) -> CheckRe
 
 @checker("batch", "ex4", title="Repair the partner feed", hints=[
     "Scoring is not the hard part: the feed must first look like what the model was trained on. "
-    "Compare the feed's columns with inputs, then its values with listings_df.",
+    "Compare the feed's columns with inputs, then its values with tonight_df.",
     "Check names first (which input is missing, which column is unknown), then ranges and "
     "positions, column by column (describe() on both).",
 ])
@@ -180,7 +273,7 @@ def check_feed(value: Any, *, model_uri: str, feed_seed: int, feed_size: int, **
             return CheckResult.fail(
                 f"the feed was scored, but its {column!r} values are not what the model was "
                 f"trained on, so the predictions are wrong",
-                hint="Compare that column of the feed with the same column of listings_df: a "
+                hint="Compare that column of the feed with the same column of tonight_df: a "
                      "scale or a position can differ.")
     expected, _ = _expected(model_uri, truth)
     return _compare(rows["prediction"], expected, "repaired feed")

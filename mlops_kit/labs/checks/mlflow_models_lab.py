@@ -14,10 +14,18 @@ around 100, and that refuses input the real regressor could not score.
 - ex2: logged with an input example and a signature that describes what
   callers send (raw requests) and get back (labels, strings), it loads back
   and labels a raw request right;
-- ex3: a ``models:/`` URI of a version registered under the workspace's
-  ``price_labels`` name, from the run of ex2, whose own regressor prices a raw
-  request as it prices the request's features matched by name, and that a
-  fresh process loads and labels the same way.
+- ex3 (decision): teammates already register under the same name
+  (:func:`prepare_team`: one to three versions per learner, one of them the
+  team's ``champion``, which the team's app loads). The learner registers
+  their model and gives their own staging app a ``models:/`` URI that names
+  their version and keeps naming it whatever teammates register next,
+  without moving what the team's app serves: a version number, or an alias of
+  their own. ``latest`` (moves with the next registration), ``@champion``
+  (a teammate's version, or the team's app switched to an unreviewed model)
+  and a version number typed from a neighbour's notebook fail. The version
+  must come from the run of ex2, its own regressor must price a raw request
+  as it prices the request's features matched by name, and a fresh process
+  must load it and label the same way.
 """
 from __future__ import annotations
 
@@ -25,7 +33,8 @@ from typing import Any
 
 from mlops_kit.labs import CheckResult, checker
 
-__all__ = ["LAB_ID", "MODEL", "THRESHOLD", "raw_request", "request_features"]
+__all__ = ["LAB_ID", "MODEL", "TEAM_ALIAS", "THRESHOLD", "prepare_team", "raw_request",
+           "request_features", "team_registry"]
 
 LAB_ID = "mlflow-models-lab"
 THRESHOLD = 100.0
@@ -39,6 +48,10 @@ PROBES: list[tuple[float, str]] = [
 LABELS = {"Expensive", "Not Expensive"}
 #: fields the app sends that are not model features
 EXTRA_FIELDS = ("listing_url", "host_name")
+#: the alias the team's app loads (the team moves it after a review)
+TEAM_ALIAS = "champion"
+#: the tag that marks the versions teammates registered (exercise 3)
+TEAM_TAG = "registered_by"
 
 
 def raw_request(n: int = 5, seed: int | None = None):
@@ -289,6 +302,81 @@ def check_ex2(value: Any, **context: Any) -> CheckResult:
                           "labels the boundary right (100 -> Not Expensive)")
 
 
+# ------------------------------------------------------ ex3: the team's registry
+def team_versions(user: str | None = None) -> tuple[int, int]:
+    """How many versions teammates register before the learner (1-3), and which holds the alias."""
+    from mlops_kit.labs.seeds import learner_seed
+
+    seed = learner_seed(LAB_ID + "-team", user=user)
+    count = 1 + seed % 3
+    return count, 1 + (seed // 3) % count
+
+
+def _team_model():
+    """A teammate's label model (its own threshold; no regressor of the learner's)."""
+    import mlflow.pyfunc
+    import pandas as pd
+
+    class TeammateLabels(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):
+            return ["Not Expensive"] * len(model_input)
+
+        # the type itself, not its name (this module postpones annotations)
+        predict.__annotations__["model_input"] = pd.DataFrame
+
+    return TeammateLabels()
+
+
+def prepare_team() -> Any:
+    """Register the teammates' versions under the workspace's ``price_labels`` name.
+
+    One to three versions (per learner), from a run of their own; the team's
+    ``champion`` alias goes on one of them. Returns :func:`team_registry`.
+    """
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from mlops_kit._price_model import pip_requirements
+    from mlops_kit.workspace import get_workspace
+
+    name = get_workspace().model_name(MODEL)
+    count, champion = team_versions()
+    request = raw_request(3)
+    with mlflow.start_run(run_name="a teammate's price labels",
+                          nested=mlflow.active_run() is not None):
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=_team_model(),
+            signature=infer_signature(request, ["Not Expensive"] * len(request)),
+            input_example=request, pip_requirements=pip_requirements())
+    client = mlflow.MlflowClient()
+    registered = [mlflow.register_model(info.model_uri, name) for _ in range(count)]
+    for version in registered:
+        client.set_model_version_tag(name, version.version, TEAM_TAG, "a teammate")
+    client.set_registered_model_alias(name, TEAM_ALIAS, registered[champion - 1].version)
+    return team_registry()
+
+
+def team_registry() -> Any:
+    """The versions registered under the workspace's ``price_labels`` name, newest first."""
+    import mlflow
+    import pandas as pd
+
+    from mlops_kit.workspace import get_workspace
+
+    name = get_workspace().model_name(MODEL)
+    client = mlflow.MlflowClient()
+    versions = client.search_model_versions(f"name = '{name}'")
+    aliases: dict[str, list[str]] = {}
+    if versions:  # a search leaves the aliases out: the registered model has them
+        for alias, version in (client.get_registered_model(name).aliases or {}).items():
+            aliases.setdefault(str(version), []).append(alias)
+    rows = [{"version": int(v.version), "aliases": ", ".join(sorted(aliases.get(str(v.version), []))),
+             "registered by": (v.tags or {}).get(TEAM_TAG, "you"), "run_id": v.run_id}
+            for v in versions]
+    return pd.DataFrame(rows, columns=["version", "aliases", "registered by", "run_id"]) \
+        .sort_values("version", ascending=False).reset_index(drop=True)
+
+
 def _resolve(uri: str) -> tuple[Any, str | None]:
     """The model version a ``models:/name/version`` or ``models:/name@alias`` URI names."""
     from mlops_kit.exceptions import ConfigError, NotFoundError
@@ -304,11 +392,23 @@ def _resolve(uri: str) -> tuple[Any, str | None]:
         return None, f"the registry has no model version at {uri!r}"
 
 
-@checker(LAB_ID, "ex3", title="Register it and load it by URI from a fresh process",
-         hints=["a run's artifact is not a registered model: the registry gives it a name "
-                "and a version number",
-                "register model_info.model_uri under the workspace's model name, then "
-                "address the new version by name and version"])
+def _champion_run(name: str) -> str | None:
+    """The run of the version the team's alias points at (None: no such alias)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return mlflow.MlflowClient().get_model_version_by_alias(name, TEAM_ALIAS).run_id
+    except MlflowException:
+        return None
+
+
+@checker(LAB_ID, "ex3", title="Give your staging app a URI that stays on your version",
+         hints=["teammates keep registering under the same name, and the team moves its alias "
+                "after each review: which kinds of reference keep naming one version?",
+                "register model_info.model_uri under the workspace's model name; then name the "
+                "new version so that neither a teammate's next registration nor the team's "
+                "alias changes what your app loads, and leave the team's alias where it is"])
 def check_ex3(value: Any, *, model_info: Any = None, **context: Any) -> CheckResult:
     """``value``: a ``models:/`` URI; ``model_info``: the ModelInfo of ex2."""
     from mlops_kit.models import predict_in_fresh_process
@@ -324,6 +424,11 @@ def check_ex3(value: Any, *, model_info: Any = None, **context: Any) -> CheckRes
     if not value.startswith("models:/"):
         return CheckResult.fail(f"{value!r} is not a registry URI",
                                 hint="registered models are addressed as models:/...")
+    if value.rstrip("/").lower().endswith("/latest"):
+        return CheckResult.fail(
+            "'latest' names whatever version was registered last: your teammates' next "
+            "registration would change what your app loads",
+            hint="name one version in a way no one else's registration changes")
     version, problem = _resolve(value)
     if problem:
         return CheckResult.fail(problem, hint="use the name and version that register_model returned")
@@ -333,9 +438,20 @@ def check_ex3(value: Any, *, model_info: Any = None, **context: Any) -> CheckRes
             f"the model is registered as {version.name!r}, not under this workspace's {MODEL!r} name",
             hint=f"ask the workspace for the full name of {MODEL!r}")
     run_id = getattr(model_info, "run_id", None)
+    team_run = _champion_run(expected_name)
+    if run_id is not None and team_run == run_id:
+        return CheckResult.fail(
+            f"the team's {TEAM_ALIAS!r} alias now points at your version: the team's app would "
+            "serve a model nobody reviewed",
+            hint="the team moves its own alias after a review; give your app a reference of its own")
     if run_id is not None and version.run_id != run_id:
         return CheckResult.fail("this version was registered from another run than the model you logged",
-                                hint="register model_info.model_uri, the model of exercise 2")
+                                hint="register model_info.model_uri, the model of exercise 2, and look "
+                                     "at the registry: which version is yours?")
+    if "@" in value and value.rsplit("@", 1)[1] == TEAM_ALIAS:
+        return CheckResult.fail(
+            f"{TEAM_ALIAS!r} is the team's alias: when the team moves it, your app would load "
+            "another model", hint="give your app a reference of its own")
     request = raw_request(10)
     priced = _prices_on(value, request)
     if isinstance(priced, CheckResult):
@@ -352,7 +468,8 @@ def check_ex3(value: Any, *, model_info: Any = None, **context: Any) -> CheckRes
                                 hint=_PREPROCESS_HINT)
     return CheckResult.ok(f"version {version.version} of {MODEL} loads in a new Python process "
                           f"and labels 10 rows from the prices of their own fields "
-                          f"({min(priced):,.0f} to {max(priced):,.0f})")
+                          f"({min(priced):,.0f} to {max(priced):,.0f}); the team's "
+                          f"{TEAM_ALIAS!r} stays where the team put it")
 
 
 def _prices_on(uri: str, request: Any) -> Any:

@@ -43,22 +43,72 @@ def check_ex1(value: Any, **context: Any) -> CheckResult:
     return CheckResult.ok(f"humidity lost {int(value['humidity'])} readings; no other column has nulls")
 
 
+#: the features exercise 2 lists, and the model's label (what it predicts, never an input)
+NUMERIC = ("temperature", "humidity", "price_per_cone")
+FEATURES = NUMERIC + ("store", "flavour")
+LABEL = "cones_sold"
+
+
+def _window_of(profile: dict, frame: Any) -> bool:
+    """Whether the numeric column profiles of a report describe ``frame``."""
+    import math
+
+    for name, column in profile.items():
+        if not column.numeric or name not in frame:
+            continue
+        values = frame[name]
+        if column.n + column.nulls != len(values) or column.nulls != int(values.isna().sum()):
+            return False
+        mean = column.stats.get("mean")
+        if mean is not None and not math.isclose(mean, float(values.mean()), rel_tol=1e-6, abs_tol=1e-9):
+            return False
+    return True
+
+
 @checker("monitoring-lab", "ex2", title="Run the Monitor", hints=[
     "A Monitor is built on the window you trust and run on the window you doubt.",
     "Give it every numeric and categorical feature the exercise lists, and the current window to run on.",
 ])
-def check_ex2(value: Any, *, learner: int | None = None, **context: Any) -> CheckResult:
+def check_ex2(value: Any, *, learner: int | None = None, reference: Any = None, current: Any = None,
+              **context: Any) -> CheckResult:
     from mlops_kit.monitoring import DriftReport
 
     if not isinstance(value, DriftReport):
         return CheckResult.fail(f"expected the DriftReport that Monitor.run returns, got {type(value).__name__}",
                                 hint="Monitor(reference, numeric=[...], categorical=[...]).run(current)")
-    broken = _broken(learner)
+    if reference is None or current is None:
+        return CheckResult.fail("the check needs your windows: pass reference=reference, current=current",
+                                hint="Call lab.check as the cell shows.")
     tested = set(value.results["feature"])
-    missing = sorted(broken - tested)
+    if LABEL in tested or (value.results["kind"] != "feature").any():
+        return CheckResult.fail(f"the report tests {LABEL!r}, the label the model predicts: a change "
+                                "there is judged on fresh labels with the model's error, not as an "
+                                "input drift, and it spends a share of alpha meant for the features",
+                                hint="List the feature columns yourself instead of letting the "
+                                     "Monitor take every column.")
+    unlisted = sorted(tested - set(FEATURES))
+    if unlisted:
+        return CheckResult.fail(f"the report tests {unlisted}, which the exercise did not list",
+                                hint="Test exactly the numeric and categorical features listed.")
+    broken = _broken(learner)
+    missing = sorted(set(FEATURES) - tested)
     if missing:
         return CheckResult.fail(f"the report did not test {missing}",
                                 hint="pass the numeric and categorical feature columns to the Monitor")
+    as_numbers = set(value.results.loc[value.results["test"] == "ks", "feature"])
+    if as_numbers != set(NUMERIC):
+        return CheckResult.fail(f"the report tests {sorted(set(NUMERIC) - as_numbers)} as categories "
+                                f"and {sorted(as_numbers - set(NUMERIC))} as numbers",
+                                hint="A measurement goes in numeric=[...], a label of a group in "
+                                     "categorical=[...], as the exercise lists them.")
+    if not (_window_of(value.reference_profile, reference) and _window_of(value.current_profile, current)):
+        swapped = (_window_of(value.reference_profile, current)
+                   and _window_of(value.current_profile, reference))
+        return CheckResult.fail("the report compares your windows the wrong way round: its reference "
+                                "is the current window" if swapped else
+                                "the report was not computed on your reference and current windows",
+                                hint="Which window did the model learn from? That one is the "
+                                     "Monitor's reference.")
     found = broken & set(value.drifted_features)
     if found != broken:
         return CheckResult.fail(f"only {len(found)} of the {len(broken)} broken features drifted in "
@@ -86,10 +136,14 @@ def check_ex3(value: Any, *, reference: Any = None, current: Any = None, **conte
     if value not in change:
         return CheckResult.fail(f"{value!r} is not one of the numeric features the Monitor tested",
                                 hint="Look at report.summary_stats, rows whose stat is the mean.")
-    return CheckResult.fail(f"{value!r}'s mean changed by {change[value]:.0%} in your data; another "
+    return CheckResult.fail(f"the mean of {value!r} changed by {change[value]:.0%} in your data; another "
                             f"feature's changed more",
                             hint="A fall to a hundredth is as large a change as a rise a hundredfold: "
                                  "compare sizes, not signed values.")
+
+
+#: the decimals a report's table shows a threshold with (pandas prints six)
+PRINTED_PRECISION = 1e-6
 
 
 @checker("monitoring-lab", "ex4", title="The Bonferroni-corrected KS threshold", hints=[
@@ -105,7 +159,8 @@ def check_ex4(value: Any, **context: Any) -> CheckResult:
                                 hint="The threshold is a probability computed from alpha.")
     if report is not None:
         expected = float(report.results.loc[report.results["test"] == "ks", "threshold"].iloc[0])
-        if abs(value - expected) > 1e-12:
+        # the report prints thresholds to six decimals: a value read off it is right
+        if abs(value - expected) > PRINTED_PRECISION / 2 + 1e-12:
             return CheckResult.fail(f"{value:g} is not the KS threshold the Monitor used "
                                     f"({'larger' if value > expected else 'smaller'} than it)",
                                     hint="Count only the features the KS test ran on.")

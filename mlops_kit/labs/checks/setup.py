@@ -1,9 +1,22 @@
 """Checks of the setup lab (``solutions/00-setup/01L-setup-lab.ipynb``).
 
 Exercise 1 is pure Python (it runs without Spark); 2-4 read a small Delta
-table of listings that :func:`prepare_listings` writes in two versions: the
-original prices (version 0) and a 10% price rise (version 1). Exercises 5
-and 6 are decisions about the learner's own workspace, checked against it:
+table of listings that :func:`prepare_listings` writes with a history of its
+own for every learner (:func:`table_plan`): a first write, a price rise, then
+appends of new listings and a discount on one room type, in a per-learner
+order and size.
+
+- ex2 (debug): a colleague read the table's folder as plain Parquet and
+  counts too many rows; the learner reads the table as Delta and says how many
+  of the colleague's rows sit in files the table no longer uses (overwrites
+  leave the old files in the folder; the transaction log says which count);
+- ex3: the average price per room type of the current version, as pandas;
+- ex4 (decision): a report of last week (:func:`last_week_report`) was
+  computed from one earlier version of the table, a different one per learner;
+  the learner finds which one from the history and the data, and reads it.
+
+Exercises 5 and 6 are decisions about the learner's own workspace, checked
+against it:
 
 - ex5: :func:`job_brief` describes a job (which one depends on the learner);
   the learner decides which env it belongs in and answers with the
@@ -15,13 +28,12 @@ and 6 are decisions about the learner's own workspace, checked against it:
 """
 from __future__ import annotations
 
+import numbers
 import os
 from typing import Any
 
 from mlops_kit.labs import CheckResult, checker
 
-#: the price rise applied in version 1 of the lab table
-PRICE_RISE = 1.10
 #: the model the job of exercise 5 loads
 MODEL = "price"
 #: the team's servers of exercise 6: MLflow tracking (to use) and Spark Connect (not to use)
@@ -47,23 +59,98 @@ _ENV_PURPOSE = {
 }
 
 
+#: the salt of the learner's table history (exercises 2-4)
+TABLE_SALT = "setup-table"
+
+
+def table_plan(user: str | None = None) -> list[tuple]:
+    """The commits after version 0 of the learner's lab table, in order.
+
+    ``("rise", share)`` raises every price, ``("append", rows)`` adds new
+    listings, ``("discount", room_type, share)`` lowers one room type's
+    prices. Version ``i`` of the table is the state after the first ``i``
+    commits. The first commit is always the price rise; what follows, its
+    order and its sizes depend on the learner.
+    """
+    import random
+
+    from mlops_kit.labs.seeds import learner_seed
+
+    rng = random.Random(learner_seed(TABLE_SALT, user=user))
+    rest = [("append", rng.randrange(7, 31)), ("append", rng.randrange(3, 19)),
+            ("discount", rng.choice(["Private room", "Entire home/apt"]), rng.choice([0.1, 0.15, 0.2]))]
+    rng.shuffle(rest)
+    return [("rise", rng.choice([0.05, 0.08, 0.12, 0.15]))] + rest[: rng.randrange(2, 4)]
+
+
+def report_version(user: str | None = None) -> int:
+    """The version last week's report was computed from: never the first, never the latest."""
+    import random
+
+    from mlops_kit.labs.seeds import learner_seed
+
+    latest = len(table_plan(user))
+    return random.Random(learner_seed(TABLE_SALT + "-report", user=user)).randrange(1, latest)
+
+
+def table_versions(n: int, user: str | None = None) -> list[Any]:
+    """Every version of the learner's lab table, as pandas frames (version 0 first)."""
+    from mlops_kit.datasets.listings import listings
+    from mlops_kit.labs.seeds import learner_seed
+
+    plan = table_plan(user)
+    extra = sum(op[1] for op in plan if op[0] == "append")
+    pool = listings(n + extra, seed=learner_seed(TABLE_SALT, user=user) % 10_000)
+    frame, used = pool.head(n).copy(), n
+    versions = [frame]
+    for op in plan:
+        frame = frame.copy()
+        if op[0] == "rise":
+            frame["price"] = (frame["price"] * (1 + op[1])).round(2)
+        elif op[0] == "discount":
+            rows = frame["room_type"] == op[1]
+            frame.loc[rows, "price"] = (frame.loc[rows, "price"] * (1 - op[2])).round(2)
+        else:
+            frame = _concat(frame, pool.iloc[used: used + op[1]])
+            used += op[1]
+        versions.append(frame.reset_index(drop=True))
+    return versions
+
+
+def _concat(*frames):
+    import pandas as pd
+
+    return pd.concat(frames, ignore_index=True)
+
+
+def last_week_report(n: int = 200, user: str | None = None):
+    """Last week's report on the lab table: listings and mean price per room type."""
+    frame = table_versions(n, user)[report_version(user)]
+    report = frame.groupby("room_type")["price"].agg(listings="count", mean_price="mean")
+    return report.round({"mean_price": 2}).reset_index()
+
+
 def prepare_listings(n: int = 200, name: str = "setup_listings") -> str:
-    """Write the lab's Delta table afresh (two versions); return its path."""
+    """Write the lab's Delta table afresh, with the learner's history; return its path.
+
+    Appends add files; a price change overwrites the whole table, which writes
+    new files and leaves the old ones in the folder for time travel. The
+    writes go through delta-rs (no Spark job); Spark reads the table.
+    """
     import shutil
 
-    from mlops_kit.datasets.listings import listings
-    from mlops_kit.spark import get_spark
+    from mlops_kit import delta
     from mlops_kit.workspace import get_workspace
-    from pyspark.sql import functions as F
 
     path = get_workspace().table_path(name)
-    shutil.rmtree(path, ignore_errors=True)  # version 0 must be the original prices
-    spark = get_spark()
-    df = spark.createDataFrame(listings(n=n))
-    df.write.format("delta").save(str(path))
-    raised = spark.read.format("delta").load(str(path))
-    raised = raised.withColumn("price", F.round(F.col("price") * PRICE_RISE, 2))
-    raised.write.format("delta").mode("overwrite").save(str(path))
+    shutil.rmtree(path, ignore_errors=True)  # version 0 must be the first write
+    versions = table_versions(n)
+    delta.write_snapshot(path, versions[0], mode="overwrite")
+    for op, before, after in zip(table_plan(), versions, versions[1:]):
+        if op[0] == "append":
+            delta.write_snapshot(path, after.iloc[len(before):], mode="append")
+        else:
+            delta.write_snapshot(path, after, mode="overwrite")
     return str(path)
 
 
@@ -114,33 +201,65 @@ def check_ex1(value: Any, **context: Any) -> CheckResult:
     return CheckResult.ok(f"you work as {value!r}")
 
 
-@checker("setup", "ex2", title="Read the listings Delta table",
-         hints=["a Delta table is a folder of files: Spark reads it with the delta format",
-                "read the whole table at path, latest version, no filter, no column selection"])
+def _parquet_rows(path: str) -> int:
+    """What reading the table's folder as plain Parquet counts: every data file in it."""
+    from mlops_kit.spark import get_spark
+
+    return get_spark().read.parquet(path).count()
+
+
+@checker("setup", "ex2", title="Debug a count that does not match the table",
+         hints=["a Delta table is a folder of Parquet files plus a log (_delta_log) that says "
+                "which files make up each version; what does a reader that ignores the log see?",
+                "read the table the way Delta tables are read, then compare the two counts: "
+                "what is left over sits in files an overwrite stopped using"])
 def check_ex2(value: Any, *, path: str, **context: Any) -> CheckResult:
-    """A Spark DataFrame of the table's current version."""
-    if not _is_spark_dataframe(value):
+    """``(listings_df, stale_rows)``: the table's current version as Spark, and how many
+    rows the plain Parquet read counts that the current version does not hold."""
+    if not (isinstance(value, tuple) and len(value) == 2):
         return CheckResult.fail(
-            f"expected a Spark DataFrame, got {_kind(value)}",
+            f"expected a pair (listings_df, stale_rows), got {_kind(value)}",
+            hint="answer with the DataFrame you read and the number of rows, as a tuple")
+    frame, stale = value
+    if not _is_spark_dataframe(frame):
+        return CheckResult.fail(
+            f"expected a Spark DataFrame first, got {_kind(frame)}",
             hint="read it with Spark (spark.read), not pandas, and keep the DataFrame",
         )
-    missing = {"room_type", "price"} - set(value.columns)
+    missing = {"id", "room_type", "price"} - set(frame.columns)
     if missing:
         return CheckResult.fail(
             f"columns {sorted(missing)} are missing", hint="read the table, do not select columns"
         )
     expected = _read(path)
-    rows, expected_rows = value.count(), expected.count()
+    rows, expected_rows = frame.count(), expected.count()
+    parquet = _parquet_rows(path)
+    if rows == parquet and rows != expected_rows:
+        return CheckResult.fail(
+            f"your DataFrame has {rows} rows, as many as the colleague's read: it reads every "
+            "file in the folder, including those of older versions",
+            hint="which reader knows which files belong to the current version?")
     if rows != expected_rows:
         return CheckResult.fail(
-            f"{rows} rows, but the table has {expected_rows}", hint="no filter, no limit"
-        )
-    if abs(_price_total(value) - _price_total(expected)) > 0.01 * rows:
+            f"{rows} rows, but the table's current version has {expected_rows}",
+            hint="no filter, no limit, no older version")
+    if abs(_price_total(frame) - _price_total(expected)) > 0.01 * rows:
         return CheckResult.fail(
             "the prices are not the table's current prices",
             hint="read the latest version (no versionAsOf)",
         )
-    return CheckResult.ok(f"{rows} listings with {len(value.columns)} columns")
+    if isinstance(stale, bool) or not isinstance(stale, numbers.Integral):
+        return CheckResult.fail(
+            f"expected the number of rows (an int) second, got {type(stale).__name__}",
+            hint="a count of rows is a whole number")
+    if int(stale) != parquet - expected_rows:
+        return CheckResult.fail(
+            f"{int(stale)} is not how many of the colleague's {parquet} rows the current version "
+            "does not hold",
+            hint="count both reads of the same folder and compare")
+    return CheckResult.ok(
+        f"{rows} listings now; {int(stale)} more rows sit in files older versions used, which "
+        "only time travel still reads")
 
 
 @checker("setup", "ex3", title="Average price per room type, as pandas",
@@ -180,26 +299,64 @@ def check_ex3(value: Any, *, path: str, **context: Any) -> CheckResult:
     return CheckResult.ok(f"{len(got)} room types, averages match")
 
 
-@checker("setup", "ex4", title="Time travel to version 0",
-         hints=["every write made a new version of the table, and old versions stay readable",
-                "read the table with the versionAsOf option"])
+def _fingerprint(df) -> tuple[int, float, float]:
+    """Rows, price total and id total of a Spark DataFrame (which version it is)."""
+    from pyspark.sql import functions as F
+
+    row = df.agg(F.count("*"), F.sum("price"), F.sum("id")).first()
+    return int(row[0]), float(row[1] or 0.0), float(row[2] or 0.0)
+
+
+def _version_fingerprints(path: str) -> dict[int, tuple[int, float, float]]:
+    """:func:`_fingerprint` of every version of the table, in one Spark query."""
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    from mlops_kit import delta
+
+    frames = [_read(path, version=v).select(F.lit(v).alias("version"), "price", "id")
+              for v in range(delta.table_version(path) + 1)]
+    rows = (reduce(lambda a, b: a.unionByName(b), frames).groupBy("version")
+            .agg(F.count("*"), F.sum("price"), F.sum("id")).collect())
+    return {int(r[0]): (int(r[1]), float(r[2] or 0.0), float(r[3] or 0.0)) for r in rows}
+
+
+def _same(a: tuple[int, float, float], b: tuple[int, float, float]) -> bool:
+    return a[0] == b[0] and abs(a[1] - b[1]) <= 0.01 * max(a[0], 1) and abs(a[2] - b[2]) < 0.5
+
+
+@checker("setup", "ex4", title="Which version was last week's report computed from?",
+         hints=["every write made a new version, and old versions stay readable: the history "
+                "lists them, the data of each one tells them apart",
+                "compute the report's numbers (listings and mean price per room type) on each "
+                "version of the history, and keep the version they match"])
 def check_ex4(value: Any, *, path: str, **context: Any) -> CheckResult:
-    """The table as it was first written, before the price rise."""
+    """The table as it was when last week's report was computed (a per-learner version)."""
     if not _is_spark_dataframe(value):
         return CheckResult.fail(
             f"expected a Spark DataFrame, got {_kind(value)}",
             hint="read it with Spark as a Delta table, at an earlier version",
         )
-    if "price" not in value.columns:
-        return CheckResult.fail("there is no price column", hint="read the whole table")
-    total, original = _price_total(value), _price_total(_read(path, version=0))
-    if abs(total - original) > 0.01 * max(value.count(), 1):
-        current = _price_total(_read(path))
-        which = "the current version" if abs(total - current) < 1 else "not version 0"
+    missing = {"id", "room_type", "price"} - set(value.columns)
+    if missing:
+        return CheckResult.fail(f"columns {sorted(missing)} are missing",
+                                hint="read the whole table, at the version you chose")
+    got = _fingerprint(value)
+    versions = _version_fingerprints(path)
+    target = report_version()
+    if _same(got, versions[target]):
+        return CheckResult.ok(f"version {target}: the report's numbers come from it")
+    matches = [v for v, seen in sorted(versions.items()) if _same(got, seen)]
+    if not matches:
         return CheckResult.fail(
-            f"these prices are {which}", hint="look at the history above: which version came first?"
-        )
-    return CheckResult.ok("version 0: the prices before the 10% rise")
+            "these rows are no version of the table: a filter, a limit or a change of your own",
+            hint="read one whole version of the table, as it was written")
+    which = matches[0]
+    when = "the latest version" if which == max(versions) else f"version {which}"
+    return CheckResult.fail(
+        f"these rows are {when}: its listings and mean prices per room type are not the report's",
+        hint="compare the report with the numbers of every version, not just the first or the last")
 
 
 # --------------------------------------------------------------- ex5: which env

@@ -1,12 +1,17 @@
 """Checkers of Lab 3.2, streaming scoring (``streaming-lab``).
 
-ex1 and ex2 read the learner's own source and sink tables and compare them
-id by id (each source row scored exactly once, with the model's prediction,
-next to the columns the exercise names); ex2 also reads the tables' Delta
-history, so a reset that re-appends and re-scores every row does not pass;
-ex3 runs the learner's exactly-once test on crafted pairs of tables, among
-them one with a duplicate *and* a missing row, whose counts agree: a proof
-by counting alone passes that pair and fails the check.
+ex1 gives each learner a broken job (:func:`mlops_kit.labs.scenarios.broken_stream_job`:
+another job's checkpoint, and a column under last year's name or a trigger
+that never stops) and reads the learner's own source and sink id by id: each
+source row scored exactly once, with the model's prediction, next to the
+learner's columns, and the other job's checkpoint untouched. ex2 runs the
+learner's job function on tables of its own, with rows arriving between
+runs, a run with nothing new and a second sink, and reads the sink's Delta
+history after every run: a reset, an overwrite or a fresh checkpoint that
+scores everything again fails even when the current rows look right. ex3 runs
+the learner's exactly-once test on crafted pairs of tables, among them one
+with a duplicate *and* a missing row, whose counts agree: a proof by counting
+alone passes that pair and fails the check.
 """
 from __future__ import annotations
 
@@ -16,8 +21,6 @@ from mlops_kit.labs import CheckResult, checker
 
 #: rows whose predictions are recomputed in-process
 SAMPLE_ROWS = 50
-#: the columns the exercise asks the sink to keep next to the prediction
-KEEP_COLUMNS = ("id", "room_type")
 
 
 def _tables(source_table: str, sink_table: str):
@@ -37,56 +40,6 @@ def _gaps(source, sink) -> tuple[int, int]:
     duplicated = sink.groupBy("id").count().where(F.col("count") > 1).count()
     missing = source.select("id").subtract(sink.select("id")).count()
     return duplicated, missing
-
-
-def _history(table: str):
-    """The Delta history of a workspace table, oldest commit first (pandas)."""
-    from mlops_kit.spark import get_spark
-    from mlops_kit.workspace import get_workspace
-
-    path = str(get_workspace().table_path(table))
-    history = get_spark().sql(f"DESCRIBE HISTORY delta.`{path}`").toPandas()
-    return history.sort_values("version").reset_index(drop=True)
-
-
-def _resumed(source_table: str, sink_table: str) -> CheckResult | None:
-    """The sink's history shows one query going on where it stopped, not a start from scratch.
-
-    Current tables cannot tell a restart from a reset that re-appended every
-    batch and scored them all again: the history can. Every streaming commit
-    of the sink must come from one query (one checkpoint), and the sink's
-    first commit must be older than the source's last one: rows scored before
-    the outage stay scored, and only what arrived later is scored by the restart.
-    """
-    sink = _history(sink_table)
-    streaming = sink[sink["operation"] == "STREAMING UPDATE"]
-    queries = {str((params or {}).get("queryId")) for params in streaming["operationParameters"]}
-    if len(queries) > 1:
-        return CheckResult.fail(f"the sink was written by {len(queries)} different queries: a "
-                                f"restart started from scratch",
-                                hint="What tells a restarted query which rows it already wrote?")
-    source = _history(source_table)
-    if len(sink) and len(source) and sink["timestamp"].min() >= source["timestamp"].max():
-        return CheckResult.fail(
-            f"every one of the sink's {len(sink)} commit(s) came after the last rows arrived: the "
-            f"rows scored before the outage were scored again, and the sink's history before "
-            f"the outage is gone",
-            hint="A restart goes on from the state the first run left; nothing of that state "
-                 "needs to be rebuilt.")
-    return None
-
-
-def _kept_columns(sink) -> CheckResult | None:
-    want = {*KEEP_COLUMNS, "prediction"}
-    if set(sink.columns) != want:
-        extra = sorted(set(sink.columns) - want)
-        missing = sorted(want - set(sink.columns))
-        what = (f"{len(extra)} column(s) nobody asked for, e.g. {extra[:3]}" if extra
-                else f"no {missing} column")
-        return CheckResult.fail(f"the sink has {what}",
-                                hint="Choose the columns the sink keeps next to the prediction, "
-                                     "as the exercise names them.")
-    return None
 
 
 def _predictions_match(source, sink, model_uri: str) -> CheckResult | None:
@@ -132,43 +85,240 @@ def _exactly_once(source, sink) -> CheckResult | None:
     return None
 
 
-@checker("streaming-lab", "ex1", title="Score what has arrived", hints=[
-    "The kit's deployment module starts a scoring stream from a source table to a sink table.",
-    "A trigger that processes what is there and then stops is an incremental batch job; wait for "
-    "it to finish before you check.",
+def _kept(sink, keep: list[str]) -> CheckResult | None:
+    """The sink holds exactly the learner's ``keep`` columns and the prediction."""
+    want = {*keep, "prediction"}
+    if set(sink.columns) != want:
+        extra = sorted(set(sink.columns) - want)
+        missing = sorted(want - set(sink.columns))
+        what = (f"{len(extra)} column(s) its readers do not need, e.g. {extra[:3]}" if extra
+                else f"no column {missing[0]!r}")
+        return CheckResult.fail(f"the sink has {what}",
+                                hint="The sink keeps what its readers need: the job's columns, "
+                                     "each under the name the source table gives it.")
+    return None
+
+
+def _old_job_untouched(old_sink: str) -> CheckResult | None:
+    """The job that writes ``old_sink`` still owns its checkpoint: nothing else used or replaced it.
+
+    Its checkpoint recorded one batch, under the query id that wrote the old
+    sink's commits (a checkpoint deleted and made again by another query has
+    another id, and the old job would score everything again on its next run).
+    """
+    import json
+
+    from mlops_kit.workspace import get_workspace
+
+    folder = get_workspace().checkpoint_path(old_sink)
+    commits = folder / "commits"
+    batches = sorted(int(p.name) for p in commits.iterdir() if p.name.isdigit()) if commits.exists() else []
+    if len(batches) > 1:
+        return CheckResult.fail(
+            f"the checkpoint of the job that writes {old_sink} recorded {len(batches)} batches; "
+            f"that job ran one: another query used it, and that job will now skip the rows "
+            f"your query read",
+            hint="A checkpoint belongs to one query and one sink.")
+    metadata = folder / "metadata"
+    owner = json.loads(metadata.read_text().splitlines()[0]).get("id") if metadata.exists() else None
+    writers = set(_commits(old_sink)["query"])
+    if owner is None or owner not in writers:
+        return CheckResult.fail(
+            f"the checkpoint of the job that writes {old_sink} is gone or belongs to another query "
+            f"now: that job's next run would score its whole source again",
+            hint="A checkpoint belongs to one query and one sink; leave other jobs' alone.")
+    return None
+
+
+def _commits(table: str):
+    """The Delta history of a workspace table (pandas): version, timestamp, operation,
+    mode, queryId and rows written per commit."""
+    import pandas as pd
+
+    from mlops_kit.spark import get_spark
+    from mlops_kit.workspace import get_workspace
+
+    path = str(get_workspace().table_path(table))
+    raw = get_spark().sql(f"DESCRIBE HISTORY delta.`{path}`").select(
+        "version", "timestamp", "operation", "operationParameters", "operationMetrics").toPandas()
+    params = [dict(p or {}) for p in raw["operationParameters"]]
+    return pd.DataFrame({
+        "version": raw["version"].astype(int), "timestamp": raw["timestamp"].astype(str),
+        "operation": raw["operation"], "mode": [str(p.get("mode", "")).lower() for p in params],
+        "query": [str(p.get("queryId")) for p in params],
+        "rows": [int(dict(m or {}).get("numOutputRows", 0)) for m in raw["operationMetrics"]],
+    })
+
+
+@checker("streaming-lab", "ex1", title="Repair the scoring job", hints=[
+    "Run the job as it is and read the error, then the sink: which source rows are not there, "
+    "and what did the query believe it had already read?",
+    "A checkpoint records how far one query read its source, for one sink; a column must have "
+    "the name the source table gives it; an incremental job stops once it has caught up.",
 ])
-def check_ex1(value: Any, *, model_uri: str, source_table: str, sink_table: str,
+def check_ex1(value: Any, *, model_uri: str, source_table: str, sink_table: str, seed: int,
               **context: Any) -> CheckResult:
-    return _scored_once(value, model_uri, source_table, sink_table,
-                        "{n} rows scored, each once")
+    """``value`` is the repaired job's finished query; the sink holds every source row once.
 
+    The learner's columns and the old job's checkpoint come from
+    :func:`mlops_kit.labs.scenarios.broken_stream_job` for ``seed``.
+    """
+    from mlops_kit.labs.scenarios import STREAM_OLD_SINK, stream_keep_columns
 
-@checker("streaming-lab", "ex2", title="Restart without losing or doubling rows", hints=[
-    "A streaming query remembers its progress in one place; a restart that should go on where "
-    "the last run stopped must find that place again.",
-    "Start the same query with the same checkpoint as the first run (the default for this sink), "
-    "not a fresh one, and let it run to the end.",
-])
-def check_ex2(value: Any, *, model_uri: str, source_table: str, sink_table: str,
-              **context: Any) -> CheckResult:
-    return _scored_once(value, model_uri, source_table, sink_table,
-                        "after the restart all {n} rows are scored, each once, and the restart "
-                        "scored only what the first run had not", resumed=True)
-
-
-def _scored_once(query: Any, model_uri: str, source_table: str, sink_table: str,
-                 passed: str, *, resumed: bool = False) -> CheckResult:
-    """The query finished, every source row is in the sink once, with the model's prediction."""
-    failed = _query_state(query)
+    failed = _query_state(value)
     if failed:
         return failed
     source, sink = _tables(source_table, sink_table)
-    failed = (_exactly_once(source, sink) or _kept_columns(sink)
-              or (_resumed(source_table, sink_table) if resumed else None)
-              or _predictions_match(source, sink, model_uri))
+    failed = (_exactly_once(source, sink) or _kept(sink, stream_keep_columns(seed))
+              or _old_job_untouched(STREAM_OLD_SINK) or _predictions_match(source, sink, model_uri))
     if failed:
         return failed
-    return CheckResult.ok(passed.format(n=source.count()))
+    return CheckResult.ok(f"{source.count()} rows scored, each once, with the columns the readers need")
+
+
+#: the tables the ex2 check runs the learner's job on (never the lab's own)
+CHECK_SOURCE, CHECK_SINKS = "lab_check_updates", ("lab_check_scored", "lab_check_shadow")
+
+
+def _clear_check_tables() -> None:
+    """Delete the check's tables and every checkpoint named after them."""
+    import shutil
+
+    from mlops_kit.workspace import get_workspace
+
+    ws = get_workspace()
+    for name in (CHECK_SOURCE, *CHECK_SINKS):
+        shutil.rmtree(ws.table_path(name), ignore_errors=True)
+    root = ws.checkpoint_path(CHECK_SINKS[0]).parent
+    if root.exists():
+        for folder in root.iterdir():
+            if any(name in folder.name for name in CHECK_SINKS):
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def _stop_left_running() -> int:
+    """Stop queries a job left running (they would race the next run); how many there were."""
+    from mlops_kit.spark import get_spark
+
+    running = list(get_spark().streams.active)
+    for query in running:
+        query.stop()
+    return len(running)
+
+
+def check_plan(seed: int) -> list[tuple[str, Any]]:
+    """The arrivals and runs the ex2 check plays: ("arrive", rows) and ("run", sink)."""
+    from mlops_kit.datasets import listings
+
+    sizes = [12 + seed % 7, 9 + seed % 5, 7 + seed % 4]
+    rows = listings(sum(sizes), seed=seed % 977 + 101)
+    parts = [rows.iloc[sum(sizes[:i]):sum(sizes[:i + 1])] for i in range(3)]
+    scored, shadow = CHECK_SINKS
+    return [("arrive", parts[0]), ("run", scored), ("arrive", parts[1]), ("run", scored),
+            ("run", scored), ("arrive", parts[2]), ("run", shadow)]
+
+
+def _after_run(arrived: set, sink_table: str, keep: list[str],
+               seen: set[tuple[int, str]]) -> tuple[CheckResult | None, set[tuple[int, str]]]:
+    """What one run left in ``sink_table``: every arrived id once, the columns, a history that grew."""
+    from mlops_kit.spark import get_spark
+    from mlops_kit.workspace import get_workspace
+
+    sink = (get_spark().read.format("delta").load(str(get_workspace().table_path(sink_table)))
+            .toPandas())
+    if "id" not in sink.columns:
+        return CheckResult.fail(f"the sink has columns {list(sink.columns)}; it needs id",
+                                hint="Keep the id column when you choose the columns to keep."), seen
+    doubled = int(sink["id"].duplicated().sum())
+    if doubled:
+        return CheckResult.fail(f"{doubled} ids are in the sink more than once",
+                                hint="What tells a run which rows an earlier run already wrote?"), seen
+    missing = len(arrived - set(sink["id"]))
+    if missing:
+        return CheckResult.fail(f"{missing} source ids were never scored",
+                                hint="Every row that arrived before a run is scored by it, "
+                                     "to the end."), seen
+    failed = _kept(sink, keep)
+    if failed:
+        return failed, seen
+    commits = _commits(sink_table)
+    now = set(zip(commits["version"], commits["timestamp"]))
+    replaced = (commits["version"] > 0) & commits["mode"].eq("overwrite")
+    if not seen <= now or replaced.any() or \
+            set(commits["operation"]) - {"STREAMING UPDATE", "WRITE", "CREATE TABLE"}:
+        return CheckResult.fail(
+            "the sink's history was rewritten: earlier runs' commits are gone or replaced, so what "
+            "was scored before this run was scored again",
+            hint="A run adds what is new; it neither empties nor replaces the sink."), now
+    written = int(commits["rows"].sum())
+    if written > len(sink):
+        return CheckResult.fail(
+            f"the sink's commits wrote {written} rows for the {len(sink)} it holds: rows an earlier "
+            f"run had scored were scored again",
+            hint="What tells a run which rows an earlier run already wrote?"), now
+    return None, now
+
+
+@checker("streaming-lab", "ex2", title="A scoring job that can run again at any time", hints=[
+    "The check runs your function several times on one source, with and without new rows in "
+    "between, and once for a second sink: what must a run remember, and where?",
+    "What a run leaves behind decides what the next run scores: the sink's history must show "
+    "each row written once, by the run after it arrived.",
+])
+def check_ex2(value: Any, *, model_uri: str, seed: int, **context: Any) -> CheckResult:
+    """``value(source_table, sink_table)`` scores what arrived since its last run on that sink.
+
+    The check plays :func:`check_plan` on tables of its own: after every run
+    the sink holds each arrived row once, with the learner's columns; the
+    sink's history grows (it is never wiped or replaced), and the rows its
+    commits wrote add up to the rows it holds: nothing was scored twice.
+    """
+    from mlops_kit.deployment import append_rows
+    from mlops_kit.labs.scenarios import stream_keep_columns
+
+    if not callable(value):
+        return CheckResult.fail(f"expected a function of (source_table, sink_table); got a "
+                                f"{type(value).__name__}",
+                                hint="def score_new_rows(source_table, sink_table): ...")
+    keep = stream_keep_columns(seed)
+    _stop_left_running()  # queries of the notebook are not this job's
+    _clear_check_tables()
+    seen: dict[str, set[tuple[int, str]]] = {}
+    arrived: set = set()
+    runs = 0
+    try:
+        for step, arg in check_plan(seed):
+            if step == "arrive":
+                append_rows(CHECK_SOURCE, arg)
+                arrived |= set(arg["id"])
+                continue
+            runs += 1
+            try:
+                value(CHECK_SOURCE, arg)
+            except Exception as err:  # noqa: BLE001 - the learner's code
+                return CheckResult.fail(f"run {runs} of your job raised {type(err).__name__}: "
+                                        f"{str(err).splitlines()[0][:200]}",
+                                        hint="It gets two table names of the workspace.")
+            if _stop_left_running():
+                return CheckResult.fail(
+                    f"run {runs} returned while its query was still running: the next run would "
+                    f"race it for the same rows",
+                    hint="A job run by a scheduler finishes its work before it returns.")
+            try:
+                failed, seen[arg] = _after_run(arrived, arg, keep, seen.get(arg, set()))
+            except Exception as err:  # noqa: BLE001 - e.g. no sink table at all
+                return CheckResult.fail(f"after run {runs} the sink {arg} cannot be read: "
+                                        f"{str(err).splitlines()[0][:200]}",
+                                        hint="A run writes to the sink table it is given.")
+            if failed:
+                return CheckResult.fail(f"after run {runs} (sink {arg}): {failed.message}",
+                                        hint=failed.hint)
+        source, sink = _tables(CHECK_SOURCE, CHECK_SINKS[0])
+        return _predictions_match(source, sink, model_uri) or CheckResult.ok(
+            f"{runs} runs on two sinks: every row scored once, by the first run after it arrived")
+    finally:
+        _stop_left_running()
+        _clear_check_tables()
 
 
 @checker("streaming-lab", "ex3", title="A test that proves exactly-once", hints=[

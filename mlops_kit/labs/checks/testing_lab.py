@@ -8,7 +8,8 @@ each layer; the checkers *run* them:
 
 - ex1: the unit tests, against the right feature code and against the bugs a
   pipeline really ships (no conversion: the unit bug of the closed-loop lesson,
-  the wrong scale, a clip that hides the bug, a missing rating turned into 0);
+  the wrong scale, a clip that hides the bug, a missing rating turned into 0, the
+  other columns lost);
 - ex2: the data suite (a pandera schema), against clean batches that must pass
   and batches broken with the course's injectors that must fail;
 - ex3: the behaviour tests, against the right model, a retrained one, a model
@@ -86,6 +87,8 @@ class FeatureCode:
         else:
             stars = score * 5.0 / self.scale
         out[RATING] = stars
+        if self._bug == "columns":     # a refactor that keeps the score and loses the rest
+            return out[[RATING]]
         return out
 
     def __repr__(self) -> str:
@@ -98,6 +101,7 @@ CODE_BUGS: dict[str, str] = {
     "scale": "converts with another feed's scale",
     "clip": "caps the score at 5 instead of converting it",
     "zero": "turns a missing score (a listing without reviews) into 0 stars",
+    "columns": "converts the score and drops every other column of the feed",
 }
 
 
