@@ -181,7 +181,7 @@ def get_spark(workspace: Workspace | None = None, *, app_name: str = "mlops-kit"
     from pyspark.sql import SparkSession
 
     if _remote_session is not None and not _remote_session.is_stopped:
-        if _answers(_remote_url_used):
+        if not _server_gone(_remote_url_used):
             return _remote_session
         # checked before PySpark's active session, which is this dead one: handed
         # back, its next query would wait through minutes of PySpark's retries
@@ -239,7 +239,7 @@ def reconnect(session: "SparkSession") -> bool:
     :class:`EnvironmentProblem` (the kit cannot start someone else's server).
     """
     global _remote_session, _remote_url_used
-    if session is not _remote_session or _answers(_remote_url_used):
+    if session is not _remote_session or not _server_gone(_remote_url_used):
         return False
     from pyspark.sql.connect.client import SparkConnectClient
     from pyspark.sql.connect.session import SparkSession as ConnectSession
@@ -280,7 +280,7 @@ def _retry_briefly(session: "SparkSession", url: str) -> None:
 
     class LocalServerPolicy(DefaultPolicy):
         def can_retry(self, e: BaseException) -> bool:
-            return super().can_retry(e) and _answers(url)
+            return super().can_retry(e) and not _server_gone(url)
 
     session.client.set_retry_policies([LocalServerPolicy(**LOCAL_SERVER_RETRIES)])
 
@@ -320,6 +320,26 @@ def _answers(url: str) -> bool:
         return False
 
 
+def _server_gone(url: str) -> bool:
+    """Whether the server at ``url`` has stopped.
+
+    A port that refuses connections says so; for the workspace's own server its
+    record says so sooner: a killed JVM keeps its port open for seconds while
+    its threads exit, and a server started again since listens on another port.
+    """
+    if not _answers(url):
+        return True
+    workspace = get_workspace()
+    if workspace.spark_master.startswith("sc://") or not uses_shared_server(workspace):
+        return False
+    from urllib.parse import urlsplit
+
+    from mlops_kit.spark_server import running_server
+
+    record = running_server(workspace)
+    return record is None or int(record["port"]) != urlsplit(url).port
+
+
 def session_alive(session: "SparkSession") -> bool:
     """Whether a Connect ``session`` made by :func:`get_spark` still has a server to talk to.
 
@@ -327,7 +347,7 @@ def session_alive(session: "SparkSession") -> bool:
     """
     if session is not _remote_session:
         return True
-    return _answers(_remote_url_used)
+    return not _server_gone(_remote_url_used)
 
 
 def session_url() -> str | None:

@@ -212,3 +212,17 @@ def test_ex3_refuses_an_append_only_table_that_stops_the_good_jobs(spark, tables
     result = check_ex3(path, seed=seed, spark=spark)
     assert result.passed and "DELTA_VIOLATE_CONSTRAINT" in result.message, result.message
     drop(spark, path, "price_known")
+
+
+def test_a_rejected_writes_reason_is_deltas_one_line_without_null_or_the_jvm():
+    from mlops_kit.labs.checks.delta_lab import _reason
+
+    raw = ("An error occurred while calling o412.sql.\n: org.apache.spark.sql.delta.schema."
+           "DeltaInvariantViolationException: [DELTA_NEW_CHECK_CONSTRAINT_VIOLATION] 3 rows in "
+           "null violate the new CHECK constraint (price > 0 AND price < 10000)\n"
+           "JVM stacktrace:\norg.apache.spark.sql.delta.schema.DeltaInvariantViolationException\n"
+           "\tat org.apache.spark.sql.delta.DeltaErrors$.newCheckConstraintViolated(DeltaErrors.scala:412)")
+    reason, protection = _reason(RuntimeError(raw))
+    assert reason == ("[DELTA_NEW_CHECK_CONSTRAINT_VIOLATION] 3 rows in the table violate the new "
+                      "CHECK constraint (price > 0 AND price < 10000)")
+    assert protection

@@ -29,7 +29,7 @@ def _with_gaps(frame: pd.DataFrame) -> pd.DataFrame:
     gappy = frame.copy()
     gappy.loc[::9, "size"] = np.nan
     gappy.loc[::13, "rating"] = np.nan
-    gappy.loc[::7, "kind"] = None
+    gappy.loc[::7, "kind"] = np.nan  # pandas 2 keeps None as a value, which sklearn never imputes
     gappy.loc[5, "kind"] = "castle"
     return gappy
 

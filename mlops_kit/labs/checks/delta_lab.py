@@ -244,6 +244,9 @@ def _reason(err: Exception) -> tuple[str, bool]:
     condition = re.search(r"\[[A-Z][A-Z_]+\].*", text)  # Delta's own message, not the JVM call
     text = condition.group(0) if condition else text
     text = text.split(" JVM stacktrace:")[0]
+    # Delta names a table read by its path "null" ("3 rows in null violate ...")
+    text = re.sub(r"\bin null\b", "in the table", text)
+    text = re.sub(r"\bTABLE null\b", "TABLE", text)
     for marker in ("DELTA_VIOLATE_CONSTRAINT", "DELTA_CANNOT_MODIFY_APPEND_ONLY",
                    "CHECK constraint", "append-only", "appendOnly"):
         if marker in text:
