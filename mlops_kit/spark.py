@@ -55,6 +55,8 @@ _startup_seconds: float | None = None
 #: this process's Spark Connect session (PySpark's own registry is per thread)
 _remote_session: "SparkSession | None" = None
 _remote_url_used = ""
+#: the workspace whose server ``_remote_session`` talks to (its record tells a stopped server)
+_remote_workspace: Workspace | None = None
 
 def _remote_url(workspace: Workspace) -> str | None:
     """The ``sc://`` URL a session for ``workspace`` connects to, or None for a JVM here.
@@ -177,7 +179,7 @@ def get_spark(workspace: Workspace | None = None, *, app_name: str = "mlops-kit"
     app_name : str
         Name shown in the Spark UI and logs (of a JVM in this process).
     """
-    global _startup_seconds, _remote_session, _remote_url_used
+    global _startup_seconds, _remote_session, _remote_url_used, _remote_workspace
     from pyspark.sql import SparkSession
 
     if _remote_session is not None and not _remote_session.is_stopped:
@@ -195,7 +197,7 @@ def get_spark(workspace: Workspace | None = None, *, app_name: str = "mlops-kit"
     remote = _remote_url(workspace)
     if remote is not None:
         session = _remote_session = SparkSession.builder.remote(remote).getOrCreate()
-        _remote_url_used = remote
+        _remote_url_used, _remote_workspace = remote, workspace
         if uses_shared_server(workspace):
             _retry_briefly(session, remote)
     else:
@@ -238,7 +240,7 @@ def reconnect(session: "SparkSession") -> bool:
     ``MLOPS_KIT_SPARK_MASTER`` that no longer answers raises
     :class:`EnvironmentProblem` (the kit cannot start someone else's server).
     """
-    global _remote_session, _remote_url_used
+    global _remote_session, _remote_url_used, _remote_workspace
     if session is not _remote_session or not _server_gone(_remote_url_used):
         return False
     from pyspark.sql.connect.client import SparkConnectClient
@@ -246,7 +248,7 @@ def reconnect(session: "SparkSession") -> bool:
 
     _forget_dead_session(session)
     _remote_session = None
-    workspace = get_workspace()
+    workspace = _remote_workspace or get_workspace()
     url = _remote_url(workspace)
     if url is None or not _answers(url):
         from mlops_kit._secrets import redact_token
@@ -259,7 +261,7 @@ def reconnect(session: "SparkSession") -> bool:
     if uses_shared_server(workspace):
         _retry_briefly(session, url)
     ConnectSession._set_default_and_active_session(session)  # noqa: SLF001
-    _remote_session, _remote_url_used = session, url
+    _remote_session, _remote_url_used, _remote_workspace = session, url, workspace
     return True
 
 
@@ -329,7 +331,7 @@ def _server_gone(url: str) -> bool:
     """
     if not _answers(url):
         return True
-    workspace = get_workspace()
+    workspace = _remote_workspace or get_workspace()
     if workspace.spark_master.startswith("sc://") or not uses_shared_server(workspace):
         return False
     from urllib.parse import urlsplit
