@@ -8,9 +8,10 @@
 # Installs: .venv (Python 3.11) with the package and its dev extras, Java 17 when
 # it is missing (apt-get, as root), the Delta jars in ~/.m2, and for `test` the
 # Debian chromium the browser test drives, Debian's PostgreSQL (initdb, pg_ctl)
-# the MLflow-on-PostgreSQL test starts, and Debian's bubblewrap for the grading
-# sandbox. A second call skips every step that is already done. Extra arguments go
-# to `mlops-kit course` or to pytest.
+# the MLflow-on-PostgreSQL test starts, Debian's bubblewrap for the grading
+# sandbox, and JupyterHub with its proxy (npm) and Debian's acl for the classroom
+# test. A second call skips every step that is already done. Extra arguments go to
+# `mlops-kit course` or to pytest.
 #
 #   ./run.sh --dry-run test   print what would be installed and run, change nothing
 set -euo pipefail
@@ -47,7 +48,7 @@ ensure_packages() {
     fi
     say "installing mlops-kit and its dependencies into $VENV"
     run "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    run "$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+    run "$VENV/bin/python" -m pip install --quiet -e ".[dev,trees]"
     run touch "$STAMP"
 }
 
@@ -119,8 +120,47 @@ ensure_postgres() {
         --no-install-recommends
 }
 
+ensure_classroom() {
+    # The classroom test (tests/test_classroom.py, as root) runs a real JupyterHub: the
+    # `classroom` extra, its proxy from npm into .venv/node, and setfacl (Debian's acl),
+    # with which the classroom lets its learners reach the kit's Python.
+    "$VENV/bin/python" -c 'import jupyterhub' 2>/dev/null \
+        || { say "installing the classroom extra (JupyterHub)"; \
+             run "$VENV/bin/python" -m pip install --quiet -e ".[dev,trees,classroom]"; }
+    if [ ! -x "$VENV/node/node_modules/.bin/configurable-http-proxy" ]; then
+        if command -v npm >/dev/null 2>&1; then
+            say "installing JupyterHub's proxy (configurable-http-proxy) into $VENV/node"
+            run npm install --silent --no-fund --no-audit --prefix "$VENV/node" \
+                configurable-http-proxy@4
+        else
+            say "npm is missing: the classroom test will be skipped (install Node.js 20)"
+        fi
+    fi
+    command -v setfacl >/dev/null 2>&1 || test_package acl "the classroom test"
+}
+
 run_course() {
     run "$VENV/bin/mlops-kit" course "$@"
+}
+
+cpu_ticks() {  # the machine's busy and idle CPU ticks so far (Linux; "0 0" elsewhere)
+    awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6; exit}' /proc/stat 2>/dev/null || echo "0 0"
+}
+
+phase() {
+    # phase NAME COMMAND...: run COMMAND as `run` does, then say how long it took and how
+    # busy the machine's CPUs were meanwhile (docs/PERFORMANCE.md reads these lines).
+    local name=$1 started=$SECONDS status=0 busy0 idle0 busy1 idle1
+    shift
+    read -r busy0 idle0 < <(cpu_ticks)
+    run "$@" || status=$?
+    read -r busy1 idle1 < <(cpu_ticks)
+    if [ "$DRY_RUN" = 0 ]; then
+        awk -v n="$name" -v s=$((SECONDS - started)) -v b=$((busy1 - busy0)) \
+            -v i=$((idle1 - idle0)) 'BEGIN { printf "==> phase %s: %d s, CPUs %.0f%% busy\n",
+            n, s, (b + i) ? 100 * b / (b + i) : 0 }'
+    fi
+    return "$status"
 }
 
 run_tests() {
@@ -128,25 +168,26 @@ run_tests() {
         run "$VENV/bin/pytest" "$@"
         return
     fi
+    local started=$SECONDS
     if "$VENV/bin/mlops-kit" labs build --help >/dev/null 2>&1 && [ -d solutions ]; then
         say "labs/ is generated from solutions/ and up to date"
-        run "$VENV/bin/mlops-kit" labs build --check
+        phase "labs check" "$VENV/bin/mlops-kit" labs build --check
     fi
-    say "unit and notebook tests"
-    # --durations shows where the time goes. The standalone-cluster test runs last, alone.
-    # Spark tests go to one Spark Connect server per test process, the course's engine
-    # (tests/conftest.py); those marked both_engines run again with a JVM per process.
-    run "$VENV/bin/pytest" -n 2 --dist loadgroup -q -m "not cluster" --durations=30
+    say "unit, notebook and cluster tests"
+    # --durations shows where the time goes. Spark tests go to one Spark Connect server
+    # per test process, the course's engine (tests/conftest.py). The standalone-cluster
+    # test (a master, two workers, a Spark Connect server on them) is one xdist group in
+    # this pass: its processes mostly wait for each other, so it runs beside the rest
+    # instead of alone after it.
+    phase "main pass" "$VENV/bin/pytest" -n 2 --dist loadgroup -q --durations=30
     say "the tests marked both_engines again, on a local JVM"
-    run env MLOPS_KIT_TEST_SPARK=local "$VENV/bin/pytest" -n 2 --dist loadgroup -q \
-        -m "both_engines and not cluster"
+    # those marked both_engines run again with a JVM per test process
+    phase "both_engines on a local JVM" env MLOPS_KIT_TEST_SPARK=local \
+        "$VENV/bin/pytest" -n 2 --dist loadgroup -q -m "both_engines and not cluster"
     # nbval's comparison of stored outputs (the cells tagged nbval-check-output, after
-    # tests/sanitize.cfg) is made in the pass above, on the copies test_notebooks.py
+    # tests/sanitize.cfg) is made in the main pass, on the copies test_notebooks.py
     # executed (notebook_runner.checked_output_differences): no notebook runs twice.
-    # A real standalone cluster (a master and two workers, then a Spark Connect server on
-    # it): 8 minutes on a quiet machine, up to 18 on a busy one, so it runs alone, after everything else has passed.
-    say "the kit on a Spark standalone cluster"
-    run "$VENV/bin/pytest" -q -m cluster tests/test_cluster.py
+    [ "$DRY_RUN" = 1 ] || say "the tests took $((SECONDS - started)) s"
 }
 
 main() {
@@ -167,6 +208,7 @@ main() {
         ensure_browser
         ensure_postgres
         ensure_bubblewrap
+        ensure_classroom
         run_tests "$@"
     fi
 }

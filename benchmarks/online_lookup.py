@@ -10,6 +10,9 @@ lookups two ways on the same SQLite file in the same process:
 Prints p50/p99 of both and, last, the ratio of the p50s. Goals: p50 <= 0.5 ms
 and within 1.5x of plain SQLite.
 
+Runs on both engines (the default Spark Connect server, or ``MLOPS_KIT_SPARK=local``):
+the feature table is written through DataFrame and SQL calls only.
+
 Run: ``.venv/bin/python benchmarks/online_lookup.py [--keys N] [--lookups N]``
 """
 from __future__ import annotations
@@ -46,11 +49,11 @@ def time_calls(call, keys) -> list[int]:
     return samples
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keys", type=int, default=10_000)
     parser.add_argument("--lookups", type=int, default=20_000)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     root = Path(tempfile.mkdtemp(prefix="online-bench-"))
     ws = Workspace.from_env(root=root, user="bench").activate()

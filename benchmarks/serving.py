@@ -7,6 +7,15 @@ throughput sequentially and with ``--clients`` concurrent client processes. The 
 (``PyFuncModel.predict``, and the flavor's own predict underneath it) is the
 floor no server can beat. Ratios are printed last.
 
+Tree ensembles (``forest``: 100 trees of depth 10; ``histgb``) are served by
+the kit through the compiled tree runtime (Treelite, used when it predicts
+exactly as scikit-learn; :mod:`mlops_kit.serving.tree_runtime`) and, in the
+same run, with it off (``kit-sklearn``, ``$MLOPS_KIT_TREE_RUNTIME=off``); their
+floor adds the compiled one-row predict. The forest's goals: compiled one-row
+p50 at most a tenth of scikit-learn's in-process predict, and at least 3x the
+throughput of ``mlflow models serve -w 1``. The machine's load average is
+printed before and after (others may share it).
+
 Run (under the shared CPU lock)::
 
     flock /tmp/mlops-kit-heavy.lock .venv/bin/python benchmarks/serving.py
@@ -41,7 +50,7 @@ def _register(ws, kind: str, rows: int) -> tuple[str, "object"]:
         model = HistGradientBoostingRegressor(max_iter=100, random_state=0)
         model.fit(frame[FEATURES], frame[TARGET])
     else:
-        model = RandomForestRegressor(n_estimators=100, max_depth=12, n_jobs=1,
+        model = RandomForestRegressor(n_estimators=100, max_depth=10, n_jobs=1,
                                       random_state=0).fit(frame[FEATURES], frame[TARGET])
     name = ws.model_name(f"bench_{kind}")
     ws.set_experiment("serving_benchmark")
@@ -59,10 +68,16 @@ def _percentile(values: list[float], q: float) -> float:
 def _floor_ms(model_uri: str, row, repeats: int) -> dict[str, float]:
     import mlflow
 
+    from mlops_kit.serving.tree_runtime import compile_tree_model
+
     pyfunc = mlflow.pyfunc.load_model(model_uri)
     raw = pyfunc.get_raw_model()
     out = {}
-    for label, fn in (("pyfunc.predict", pyfunc.predict), ("sklearn predict", raw.predict)):
+    fns = [("pyfunc.predict", pyfunc.predict), ("sklearn predict", raw.predict)]
+    compiled, status = compile_tree_model(raw, pyfunc.input_example)
+    if compiled is not None:
+        fns.append(("compiled predict", compiled.predict))
+    for label, fn in fns:
         fn(row)
         times = []
         for _ in range(repeats):
@@ -128,6 +143,10 @@ def _load(url: str, body: bytes, n: int, clients: int) -> dict[str, float]:
             "rps": len(latencies) / elapsed}
 
 
+def _load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def run(models: list[str], requests: int, clients: int, rows: int) -> list[str]:
     import orjson
 
@@ -139,19 +158,24 @@ def run(models: list[str], requests: int, clients: int, rows: int) -> list[str]:
     ws = Workspace.from_env(root=home, user="bench").activate()
     ratios = []
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}; {requests} requests, {clients} concurrent clients\n")
+          f"{platform.python_version()}; {requests} requests, {clients} concurrent clients; "
+          f"load average {_load_average()}\n")
     for kind in models:
         uri, row = _register(ws, kind, rows)
         record = {k: (None if v != v else v) for k, v in row.iloc[0].to_dict().items()}
         body = orjson.dumps({"dataframe_records": [record]})
         floor = _floor_ms(uri, row, 200)
         results = {}
-        kit = Endpoint(uri).start()
-        try:
-            results["kit"] = (_load(kit.invocations_url, body, requests, 1),
-                              _load(kit.invocations_url, body, requests, clients))
-        finally:
-            kit.stop()
+        servers = [("kit", "on")] + ([("kit-sklearn", "off")] if kind != "ridge" else [])
+        for label, runtime in servers:
+            os.environ["MLOPS_KIT_TREE_RUNTIME"] = runtime
+            kit = Endpoint(uri).start()
+            try:
+                results[label] = (_load(kit.invocations_url, body, requests, 1),
+                                  _load(kit.invocations_url, body, requests, clients))
+            finally:
+                kit.stop()
+        os.environ.pop("MLOPS_KIT_TREE_RUNTIME", None)
         with MlflowServe(uri) as server:
             url = server.invocations_url
             results["mlflow"] = (_load(url, body, requests, 1), _load(url, body, requests, clients))
@@ -164,6 +188,14 @@ def run(models: list[str], requests: int, clients: int, rows: int) -> list[str]:
                   f"{conc['rps']:18.0f} {conc['p50']:10.2f}")
         print()
         (kseq, kconc), (mseq, mconc) = results["kit"], results["mlflow"]
+        if "compiled predict" in floor:
+            ratios.append(
+                f"{kind}: compiled one-row predict p50 / scikit-learn's "
+                f"{floor['compiled predict'] / floor['sklearn predict']:.3f} (goal <= 0.1); "
+                f"kit throughput / mlflow sequential {kseq['rps'] / mseq['rps']:.1f}x, "
+                f"{clients} clients {kconc['rps'] / mconc['rps']:.1f}x (goal >= 3x); "
+                f"kit compiled / kit scikit-learn {clients} clients "
+                f"{kconc['rps'] / results['kit-sklearn'][1]['rps']:.1f}x")
         ratios.append(
             f"{kind}: kit p50 - pyfunc floor = {kseq['p50'] - floor['pyfunc.predict']:+.2f} ms; "
             f"throughput kit/mlflow sequential {kseq['rps'] / mseq['rps']:.1f}x, "
@@ -185,6 +217,7 @@ def main() -> None:
     print("ratios:")
     for line in ratios:
         print("  " + line)
+    print(f"load average at the end: {_load_average()}")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,11 @@ Prints, per way, min and median of the session start, of the whole cell, and
 of the process (interpreter start and imports included), then the ratio of
 the medians (classic / connect).
 
-Run: ``.venv/bin/python benchmarks/spark_start.py [--repeats 5] [--rows 1000] [--warm-clients 2]``
+Also printed: each cell's parts (the kit's import, the session, the Delta write, the
+read), their medians, and the machine's load at the end.
+
+Run: ``.venv/bin/python benchmarks/spark_start.py [--repeats 5] [--rows 1000] [--warm-clients 2]
+[--ways connect]`` (``connect``: the warm server only, no local JVMs)
 """
 from __future__ import annotations
 
@@ -49,13 +53,16 @@ CELL = textwrap.dedent("""
     import json, sys, time
     started = time.perf_counter()
     from mlops_kit.spark import get_spark
+    imports = time.perf_counter() - started
     spark = get_spark()
     session = time.perf_counter() - started
     path, rows = sys.argv[1], int(sys.argv[2])
     spark.range(rows).selectExpr("id", "id * 2 AS v").write.format("delta").save(path)
+    written = time.perf_counter() - started
     assert spark.read.format("delta").load(path).count() == rows
     cell = time.perf_counter() - started
-    print(json.dumps({"session": session, "cell": cell, "kind": type(spark).__module__}))
+    print(json.dumps({"imports": imports, "session": session, "write": written - session,
+                      "read": cell - written, "cell": cell, "kind": type(spark).__module__}))
 """)
 
 
@@ -83,26 +90,30 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1000)
     parser.add_argument("--warm-clients", type=int, default=2,
                         help="untimed connect cells first (a fresh server's first clients)")
+    parser.add_argument("--ways", choices=("both", "connect"), default="both",
+                        help="connect: the warm server only (no local JVMs)")
     args = parser.parse_args()
+    ways = (("classic", "local"), ("connect", "connect"))[1 if args.ways == "connect" else 0:]
 
     root = Path(tempfile.mkdtemp(prefix="spark-start-bench-"))
     ws = Workspace(root=root, user="bench")
     server = start_server(ws)
     print(f"Spark Connect server started in {server['startup_seconds']:.1f} s ({server['url']})")
-    samples: dict[str, list[dict]] = {"classic": [], "connect": []}
+    samples: dict[str, list[dict]] = {name: [] for name, _ in ways}
     try:
         for client in range(args.warm_clients):
             sample = first_cell("connect", root, root / "tables" / f"warm_{client}", args.rows)
             print(f"  warm-up client {client + 1} of the fresh server: cell {sample['cell']:6.2f} s "
                   "(not counted)", flush=True)
         for rep in range(args.repeats):
-            for name, mode in (("classic", "local"), ("connect", "connect")):
+            for name, mode in ways:
                 table = root / "tables" / f"{name}_{rep}"
                 sample = first_cell(mode, root, table, args.rows)
                 samples[name].append(sample)
-                print(f"  {rep + 1}/{args.repeats} {name:8s} session {sample['session']:6.2f} s  "
-                      f"cell {sample['cell']:6.2f} s  process {sample['process']:6.2f} s",
-                      flush=True)
+                print(f"  {rep + 1}/{args.repeats} {name:8s} imports {sample['imports']:5.2f} s  "
+                      f"session {sample['session']:6.2f} s  write {sample['write']:5.2f} s  "
+                      f"read {sample['read']:5.2f} s  cell {sample['cell']:6.2f} s  "
+                      f"process {sample['process']:6.2f} s", flush=True)
     finally:
         stop_server(ws)
     print(f"\n{'way':8s} {'session min/median s':>22s} {'cell min/median s':>20s} "
@@ -115,9 +126,17 @@ def main() -> None:
             medians[name, key] = statistics.median(values)
             cols.append(f"{min(values):9.2f} / {statistics.median(values):6.2f}")
         print(f"{name:8s} {cols[0]:>22s} {cols[1]:>20s} {cols[2]:>22s}")
+    for name, rows in samples.items():
+        parts = ", ".join(f"{key} {statistics.median(row[key] for row in rows):.2f}"
+                          for key in ("imports", "session", "write", "read"))
+        print(f"{name}: medians of the parts (session counts from the start, imports "
+              f"included): {parts} s")
     for key in ("session", "cell", "process"):
-        ratio = medians["classic", key] / medians["connect", key]
-        print(f"ratio of medians, {key:8s} (classic / connect): {ratio:.1f}x")
+        if ("classic", key) in medians:
+            ratio = medians["classic", key] / medians["connect", key]
+            print(f"ratio of medians, {key:8s} (classic / connect): {ratio:.1f}x")
+    print(f"load average at the end: {' / '.join(f'{x:.1f}' for x in os.getloadavg())} "
+          f"on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

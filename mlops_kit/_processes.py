@@ -289,6 +289,26 @@ def stop_child(process: subprocess.Popen, timeout: float = 10.0) -> int | None:
         return None
 
 
+def kill_family(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    """SIGKILL a child started with ``start_new_session=True``: its group and every
+    descendant, also those that moved to a group of their own (jupyter_client gives a
+    kernel its own); reap them. For a run that is over, with nothing to flush."""
+    import psutil
+
+    try:
+        family = psutil.Process(process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        family = []
+    signal_group(process.pid, signal.SIGKILL)
+    for child in family:
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+    process.wait()
+    psutil.wait_procs(family, timeout=timeout)
+
+
 def _group_alive(pgid: int) -> bool:
     """Whether a process other than a zombie is still in the group ``pgid``."""
     import psutil

@@ -15,18 +15,55 @@ from typing import Callable
 
 from mlops_kit.workspace import Workspace, get_workspace
 
-__all__ = ["DoctorCheck", "run_checks", "CHECKS"]
+__all__ = ["DoctorCheck", "DoctorWarning", "run_checks", "CHECKS", "COURSE_PEAK_MIB",
+           "machine_memory"]
 
 
 @dataclass(frozen=True)
 class DoctorCheck:
-    """The outcome of one check: what, whether it passed, details, time, the fix."""
+    """The outcome of one check: what, whether it passed, details, time, the fix.
+
+    ``warn`` marks a check that passed with a caveat (the course runs, but slowly):
+    ``ok`` stays True, and ``fix`` says what would help.
+    """
 
     name: str
     ok: bool
     detail: str
     seconds: float
     fix: str = ""
+    warn: bool = False
+
+
+class DoctorWarning(Exception):
+    """Raised by a check that passes with a caveat (its message is the detail)."""
+
+
+#: The whole course's peak resident memory, all its processes together (the shared
+#: Spark server's JVM and Python workers, kernels, serving and MLflow processes), in
+#: MiB: measured by benchmarks/course_engines.py on 2026-12-08, docs/PERFORMANCE.md
+#: ("2026-12-08: within 4 GB").
+COURSE_PEAK_MIB = 4128
+
+
+def machine_memory() -> tuple[int, int]:
+    """This machine's total and available memory in MiB (``MemTotal``, ``MemAvailable``)."""
+    import psutil
+
+    memory = psutil.virtual_memory()
+    return memory.total // 2**20, memory.available // 2**20
+
+
+def check_memory(ws: Workspace) -> str:
+    total, available = machine_memory()
+    need = COURSE_PEAK_MIB
+    have = f"this machine has {total / 1024:.1f} GB, {available / 1024:.1f} GB of it free now"
+    wants = f"the course needs about {need / 1024:.1f} GB at its peak"
+    if total < need:
+        raise DoctorWarning(f"{wants}, but {have}: it will swap and run slowly")
+    if available < need:
+        raise DoctorWarning(f"{wants}; {have}: close other programs before the course")
+    return f"{wants}; {have}"
 
 
 def check_python(ws: Workspace) -> str:
@@ -132,6 +169,9 @@ CHECKS: list[tuple[str, Callable[[Workspace], str], str]] = [
                                       "(pip install -e . reinstalls the pinned pair)."),
     ("mlflow", check_mlflow, "Check MLOPS_KIT_TRACKING_URI / MLFLOW_TRACKING_URI, or unset them "
                              "to use the workspace's SQLite store."),
+    ("memory", check_memory, "Close other programs (browsers, IDEs) while the course runs, "
+                             "and run it with `mlops-kit course --no-prepare-next` (one "
+                             "kernel at a time instead of two)."),
     ("workspace privacy", check_privacy, "Run `chmod 700` on the workspace folder (the kit "
                                          "does this when it owns the folder)."),
     ("papermill kernel", check_kernel, "Run `python -m ipykernel install --sys-prefix` in .venv."),
@@ -167,12 +207,16 @@ def run_checks(
         if progress:
             progress(name)
         started = time.perf_counter()
+        warn = False
         try:
             detail, ok = check(ws), True
+        except DoctorWarning as caveat:
+            detail, ok, warn = str(caveat), True, True
         except Exception as err:  # a failing check must not stop the others
             first = next((line for line in str(err).splitlines() if line.strip()), "")
             detail, ok = f"{type(err).__name__}: {first}", False
-        results.append(DoctorCheck(name, ok, detail, time.perf_counter() - started, "" if ok else fix))
+        results.append(DoctorCheck(name, ok, detail, time.perf_counter() - started,
+                                   fix if warn or not ok else "", warn=warn))
     if wants_spark and not had_spark:  # leave a session the caller had running alone
         from mlops_kit.spark import stop_spark
 

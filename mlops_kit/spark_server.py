@@ -37,6 +37,16 @@ returns the running server), and concurrent starts wait for each other.
 ``MLOPS_KIT_SPARK_MASTER`` is set (:func:`uses_shared_server`), and starts it
 when it does not run (:func:`ensure_server`): see :mod:`mlops_kit.spark`.
 
+A server started that way, on demand (a script, a probe, a kernel, a job), stops
+itself once no client has been connected for ``MLOPS_KIT_SPARK_IDLE_MINUTES``
+(default 10; 0 never), and the line that says it starts says so too: a script
+that needed Spark for a moment leaves no 2 GB JVM behind. A small launcher
+process (``resources/spark_idle_launcher.py``, the recorded pid, the server's
+process group leader) watches the server's port and, once idle, removes the
+record and token under the workspace's lock and stops the server. ``mlops-kit
+spark start`` starts a server without that limit, and turns it off on an
+on-demand server that already runs.
+
 Whatever runs notebooks (the course, a job, setup, a pipeline, a release, a
 retraining, the webhook's validation job) wraps the run in
 :func:`shared_server`: a server that was not running before the run is
@@ -62,6 +72,7 @@ from typing import Callable, Iterator
 
 from mlops_kit._processes import (
     LOOPBACK, ManagedProcess, free_port, port_is_free, read_record, remove_record, stop_recorded,
+    write_record,
 )
 from mlops_kit.exceptions import ConfigError, EnvironmentProblem, NotFoundError
 from mlops_kit.java import delta_version, ensure_delta_jars, find_java
@@ -72,7 +83,8 @@ __all__ = [
     "start_server", "stop_server", "server_status", "running_server", "ensure_server",
     "shared_server", "uses_shared_server", "spark_mode", "SPARK_MODES",
     "server_command", "state_path", "log_path", "spark_home", "token_path", "read_token",
-    "connect_url", "with_token", "TOKEN_ENV",
+    "connect_url", "with_token", "TOKEN_ENV", "idle_minutes", "IDLE_SETTING",
+    "DEFAULT_IDLE_MINUTES",
 ]
 
 #: the environment variable the server reads its token from (PySpark's client reads it too)
@@ -87,11 +99,50 @@ SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 #: where the server's Spark runs: a JVM on this machine, all its cores
 SERVER_MASTER = "local[*]"
 
+#: where an on-demand server's Spark runs instead (``spark://host:7077``; `classroom up` sets it)
+SERVER_MASTER_SETTING = "MLOPS_KIT_SPARK_SERVER_MASTER"
+
 #: seconds to wait for the port; a cold start is 10-20 s on two idle cores
 DEFAULT_START_TIMEOUT = 180.0
 
 #: seconds between SIGTERM (the JVM stops its SparkContext) and SIGKILL
 STOP_TIMEOUT = 20.0
+
+#: how long an on-demand server waits without a client before it stops itself
+IDLE_SETTING = "MLOPS_KIT_SPARK_IDLE_MINUTES"
+
+#: minutes an on-demand server runs on without a client (0: until stopped)
+DEFAULT_IDLE_MINUTES = 10.0
+
+#: the script that runs an on-demand server and stops it when idle (stdlib only)
+IDLE_LAUNCHER = Path(__file__).resolve().parent / "resources" / "spark_idle_launcher.py"
+
+
+def idle_minutes() -> float:
+    """``MLOPS_KIT_SPARK_IDLE_MINUTES``: minutes an on-demand server waits for a client (0: forever).
+
+    Fractions are allowed (0.5 is 30 s).
+    """
+    text = os.environ.get(IDLE_SETTING, "").strip()
+    if not text:
+        return DEFAULT_IDLE_MINUTES
+    try:
+        minutes = float(text)
+    except ValueError:
+        minutes = -1.0
+    if not minutes >= 0 or minutes == float("inf"):
+        raise ConfigError(f"{IDLE_SETTING} must be a number of minutes, 0 or more (0: the "
+                          f"server never stops by itself). Got {text!r} instead.")
+    return minutes
+
+
+def _idle_note(minutes: float | None) -> str:
+    """How an on-demand server ends, for the line that says it starts."""
+    if not minutes:
+        return f"it runs until `mlops-kit spark stop` ({IDLE_SETTING}=0)"
+    return (f"it stops after {minutes:g} min without a client ({IDLE_SETTING}; a server "
+            "from `mlops-kit spark start` stays)")
+
 
 #: values of ``MLOPS_KIT_SPARK``: where a session goes when no master is set
 SPARK_MODES: tuple[str, ...] = ("local", "connect")
@@ -258,6 +309,9 @@ def _server_env(workspace: Workspace) -> dict[str, str]:
         SPARK_HOME=str(spark_home()),
         JAVA_HOME=str(java.home),
         SPARK_LOCAL_IP=LOOPBACK,
+        # two malloc arenas instead of eight per core: the JVM's hundreds of threads
+        # (and the Python workers it forks) otherwise each keep freed memory to themselves
+        MALLOC_ARENA_MAX=env.get("MALLOC_ARENA_MAX", "2"),
         # Python workers (UDFs, spark_udf) run this interpreter, which has pandas
         PYSPARK_PYTHON=env.get("PYSPARK_PYTHON", sys.executable),
         PYSPARK_DRIVER_PYTHON=env.get("PYSPARK_DRIVER_PYTHON", sys.executable),
@@ -303,6 +357,7 @@ def start_server(
     port: int | None = None,
     timeout: float = DEFAULT_START_TIMEOUT,
     master: str = SERVER_MASTER,
+    idle_timeout: float | None = None,
 ) -> dict:
     """Start the workspace's Spark Connect server, or return the one that runs.
 
@@ -319,6 +374,11 @@ def start_server(
     master : str
         Where the server's Spark runs: ``local[*]`` (default) or a cluster's
         master URL. Ignored when a server already runs.
+    idle_timeout : float, optional
+        Seconds without a client after which the server stops itself (an
+        on-demand server, :func:`ensure_server`). None (``mlops-kit spark
+        start``): it runs until stopped, and a running on-demand server is
+        told to do the same.
 
     Returns
     -------
@@ -341,6 +401,8 @@ def start_server(
         stale = None
         if record is not None:
             if record["alive"]:
+                if idle_timeout is None and record.get("idle_minutes"):
+                    record = _keep_running(ws, record)
                 return {**_with_uptime(record), "already_running": True}
             stale = record.get("pid")
             _forget(ws, record)
@@ -354,18 +416,34 @@ def start_server(
         command = server_command(ws, port, master)
         env = _server_env(ws)
         env[TOKEN_ENV] = _new_token(ws)  # in its environment, not on its command line
+        minutes = round(idle_timeout / 60, 4) if idle_timeout else None
+        if minutes:
+            command = [sys.executable, str(IDLE_LAUNCHER), f"{idle_timeout:g}", str(port),
+                       str(state_path(ws)), str(ws.spark_connect_lock_path),
+                       str(token_path(ws)), "--", *command]
         server = ManagedProcess(
             command, name="The Spark Connect server", log=log,
             env=env, cwd=ws.root, ready=port, ready_timeout=timeout, ready_interval=0.2,
             stop_timeout=STOP_TIMEOUT, log_lines=10, outlive=True,
             record=state_path(ws), cleanup=(token_path(ws),),
             record_info={"port": port, "url": f"sc://{LOOPBACK}:{port}", "log": str(log),
-                         "master": master, "authenticated": True},
+                         "master": master, "authenticated": True, "idle_minutes": minutes},
             banner=f"=== mlops-kit spark start: port {port}, "
-                   f"{time.strftime('%Y-%m-%d %H:%M:%S')} ===")
+                   f"{time.strftime('%Y-%m-%d %H:%M:%S')}"
+                   f"{f', stops after {minutes:g} min without a client' if minutes else ''} ===")
         server.start()  # a server that exits or never answers is stopped, its record removed
         record = server.recorded or {}
     return {**_with_uptime(record), "already_running": False, "replaced_stale": stale}
+
+
+def _keep_running(workspace: Workspace, record: dict) -> dict:
+    """Turn off the idle stop of a running on-demand server (its launcher gets SIGUSR1)."""
+    import signal
+
+    os.kill(int(record["pid"]), signal.SIGUSR1)
+    kept = {k: v for k, v in record.items() if k not in ("pid", "create_time", "alive")}
+    kept["idle_minutes"] = None
+    return {**write_record(state_path(workspace), int(record["pid"]), **kept), "alive": True}
 
 
 def server_status(workspace: Workspace | None = None) -> dict:
@@ -445,25 +523,51 @@ def ensure_server(workspace: Workspace | None = None, *, say: Callable[[str], No
     """The workspace's running server, started first if there is none.
 
     What happens is said in one line (to stderr by default): a start, or a
-    restart after the recorded server died. A running server is returned
-    silently, so every notebook after the first connects without a word.
+    restart after the recorded server died, and when the server will stop by
+    itself (after :func:`idle_minutes` without a client). A running server is
+    returned silently, so every notebook after the first connects without a word.
     """
     ws = workspace or get_workspace()
     record = running_server(ws)
     if record is not None:
         return {**record, "already_running": True}
     say = say or (lambda line: print(line, file=sys.stderr, flush=True))
+    minutes = idle_minutes()
     previous = read_record(state_path(ws))
     if previous is not None and not previous["alive"]:
         say(f"The workspace's Spark Connect server (pid {previous.get('pid')}) had stopped; "
             "starting a new one (its last log lines: "
-            f"{previous.get('log') or log_path(ws)}).")
+            f"{previous.get('log') or log_path(ws)}); {_idle_note(minutes)}.")
     else:
         say("Starting this workspace's Spark Connect server: one Spark for every notebook "
-            "and job (`mlops-kit spark stop` ends it; MLOPS_KIT_SPARK=local keeps Spark "
-            "in the kernel).")
-    info = start_server(ws)
+            f"and job; {_idle_note(minutes)}; MLOPS_KIT_SPARK=local keeps Spark in the "
+            "kernel.")
+    # a classroom points every learner's server at the class's standalone master
+    master = os.environ.get(SERVER_MASTER_SETTING) or SERVER_MASTER
+    info = start_server(ws, idle_timeout=minutes * 60 or None, master=master)
     return info
+
+
+def lease_dir(workspace: Workspace) -> Path:
+    """``<root>/spark-connect.leases``: a file ``<pid>-<id>`` per run that keeps the server up."""
+    return workspace.root / "spark-connect.leases"
+
+
+def _take_lease(workspace: Workspace) -> Path:
+    """Count this process as a client of an on-demand server until the lease is removed.
+
+    Its idle stop (resources/spark_idle_launcher.py) waits while a live process holds
+    a lease, so a course or job keeps the server through notebooks that need no Spark;
+    a lease of a process that died no longer counts.
+    """
+    import uuid
+
+    folder = lease_dir(workspace)
+    make_private(workspace.root)
+    folder.mkdir(exist_ok=True)
+    lease = folder / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"  # one per run: runs may nest
+    lease.touch()
+    return lease
 
 
 @contextlib.contextmanager
@@ -501,17 +605,21 @@ def shared_server(workspace: Workspace | None = None, *, start_now: bool = False
     (failed or interrupted too), so a scheduled job leaves no JVM behind; one
     already running (``mlops-kit spark start``, an outer run) stays warm.
     Nothing starts or stops with ``MLOPS_KIT_SPARK=local`` or an explicit master.
+    While the run lasts it holds a lease (:func:`lease_dir`), so an on-demand server
+    does not stop for idleness between notebooks that need no Spark.
     """
     ws = workspace or get_workspace()
     if not uses_shared_server(ws):
         yield False
         return
     was_running = running_server(ws) is not None
-    started = not was_running and start_now and not ensure_server(ws, say=say).get(
-        "already_running", True)
+    lease = _take_lease(ws)  # an on-demand server stays up between notebooks of the run
     try:
+        started = not was_running and start_now and not ensure_server(ws, say=say).get(
+            "already_running", True)
         yield started
     finally:
+        lease.unlink(missing_ok=True)
         if not was_running and server_status(ws)["state"] in ("running", "starting"):
             with contextlib.suppress(NotFoundError):  # it died on its own meanwhile
                 stop_server(ws)

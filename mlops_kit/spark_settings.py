@@ -12,7 +12,20 @@ from importlib import resources
 from mlops_kit.exceptions import ConfigError
 from mlops_kit.workspace import Workspace
 
-__all__ = ["spark_conf"]
+__all__ = ["spark_conf", "SERVER_MEMORY_OPTS"]
+
+#: JVM options that keep the long-lived server's resident memory near what it uses.
+#: The optimising compiler's work areas and the server's threads' buffers are malloc'ed
+#: and freed, but glibc keeps freed memory in its per-thread arenas: the server's RSS
+#: rose to 5 GB for moments with a 2 GB heap. Every 5 s the JVM hands free native
+#: memory back (TrimNativeHeapInterval), C2 gives up on a method whose graph passes
+#: 40,000 nodes instead of 80,000 (the method keeps C1's code), and an idle server's
+#: heap is collected every
+#: 20 s and shrunk to at most 30 % free (G1PeriodicGCInterval, MaxHeapFreeRatio):
+#: docs/PERFORMANCE.md, "Within 4 GB".
+SERVER_MEMORY_OPTS = ("-XX:TrimNativeHeapInterval=5000 -XX:MaxNodeLimit=40000 "
+                      "-XX:NodeLimitFudgeFactor=1000 -XX:G1PeriodicGCInterval=20000 "
+                      "-XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30")
 
 
 def spark_conf(workspace: Workspace, *, long_lived: bool = False) -> dict[str, str]:
@@ -41,6 +54,8 @@ def spark_conf(workspace: Workspace, *, long_lived: bool = False) -> dict[str, s
         # raise the server's peak resident memory for moments (up to 5 GB against
         # 2 GB; docs/PERFORMANCE.md). MLOPS_KIT_SPARK_FULL_JIT=0 keeps it on C1.
         java_opts = f"-XX:TieredStopAtLevel=1 {java_opts}"
+    if long_lived and workspace.spark_master.startswith("local"):
+        java_opts = f"{SERVER_MEMORY_OPTS} {java_opts}"
     conf = {
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",

@@ -10,19 +10,33 @@ import functools
 from mutation_harness import GENERIC, LISTED, Mutant, mutations
 
 
-@functools.lru_cache(maxsize=1)
-def _env_for(root: str):
-    """The test user's lab table, written once per workspace root; ``(spark, path)``."""
+@functools.lru_cache(maxsize=None)
+def _env_for(user: str):
+    """``user``'s lab table, written once per test process in a folder of its own; ``(spark, path)``.
+
+    The checks of ex2-ex4 only read it, so one table serves every exercise (and
+    every workspace a test makes); the table depends on the user alone.
+    """
+    import tempfile
+    from pathlib import Path
+
     from mlops_kit.labs.checks.setup import prepare_listings
     from mlops_kit.spark import get_spark
+    from mlops_kit.workspace import Workspace, get_workspace, use_workspace
 
-    return get_spark(), prepare_listings(n=60)
+    active = get_workspace()
+    use_workspace(Workspace(root=Path(tempfile.mkdtemp(prefix="setup-lab-")) / "kit", user=user))
+    try:
+        path = prepare_listings(n=60)  # delta-rs writes: no Spark
+    finally:
+        use_workspace(active)
+    return get_spark(), path
 
 
 def _env():
     from mlops_kit.workspace import get_workspace
 
-    return _env_for(str(get_workspace().root))
+    return _env_for(get_workspace().user)
 
 
 def _stale_rows(user: str, n: int = 60) -> int:

@@ -1,27 +1,83 @@
 """Checker mutants of the streaming lab (03.2L): ex1 and ex2 (ex3 is registered in
 ``tests/test_checker_mutations.py``).
 
-ex1's answers are queries run on the test user's lab state (``fresh_lab`` of
-``tests/test_streaming_lab.py`` puts it back before each one); ex2's answers are
-job functions the checker runs on tables of its own.
+ex1's answers are queries run on the test user's lab state: ``fresh_lab`` of
+``tests/test_streaming_lab.py`` makes it once per test process, its folders are
+kept, and before each mutant they are copied back (:func:`_lab_state`), which
+puts the lab where its set-up cell leaves it without appending the chunks and
+running the old job again. ex2's answers are job functions the checker runs on
+tables of its own.
 """
 from __future__ import annotations
 
+import functools
+
 from mutation_harness import GENERIC, LISTED, Mutant, mutations
+
+
+@functools.lru_cache(maxsize=None)
+def _prepared(seed: int):
+    """``fresh_lab`` once per seed: ``(context, job, {folder: its copy})``.
+
+    The folders are every one the set-up cell resets or writes: the source,
+    the learner's sink and the old job's sink, and the two sinks' checkpoints
+    (the learner's sink does not exist yet: its copy is ``None``).
+    """
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from test_streaming_lab import fresh_lab
+
+    from mlops_kit.labs.scenarios import STREAM_OLD_SINK
+    from mlops_kit.spark import get_spark
+    from mlops_kit.workspace import get_workspace
+
+    context, job = fresh_lab(get_spark(), seed)
+    ws = get_workspace()
+    folders = [ws.table_path(job["source_table"]), ws.table_path(job["sink_table"]),
+               ws.table_path(STREAM_OLD_SINK), ws.checkpoint_path(job["sink_table"]),
+               ws.checkpoint_path(STREAM_OLD_SINK)]
+    keep = Path(tempfile.mkdtemp(prefix="stream-lab-state-"))
+    kept = {}
+    for i, folder in enumerate(folders):
+        kept[folder] = None
+        if Path(folder).exists():
+            kept[folder] = keep / str(i)
+            shutil.copytree(folder, kept[folder])
+    return context, job, kept
+
+
+def _lab_state(seed: int):
+    """The lab as its set-up cell leaves it, for ``seed``: ``(context, job)``."""
+    import shutil
+
+    from test_streaming_lab import stream_model
+
+    from mlops_kit.spark import get_spark
+
+    context, job, kept = _prepared(seed)
+    spark = get_spark()
+    stream_model(spark)  # its workspace, active again
+    for running in spark.streams.active:  # as the set-up cell: nothing left running
+        running.stop()
+    for folder, copy in kept.items():
+        shutil.rmtree(folder, ignore_errors=True)
+        if copy is not None:
+            shutil.copytree(copy, folder)
+    return dict(context), dict(job)
 
 
 @mutations("streaming-lab", "ex1", needs=("spark",))
 def _streaming_ex1():
     import shutil
 
-    from test_streaming_lab import fresh_lab, repaired, run_job, stream_seed
+    from test_streaming_lab import repaired, run_job, stream_seed
 
     from mlops_kit.labs.scenarios import stream_keep_columns
-    from mlops_kit.spark import get_spark
     from mlops_kit.workspace import get_workspace
 
-    spark = get_spark()
-    context, job = fresh_lab(spark)
+    context, job = _lab_state(stream_seed())
     model_uri = context["model_uri"]
     own = repaired(job)["keep_columns"]
     neighbour = next(c for c in (stream_keep_columns(stream_seed() + k) for k in range(1, 9))
@@ -30,14 +86,14 @@ def _streaming_ex1():
 
     def after_reset(change, *, before=None):
         def make(a):
-            fresh_lab(spark)
+            _lab_state(stream_seed())
             if before:
                 before()
             return run_job(model_uri, {**repaired(job), **change})
         return make
 
     def second_run(a):
-        fresh_lab(spark)
+        _lab_state(stream_seed())
         run_job(model_uri, {**repaired(job), "checkpoint": job["checkpoint"]})
         return run_job(model_uri, repaired(job))
 

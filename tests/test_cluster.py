@@ -4,8 +4,9 @@ The fixture starts them from the pip package (``$SPARK_HOME/bin/spark-class``,
 SPARK_HOME = pyspark's folder), waits until both workers have registered, and
 stops every process at teardown. tests/cluster_scenario.py then runs the
 kit's Spark workloads in a subprocess twice, with ``MLOPS_KIT_SPARK_MASTER``
-``local[2]`` and ``spark://127.0.0.1:<port>``, so the session of the other
-tests in this process is never disturbed; the results must be equal.
+``local[2]`` (started first, while the cluster starts) and
+``spark://127.0.0.1:<port>``, so the session of the other tests in this process is
+never disturbed; the results must be equal.
 
 Covered: batch scoring (compiled SQL and ``spark_udf`` on the executors), the
 Spark drift monitor, the feature store's point-in-time training set, and the
@@ -117,8 +118,72 @@ class StandaloneCluster:
         self.processes.clear()
 
 
+class ScenarioRun:
+    """tests/cluster_scenario.py against one master, in a subprocess with its own JVM.
+
+    Started and finished apart, so the local run can go on while the cluster starts."""
+
+    def __init__(self, master: str, home: Path, out: Path) -> None:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("MLFLOW_", "MLOPS_KIT_", "PYSPARK_"))}
+        env.update(
+            MLOPS_KIT_HOME=str(home), MLOPS_KIT_USER="tester", MLOPS_KIT_SPARK_MASTER=master,
+            MLOPS_KIT_DRIVER_MEMORY="768m",
+            # executors share the workers' 1 GB and 1 core each; adaptive execution off on
+            # both sides so the plans (and float sums) are the same
+            MLOPS_KIT_SPARK_CONF=_SMALL_CLUSTER_CONF,
+            PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable,
+        )
+        self.master, self.out = master, out
+        # output to files, not pipes: nobody reads a pipe while the run goes on alone
+        self.log = out.with_suffix(".log")
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, str(SCENARIO), str(out)], env=env, cwd=REPO,
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True)
+
+    def report(self, timeout: float = 1200) -> dict:
+        """Wait for the run; its JSON report (the end of its output when it failed)."""
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            stop_child(self.process, timeout=10)
+            raise AssertionError(f"{self.master}: the scenario ran over {timeout} s:\n"
+                                 f"{log_tail(self.log, 40)}") from None
+        assert self.process.returncode == 0, f"{self.master}:\n{log_tail(self.log, 80)}"
+        return json.loads(self.out.read_text())
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            stop_child(self.process, timeout=10)
+
+
+def run_scenario(master: str, home: Path, out: Path, timeout: float = 1200) -> dict:
+    """Run tests/cluster_scenario.py against ``master``; its JSON report."""
+    run = ScenarioRun(master, home, out)
+    try:
+        return run.report(timeout)
+    finally:
+        run.stop()
+
+
 @pytest.fixture(scope="module")
-def cluster():
+def scenario_base(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("scenario")
+
+
+@pytest.fixture(scope="module")
+def local_run(scenario_base):
+    """The local[2] reference run, started before the cluster so the two overlap: the
+    cluster's start is mostly JVMs waiting for each other to register."""
+    run = ScenarioRun("local[2]", scenario_base / "local-home", scenario_base / "local.json")
+    yield run
+    run.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(local_run):
     base = Path(tempfile.mkdtemp(prefix="mlops-kit-cluster-"))
     standalone = StandaloneCluster(base)
     try:
@@ -128,33 +193,15 @@ def cluster():
         shutil.rmtree(base, ignore_errors=True)
 
 
-def run_scenario(master: str, home: Path, out: Path, timeout: float = 1200) -> dict:
-    """Run tests/cluster_scenario.py against ``master``; its JSON report."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MLFLOW_", "MLOPS_KIT_", "PYSPARK_"))}
-    env.update(
-        MLOPS_KIT_HOME=str(home), MLOPS_KIT_USER="tester", MLOPS_KIT_SPARK_MASTER=master,
-        MLOPS_KIT_DRIVER_MEMORY="768m",
-        # executors share the workers' 1 GB and 1 core each; adaptive execution off on
-        # both sides so the plans (and float sums) are the same
-        MLOPS_KIT_SPARK_CONF=_SMALL_CLUSTER_CONF,
-        PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable,
-    )
-    result = subprocess.run([sys.executable, str(SCENARIO), str(out)], env=env, cwd=REPO,
-                            capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"{master}:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
-    return json.loads(out.read_text())
-
-
 _SMALL_CLUSTER_CONF = ("spark.executor.memory=512m;spark.cores.max=2;"
                        "spark.sql.adaptive.enabled=false")
 
 
 @pytest.fixture(scope="module")
-def runs(cluster, tmp_path_factory):
-    base = tmp_path_factory.mktemp("scenario")
-    local = run_scenario("local[2]", base / "local-home", base / "local.json")
-    remote = run_scenario(cluster.url, base / "cluster-home", base / "cluster.json")
+def runs(local_run, cluster, scenario_base):
+    local = local_run.report()
+    remote = run_scenario(cluster.url, scenario_base / "cluster-home",
+                          scenario_base / "cluster.json")
     print("\nseconds (local):", local["seconds"], "\nseconds (cluster):", remote["seconds"],
           f"\ncluster start: {cluster.startup_seconds:.1f} s")
     return local, remote

@@ -65,3 +65,43 @@ def test_doctor_warns_about_a_workspace_others_can_read(tmp_path) -> None:
     (privacy,) = run_checks(ws, only=["workspace privacy"])
     assert not privacy.ok and "open to other users (mode 0o755)" in privacy.detail
     assert "chmod 700" in privacy.fix
+
+
+@pytest.mark.parametrize("total, available, warns, says", [
+    (16 * 1024, 12 * 1024, False, "this machine has 16.0 GB, 12.0 GB of it free now"),
+    (16 * 1024, 1536, True, "close other programs before the course"),
+    (3 * 1024, 2 * 1024, True, "it will swap and run slowly"),
+])
+def test_doctor_says_whether_this_machine_has_the_memory_the_course_needs(
+        workspace, monkeypatch, total, available, warns, says) -> None:
+    from mlops_kit import doctor
+
+    monkeypatch.setattr(doctor, "machine_memory", lambda: (total, available))
+    (memory,) = run_checks(workspace, only=["memory"])
+    assert memory.ok and memory.warn is warns and says in memory.detail
+    assert f"needs about {doctor.COURSE_PEAK_MIB / 1024:.1f} GB" in memory.detail
+    assert ("Close other programs" in memory.fix) is warns
+    assert doctor.COURSE_PEAK_MIB > 1024  # MiB: a course of Spark, MLflow and kernels
+
+
+def test_the_memory_check_reads_this_machines_memory() -> None:
+    from mlops_kit.doctor import machine_memory
+
+    total, available = machine_memory()
+    meminfo = dict(line.split(":", 1) for line in open("/proc/meminfo"))
+    assert total == int(meminfo["MemTotal"].split()[0]) // 1024
+    assert 0 < available <= total
+
+
+def test_the_doctor_command_shows_a_memory_warning_without_failing(monkeypatch) -> None:
+    from mlops_kit import doctor
+
+    monkeypatch.setattr(doctor, "CHECKS", [c for c in doctor.CHECKS if c[0] == "memory"])
+    monkeypatch.setattr(doctor, "machine_memory", lambda: (2048, 1024))
+    result = CliRunner().invoke(main, ["doctor"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "warn" in result.output and "warning: memory" in result.output
+    monkeypatch.setattr(doctor, "machine_memory", lambda: (32768, 30000))
+    result = CliRunner().invoke(main, ["doctor"], catch_exceptions=False)
+    assert result.exit_code == 0 and "all checks passed" in result.output
+    assert "warning" not in result.output

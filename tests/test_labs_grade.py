@@ -233,3 +233,27 @@ def test_write_csv_has_one_header_and_a_row_each(tmp_path: Path) -> None:
     assert path.read_text().splitlines() == [
         "learner,lab,exercise,passed,points,reason", 'a,lab,ex1,True,1.0,"ok, fine"'
     ]
+
+
+@pytest.mark.slow
+@needs_sandbox
+def test_a_worked_lab_that_logs_and_registers_models_gets_full_marks(tmp_path: Path) -> None:
+    """Checks run in the service's child read the MLflow store the submission's kernel wrote
+    (a logged model by its id, a registered version): a right answer is never refused
+    because the check looked in another store."""
+    from mlops_kit.labs.registry import exercises
+
+    solution = Path(__file__).resolve().parents[1] / "solutions" / "02-model-management" / \
+        "01L-mlflow-models-lab.ipynb"
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    submission = subs / "ada.ipynb"
+    submission.write_bytes(solution.read_bytes())
+    out = tmp_path / "grades.csv"
+    result = CliRunner().invoke(main, ["labs", "grade", str(submission), "--out", str(out),
+                                       "--timeout", "400"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open()))
+    assert {r["exercise"] for r in rows} == {e.exercise_id for e in exercises("mlflow-models-lab")}
+    refused = {r["exercise"]: r["reason"] for r in rows if r["passed"] != "True"}
+    assert not refused, refused

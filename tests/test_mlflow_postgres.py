@@ -13,7 +13,6 @@ Needs PostgreSQL's server binaries (``./run.sh test`` installs Debian's
 """
 from __future__ import annotations
 
-import glob
 import os
 import re
 import pwd
@@ -28,6 +27,7 @@ import pytest
 from click.testing import CliRunner
 
 from mlops_kit._processes import free_port
+from mlops_kit.classroom.services import pg_bin_dir
 from mlops_kit.exceptions import EnvironmentProblem
 from mlops_kit.workspace import Workspace
 
@@ -40,16 +40,6 @@ DB_USER = "mlflow"
 
 
 # ------------------------------------------------------------ a real PostgreSQL
-def _pg_bin() -> Path | None:
-    """The folder holding ``initdb`` and ``pg_ctl`` (Debian keeps them off PATH)."""
-    found = shutil.which("initdb")
-    if found:
-        return Path(found).resolve().parent
-    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                      key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
-    return Path(versions[-1]).parent if versions else None
-
-
 def _missing(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{reason} CI installs it with ./run.sh test; check that step.")
@@ -122,7 +112,7 @@ class Postgres:
 
 @pytest.fixture(scope="module")
 def postgres():
-    bin_dir = _pg_bin()
+    bin_dir = pg_bin_dir()
     if bin_dir is None or not (bin_dir / "pg_ctl").exists():
         _missing("PostgreSQL's initdb/pg_ctl are not installed (Debian: apt-get install "
                  "postgresql; ./run.sh test does it as root).")

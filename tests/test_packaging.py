@@ -39,8 +39,9 @@ def test_conda_brings_a_java_spark_supports() -> None:
 def test_conda_pip_section_installs_this_package_with_dev_extras() -> None:
     """Python packages come from pyproject only: the conda file must not pin its own copies."""
     pip = next(d["pip"] for d in _conda()["dependencies"] if isinstance(d, dict))
-    assert pip == ["-e .[dev]"]
-    assert "dev" in _pyproject()["project"]["optional-dependencies"]
+    assert pip == ["-e .[dev,trees]"]
+    extras = _pyproject()["project"]["optional-dependencies"]
+    assert "dev" in extras and "trees" in extras
 
 
 def test_top_level_all_names_exist() -> None:
@@ -138,16 +139,19 @@ def test_run_sh_dry_run_passes_arguments_to_pytest() -> None:
     assert "+ .venv/bin/mlops-kit setup --no-data" in result.stdout
 
 
-def test_run_sh_test_runs_the_suite_then_the_cluster_test_last_and_alone() -> None:
-    """CI's command: the cluster test (a master, two workers) never shares the machine with
-    the suite's two workers, and runs only after the suite and nbval passed."""
+def test_run_sh_test_runs_the_whole_suite_then_the_both_engines_pass() -> None:
+    """CI's command: one main pass holds every test, the standalone-cluster test included
+    (no marker left out), on two workers; then only the both_engines tests, cluster excluded,
+    again on a local JVM."""
     result = _run_sh("--dry-run", "test")
     assert result.returncode == 0, result.stderr
     pytest_calls = [line for line in result.stdout.splitlines()
                     if line.startswith("+ ") and "/bin/pytest" in line]
-    assert "-m not cluster" in pytest_calls[0] and "-n 2" in pytest_calls[0]
-    assert pytest_calls[-1] == "+ .venv/bin/pytest -q -m cluster tests/test_cluster.py"
-    assert len(pytest_calls) >= 2
+    assert len(pytest_calls) == 2, pytest_calls
+    main, again = pytest_calls
+    assert "-n 2" in main and " -m " not in main and " -k " not in main
+    assert "MLOPS_KIT_TEST_SPARK=local" in again
+    assert "-m both_engines and not cluster" in again
 
 
 def test_run_sh_refuses_an_unknown_command() -> None:

@@ -117,21 +117,14 @@ def test_cli_failed_step_exits_5_and_prints_the_cell(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_real_pipeline_run_from_the_command_line(tmp_path: Path) -> None:
+@pytest.mark.xdist_group("pipelines_release")  # one worker builds the release, for both tests
+def test_real_pipeline_run_from_the_command_line(release) -> None:
     """`mlops-kit pipeline run etl --env staging` writes staging's table, not dev's."""
-    from mlops_kit.delta import row_count, table_exists
-    from mlops_kit.workspace import Workspace
-
-    done = subprocess.run(
-        [sys.executable, "-c", "from mlops_kit.cli import main; main()",
-         "pipeline", "run", "etl", "--env", "staging", "-p", "rows", "120"],
-        capture_output=True, text=True, timeout=300,
-    )
+    done = release["cli"]
     assert done.returncode == 0, done.stderr
     assert "[1/1] jobs/etl ok" in done.stdout and "pipeline 'etl' ok" in done.stdout
-    ws = Workspace.from_env(root=tmp_path / "kit", user="tester")
-    assert row_count(ws.with_env("staging").table_path("listings")) == 120
-    assert not table_exists(ws.table_path("listings"))
+    assert release["staging_rows_after_cli"] == RELEASE_ROWS["staging"]
+    assert not release["dev_table_after_cli"]
 
 
 # -------------------------------------------------------------- job tasks
@@ -213,29 +206,84 @@ def test_count_test_layers_sees_all_three_layers() -> None:
 
 
 # ------------------------------------------------------ env isolation (slow)
+#: the rows the release's etl writes in each env (distinct, to tell the envs' runs apart)
+RELEASE_ROWS = {"dev": 300, "staging": 400, "prod": 500}
+
+
+def _test_spark_settings() -> dict[str, str]:
+    """Where the release's jobs send Spark: as ``conftest._spark_settings`` does for a slow test."""
+    import os
+
+    if os.environ.get("MLOPS_KIT_TEST_SPARK", "connect") == "connect":
+        from notebook_runner import shared_spark_master
+
+        return {"MLOPS_KIT_SPARK_MASTER": shared_spark_master()}
+    return {"MLOPS_KIT_SPARK": "local"}
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    """The same etl and train jobs in dev, staging and prod, run once for the tests below.
+
+    Staging's etl runs first and from the command line (``mlops-kit pipeline run
+    etl --env staging``, in a new process, as a scheduler runs it), so the
+    command-line test reads its outcome; what it left (staging's row count,
+    whether dev had a table) is recorded before any other job runs.
+    """
+    import os
+
+    from mlops_kit.delta import row_count, table_exists
+    from mlops_kit.workspace import Workspace, use_workspace
+
+    root = tmp_path_factory.mktemp("release") / "kit"
+    saved = dict(os.environ)
+    for key in [k for k in os.environ if k.startswith(("MLOPS_KIT_", "MLFLOW_"))
+                and k != "MLOPS_KIT_MLFLOW_TEMPLATE"]:
+        del os.environ[key]
+    os.environ.update(MLOPS_KIT_HOME=str(root), MLOPS_KIT_USER="tester", **_test_spark_settings())
+    use_workspace(None)
+    try:
+        ws = Workspace.from_env(root=root, user="tester").activate()
+        cli = subprocess.run(
+            [sys.executable, "-c", "from mlops_kit.cli import main; main()",
+             "pipeline", "run", "etl", "--env", "staging", "-p", "rows", str(RELEASE_ROWS["staging"])],
+            capture_output=True, text=True, timeout=300,
+        )
+        out = {"ws": ws, "cli": cli,
+               "staging_rows_after_cli": (row_count(ws.with_env("staging").table_path("listings"))
+                                          if cli.returncode == 0 else None),
+               "dev_table_after_cli": table_exists(ws.table_path("listings"))}
+        run_pipeline(Pipeline("train", (Step("jobs/train"),)), {"model": "iso"}, env="staging")
+        both = Pipeline("etl+train", (Step("jobs/etl"), Step("jobs/train")))
+        for env in ("dev", "prod"):
+            run_pipeline(both, {"rows": RELEASE_ROWS[env], "model": "iso"}, env=env)
+        yield out
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        use_workspace(None)
+
+
 @pytest.mark.slow
-def test_train_job_keeps_dev_staging_prod_apart(tmp_path: Path) -> None:
+@pytest.mark.xdist_group("pipelines_release")
+def test_train_job_keeps_dev_staging_prod_apart(release) -> None:
     """The same train notebook in three envs: three tables, experiments, models."""
     import mlflow
     from mlflow import MlflowClient
 
     from mlops_kit.jobs.cicd import env_overview
-    from mlops_kit.workspace import Workspace
 
-    ws = Workspace.from_env(root=tmp_path / "kit", user="tester").activate()
-    both = Pipeline("etl+train", (Step("jobs/etl"), Step("jobs/train")))
-    for env, rows in (("dev", 300), ("staging", 400), ("prod", 500)):
-        run_pipeline(both, {"rows": rows, "table": "iso", "model": "iso"}, env=env)
-    overview = env_overview("iso", table="iso", workspace=ws)
+    ws = release["ws"].activate()
+    overview = env_overview("iso", table="listings", workspace=ws)
     assert overview["model"].tolist() == ["dev.tester.iso", "staging.tester.iso", "prod.tester.iso"]
     assert overview["table"].is_unique and overview["experiment"].is_unique
     assert overview["versions"].tolist() == [1, 1, 1] and overview["runs"].tolist() == [1, 1, 1]
     client = MlflowClient()
-    for env, rows in (("dev", 300), ("staging", 400), ("prod", 500)):
+    for env, rows in RELEASE_ROWS.items():
         env_ws = ws.with_env(env)
         version = client.get_model_version_by_alias(env_ws.model_name("iso"), "champion")
         params = client.get_run(version.run_id).data.params
-        assert params["data_source"] == str(env_ws.table_path("iso"))
+        assert params["data_source"] == str(env_ws.table_path("listings"))
         assert params["rows"] == str(int(rows * 0.8))  # the holdout stays out of training
         experiment = mlflow.get_experiment(client.get_run(version.run_id).info.experiment_id)
         assert experiment.name == env_ws.experiment_name("price_training")

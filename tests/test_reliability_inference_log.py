@@ -4,6 +4,8 @@ Unit tests drive the spool directly (a crash between the Delta commit and the
 segment's deletion, a frame torn by a kill, two live processes on one spool);
 the endpoint tests post heavy bodies from several clients to a real endpoint
 process, stop it with SIGTERM or SIGKILL, start it again and read the table.
+Each endpoint test runs on the single-model and on the routed endpoint (the
+``endpoint_kind`` fixture, tests/serving_kinds.py): one request pipeline.
 """
 from __future__ import annotations
 
@@ -16,13 +18,18 @@ import httpx
 import numpy as np
 import psutil
 import pytest
+import serving_kinds
 from deltalake import DeltaTable
+from serving_kinds import EndpointKind
 from test_serving_endpoint import _register
 
 from mlops_kit.serving import Endpoint
 from mlops_kit.serving.inference_log import InferenceLog
 from mlops_kit.serving.schema import ParsedInput
 from mlops_kit.workspace import Workspace
+
+#: the endpoint under test, single-model and routed (tests/serving_kinds.py)
+endpoint_kind = serving_kinds.endpoint_kind
 
 #: rows per heavy request (~170 KB of JSON, under the 1 MiB body limit)
 HEAVY_ROWS = 4000
@@ -177,8 +184,9 @@ def _exactly_once(ws: Workspace, table: str, answered: list[str]) -> None:
     assert (counts == HEAVY_ROWS).all()
 
 
-def _stop_and_replay(ws: Workspace, uri: str, table: str, stop) -> Endpoint:
-    endpoint = Endpoint(uri, log_table=table).start()
+def _stop_and_replay(ws: Workspace, uri: str, table: str, stop, kind: EndpointKind) -> Endpoint:
+    table = f"{table}_{kind.name}"
+    endpoint = kind.start(ws, uri, log_table=table)
     clients = Clients(endpoint, _heavy_body(), n=4)
     try:
         clients.wait_for(16)
@@ -186,7 +194,7 @@ def _stop_and_replay(ws: Workspace, uri: str, table: str, stop) -> Endpoint:
     finally:
         clients.join()
     assert not clients.other, clients.other[:3]
-    restarted = Endpoint(uri, log_table=table).start()  # replays what the spool holds
+    restarted = kind.start(ws, uri, log_table=table)  # replays what the spool holds
     assert restarted.stop() == 0
     _exactly_once(ws, table, clients.answered)
     assert not list(ws.spool_path(table).glob("lane-*/*.seg"))
@@ -194,14 +202,14 @@ def _stop_and_replay(ws: Workspace, uri: str, table: str, stop) -> Endpoint:
 
 
 @pytest.mark.slow
-def test_sigterm_under_heavy_bodies_loses_no_answered_request(served):
+def test_sigterm_under_heavy_bodies_loses_no_answered_request(served, endpoint_kind):
     ws, uri = served
     ws.activate()
-    _stop_and_replay(ws, uri, "term_log", lambda e: e.stop())
+    _stop_and_replay(ws, uri, "term_log", lambda e: e.stop(), endpoint_kind)
 
 
 @pytest.mark.slow
-def test_sigkill_under_heavy_bodies_loses_no_answered_request(served):
+def test_sigkill_under_heavy_bodies_loses_no_answered_request(served, endpoint_kind):
     ws, uri = served
     ws.activate()
 
@@ -209,16 +217,18 @@ def test_sigkill_under_heavy_bodies_loses_no_answered_request(served):
         os.killpg(endpoint.process.pid, signal.SIGKILL)
         endpoint.process.wait(30)
 
-    _stop_and_replay(ws, uri, "kill_log", kill)
+    _stop_and_replay(ws, uri, "kill_log", kill, endpoint_kind)
 
 
 @pytest.mark.slow
-def test_sustained_overload_is_shed_with_503_and_memory_stays_bounded(served, monkeypatch):
+def test_sustained_overload_is_shed_with_503_and_memory_stays_bounded(served, endpoint_kind,
+                                                                       monkeypatch):
     """6 clients post heavy bodies for 12 s against a log allowed 4 MiB of backlog."""
     ws, uri = served
     ws.activate()
     monkeypatch.setenv("MLOPS_KIT_SERVING_LOG_MAX_PENDING_BYTES", str(4 << 20))
-    endpoint = Endpoint(uri, log_table="overload_log").start()
+    table = f"overload_log_{endpoint_kind.name}"
+    endpoint = endpoint_kind.start(ws, uri, log_table=table)
     process = psutil.Process(endpoint.process.pid)
     body = _heavy_body()
     warm = Clients(endpoint, body, n=1, prefix="warm")
@@ -247,23 +257,24 @@ def test_sustained_overload_is_shed_with_503_and_memory_stays_bounded(served, mo
         assert growth < 300, f"RSS grew {growth:.0f} MiB under overload"
     finally:
         assert endpoint.stop() == 0
-    _exactly_once(ws, "overload_log", clients.answered + warm.answered)
+    _exactly_once(ws, table, clients.answered + warm.answered)
 
 
 # ------------------------------------------------------------- small holes
 @pytest.fixture(scope="module")
-def guarded(served):
-    """One endpoint with a token for the checks below."""
+def guarded(served, endpoint_kind):
+    """One endpoint (of each kind) with a token for the checks below."""
     from test_serving_endpoint import TOKEN
 
     ws, uri = served
     ws.activate()
-    endpoint = Endpoint(uri, token=TOKEN, log_table="health_log").start()
+    endpoint = endpoint_kind.start(ws, uri, token=TOKEN,
+                                   log_table=f"health_log_{endpoint_kind.name}")
     yield ws, endpoint
     assert endpoint.stop() == 0
 
 
-def test_health_without_the_token_says_only_that_it_is_up(guarded):
+def test_health_without_the_token_says_only_that_it_is_up(guarded, endpoint_kind):
     ws, endpoint = guarded
     anonymous = httpx.get(f"{endpoint.url}/health", timeout=30)
     wrong = httpx.get(f"{endpoint.url}/health", timeout=30,
@@ -271,8 +282,12 @@ def test_health_without_the_token_says_only_that_it_is_up(guarded):
     full = httpx.get(f"{endpoint.url}/health", headers=endpoint.headers, timeout=30)
     assert anonymous.status_code == 200 and anonymous.json() == {"status": "ok"}
     assert wrong.json() == {"status": "ok"}
-    assert full.json()["model"].endswith("/1")
-    assert full.json()["inference_log"]["path"] == str(ws.table_path("health_log"))
+    if endpoint_kind.name == "plain":
+        assert full.json()["model"].endswith("/1")
+    else:  # the routed endpoint names its routing config and the table's generation
+        assert full.json()["routing"].endswith(".json") and full.json()["generation"] == 1
+    assert full.json()["inference_log"]["path"] == str(
+        ws.table_path(f"health_log_{endpoint_kind.name}"))
 
 
 @pytest.mark.parametrize("value", [1e308, -1e308, 1.7e308])

@@ -1,4 +1,9 @@
-"""The endpoint against hostile input, stalled clients, shutdown mid-traffic and token leaks."""
+"""The endpoint against hostile input, stalled clients, shutdown mid-traffic and token leaks.
+
+Every case that goes through ``/invocations`` runs on the single-model and on
+the routed endpoint (the ``endpoint_kind`` fixture, tests/serving_kinds.py):
+they share one request pipeline.
+"""
 from __future__ import annotations
 
 import ast
@@ -15,13 +20,18 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+import serving_kinds
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from serving_kinds import plain_only
 from test_serving_endpoint import ROWS, TOKEN, _register
 
 from mlops_kit.serving import Endpoint
 from mlops_kit.serving import auth
 from mlops_kit.workspace import Workspace
+
+#: the endpoint under test, single-model and routed (tests/serving_kinds.py)
+endpoint_kind = serving_kinds.endpoint_kind
 
 BODY_TIMEOUT = 2.0
 HEADER_TIMEOUT = 1.5
@@ -32,15 +42,17 @@ RSS_BOUND = 80 * 2**20
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """(workspace, model uri, endpoint: token, 8 KiB body limit, 2 s body and 1.5 s header timeouts)."""
+def served(tmp_path_factory, endpoint_kind):
+    """(workspace, model uri, endpoint: token, 8 KiB body limit, 2 s body and 1.5 s header
+    timeouts), once for the single-model endpoint and once for the routed one."""
     ws = Workspace.from_env(root=tmp_path_factory.mktemp("kit"), user="tester").activate()
     uri = _register(ws)
     timeouts = {"MLOPS_KIT_SERVING_BODY_TIMEOUT": str(BODY_TIMEOUT),
                 "MLOPS_KIT_SERVING_HEADER_TIMEOUT": str(HEADER_TIMEOUT)}
     os.environ.update(timeouts)
     try:
-        endpoint = Endpoint(uri, token=TOKEN, max_body_bytes=8192, log_table="fuzz_log").start()
+        endpoint = endpoint_kind.start(ws, uri, token=TOKEN, max_body_bytes=8192,
+                                       log_table="fuzz_log")
     finally:
         for name in timeouts:
             del os.environ[name]
@@ -137,6 +149,7 @@ def test_a_stalled_partial_body_is_cut_off_and_others_are_served(served, client)
     finally:
         stalled.close()
     assert received.startswith(b"HTTP/1.1 408"), received[:200]
+    assert b"connection: close" in received.partition(b"\r\n\r\n")[0].lower(), received[:300]
     assert BODY_TIMEOUT - 0.5 < waited < BODY_TIMEOUT + 3
     assert client.post("/invocations", json={"inputs": ROWS}).status_code == 200
 
@@ -181,6 +194,7 @@ def _run_cases(operation, mode, examples: int, call) -> None:
     run()
 
 
+@plain_only  # the routed endpoint publishes no OpenAPI document
 def test_schema_driven_fuzzing_conforms_to_the_openapi_document(served):
     """schemathesis, from the endpoint's own /openapi.json: no 5xx, documented answers only."""
     import requests
@@ -243,13 +257,13 @@ def test_bearer_token_is_compared_in_constant_time(monkeypatch):
     assert seen == [1]
 
 
-def test_token_is_never_logged_nor_in_the_inference_log(served):
+def test_token_is_never_logged_nor_in_the_inference_log(served, endpoint_kind):
     """Authorised and refused requests (one carrying the token plus a suffix): no trace of it."""
     from deltalake import DeltaTable
 
     ws, uri, _ = served
     ws.activate()
-    endpoint = Endpoint(uri, token=TOKEN, log_table="token_log").start()
+    endpoint = endpoint_kind.start(ws, uri, token=TOKEN, log_table="token_log")
     try:
         url = endpoint.invocations_url
         ok = httpx.post(url, json={"dataframe_records": ROWS}, headers=endpoint.headers)
@@ -290,13 +304,13 @@ def test_serve_cli_refuses_other_interfaces_without_flag_and_token(tmp_path, ext
     assert done.returncode == 2 and len(lines) == 1 and message in lines[0], done.stderr
 
 
-def test_clean_shutdown_mid_traffic_answers_and_logs_every_accepted_request(served):
+def test_clean_shutdown_mid_traffic_answers_and_logs_every_accepted_request(served, endpoint_kind):
     """SIGTERM while 4 clients post: the inference log holds exactly the requests that got 200."""
     from deltalake import DeltaTable
 
     ws, uri, _ = served
     ws.activate()
-    endpoint = Endpoint(uri, log_table="shutdown_log").start()
+    endpoint = endpoint_kind.start(ws, uri, log_table="shutdown_log")
     url = endpoint.invocations_url  # read once: a stopped endpoint's URL raises EndpointStopped
     answered, failures, lock = [], [], threading.Lock()
     stop = threading.Event()

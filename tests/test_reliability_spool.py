@@ -4,7 +4,9 @@ Without a server: a write that fails part-way (``ENOSPC`` after part of a
 frame, injected at the spool's write seam, ``Spool._open_file``), a flipped
 byte in a middle frame, a truncated Delta log file. With a real endpoint: the
 same on a 20 MiB tmpfs filled up and freed again (root only), the skipped
-frame on ``/metrics``, and the damaged table named in one line at start-up.
+frame on ``/metrics``, and the damaged table named in one line at start-up,
+each on the single-model and on the routed endpoint (the ``endpoint_kind``
+fixture, tests/serving_kinds.py).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import uuid
 import httpx
 import numpy as np
 import pytest
+import serving_kinds
 from deltalake import DeltaTable
 from test_serving_endpoint import _register
 
@@ -26,6 +29,9 @@ from mlops_kit.serving.inference_log import InferenceLog
 from mlops_kit.serving.schema import ParsedInput
 from mlops_kit.workspace import Workspace
 from test_reliability_inference_log import _ids, _log, _record
+
+#: the endpoint under test, single-model and routed (tests/serving_kinds.py)
+endpoint_kind = serving_kinds.endpoint_kind
 
 HEADER = 12  # magic, payload length, CRC-32
 
@@ -247,38 +253,40 @@ def _post(endpoint: Endpoint, request_id: str, rows: int = 1) -> httpx.Response:
                       headers={"X-Request-Id": request_id}, timeout=60)
 
 
-def test_a_damaged_log_table_stops_the_endpoint_with_one_line(served):
+def test_a_damaged_log_table_stops_the_endpoint_with_one_line(served, endpoint_kind):
     ws, uri = served
     ws.activate()
-    log = InferenceLog(ws.table_path("broken_log"), model_name="m", model_version="1",
-                       spool_dir=ws.spool_path("broken_log"))
+    table = f"broken_log_{endpoint_kind.name}"
+    log = InferenceLog(ws.table_path(table), model_name="m", model_version="1",
+                       spool_dir=ws.spool_path(table))
     for i in range(2):
         _record(log, f"r{i}")
         log.flush_now()
     log.spool.close()
-    name = _truncate_last_commit(ws.table_path("broken_log"))
-    endpoint = Endpoint(uri, log_table="broken_log", startup_timeout=60)
+    name = _truncate_last_commit(ws.table_path(table))
+    endpoint = endpoint_kind.endpoint(ws, uri, log_table=table, startup_timeout=60)
     with pytest.raises(EnvironmentProblem):  # the child exited
         endpoint.start()
     said = [line for line in endpoint.log_path.read_text().splitlines() if line.strip()]
-    errors = [line for line in said if "broken_log" in line]
+    errors = [line for line in said if table in line]
     assert len(errors) == 1 and name in errors[0], said
     assert not any("Traceback" in line or "<unknown>" in line for line in said), said
 
 
-def test_a_damaged_frame_left_in_the_spool_is_counted_on_metrics(served):
+def test_a_damaged_frame_left_in_the_spool_is_counted_on_metrics(served, endpoint_kind):
     ws, uri = served
     ws.activate()
-    log = InferenceLog(ws.table_path("flip_log"), model_name="m", model_version="1",
-                       spool_dir=ws.spool_path("flip_log"))
+    table = f"flip_log_{endpoint_kind.name}"
+    log = InferenceLog(ws.table_path(table), model_name="m", model_version="1",
+                       spool_dir=ws.spool_path(table))
     for i in range(5):
         _record(log, f"r{i}")
-    segment = sorted(ws.spool_path("flip_log").glob("lane-*/*.seg"))[0]
+    segment = sorted(ws.spool_path(table).glob("lane-*/*.seg"))[0]
     log.spool.close()
     data = bytearray(segment.read_bytes())
     data[_frame_starts(bytes(data))[2] + HEADER + 5] ^= 0x40
     segment.write_bytes(bytes(data))
-    endpoint = Endpoint(uri, log_table="flip_log").start()
+    endpoint = endpoint_kind.start(ws, uri, log_table=table)
     try:
         deadline, values = time.monotonic() + 30, {}
         while values.get("mlops_kit_inference_log_skipped_frames_total") != 1.0 \
@@ -292,7 +300,7 @@ def test_a_damaged_frame_left_in_the_spool_is_counted_on_metrics(served):
         assert values["mlops_kit_inference_log_quarantined_segments_total"] == 1, metrics
     finally:
         assert endpoint.stop() == 0
-    assert _ids(ws.table_path("flip_log")) == sorted(["r0", "r1", "r3", "r4"] * 3)
+    assert _ids(ws.table_path(table)) == sorted(["r0", "r1", "r3", "r4"] * 3)
     assert "skipped 1 unreadable frame" in endpoint.log_path.read_text()
 
 
@@ -309,7 +317,8 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
-def test_a_full_disk_gives_503_and_every_200_after_it_is_in_the_table(served, small_disk):
+def test_a_full_disk_gives_503_and_every_200_after_it_is_in_the_table(served, small_disk,
+                                                                      endpoint_kind):
     """The reported sequence end to end: fill the disk, 503s, free it, ten 200s all logged."""
     ws, uri = served
     ws.activate()
@@ -319,7 +328,7 @@ def test_a_full_disk_gives_503_and_every_200_after_it_is_in_the_table(served, sm
         target.mkdir()
         link.parent.mkdir(parents=True, exist_ok=True)
         link.symlink_to(target)
-    endpoint = Endpoint(uri, log_table=table).start()
+    endpoint = endpoint_kind.start(ws, uri, log_table=table)
     answered, refused = [], []
     try:
         for i in range(3):

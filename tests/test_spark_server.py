@@ -22,7 +22,7 @@ import psutil
 import pytest
 from click.testing import CliRunner
 
-from mlops_kit._processes import process_alive, write_record
+from mlops_kit._processes import process_alive, read_record, write_record
 from mlops_kit.cli import main
 from mlops_kit.exceptions import ConfigError, EnvironmentProblem, NotFoundError
 from mlops_kit.spark_server import (
@@ -109,6 +109,26 @@ def test_command_runs_connect_with_delta_on_loopback(ws, monkeypatch):
     jars = command[command.index("--jars") + 1] if "--jars" in command else ""
     packages = command[command.index("--packages") + 1] if "--packages" in command else ""
     assert "delta-spark_2.13" in jars + packages
+
+
+def test_the_server_hands_back_memory_it_no_longer_uses(ws, monkeypatch):
+    """The long-lived server trims glibc's free memory, caps C2's graphs and shrinks an idle
+    heap, and runs with two malloc arenas; a kernel's short-lived JVM keeps its settings."""
+    from mlops_kit.spark import spark_conf
+    from mlops_kit.spark_server import _server_env
+
+    for full_jit in ("", "0"):
+        monkeypatch.setenv("MLOPS_KIT_SPARK_FULL_JIT", full_jit)
+        opts = _conf(server_command(ws, 15999))["spark.driver.extraJavaOptions"].split()
+        for flag in ("-XX:TrimNativeHeapInterval=5000", "-XX:MaxNodeLimit=40000",
+                     "-XX:G1PeriodicGCInterval=20000", "-XX:MaxHeapFreeRatio=30"):
+            assert flag in opts, (full_jit, opts)
+        assert ("-XX:TieredStopAtLevel=1" in opts) is (full_jit == "0")
+    assert "TrimNativeHeapInterval" not in spark_conf(ws)["spark.driver.extraJavaOptions"]
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert _server_env(ws)["MALLOC_ARENA_MAX"] == "2"
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")  # a learner's own choice wins
+    assert _server_env(ws)["MALLOC_ARENA_MAX"] == "4"
 
 
 def test_command_keeps_local_settings_when_the_workspace_points_at_connect(ws):
@@ -229,6 +249,167 @@ def test_a_missing_or_dead_server_is_started_and_the_start_is_said_once(ws, monk
     said.clear()
     spark_server.ensure_server(ws, say=said.append)
     assert len(said) == 1 and "had stopped; starting a new one" in said[0], said
+
+
+# ------------------------------------------------------- the idle stop, on a stand-in
+#: listens on the port it is given and holds every connection open until the client closes it
+STAND_IN = textwrap.dedent("""
+    import socket, sys, threading
+    server = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+    def hold(conn):
+        while conn.recv(1024):
+            pass
+    while True:
+        conn, _ = server.accept()
+        threading.Thread(target=hold, args=(conn,), daemon=True).start()
+""")
+
+
+@pytest.fixture
+def stand_in(ws, monkeypatch):
+    """The server's command replaced by a small listener: the launcher's logic, no JVM."""
+    from mlops_kit import spark_server
+
+    monkeypatch.setattr(spark_server, "server_command",
+                        lambda workspace, port, master=None: [sys.executable, "-c", STAND_IN, str(port)])
+    yield ws
+    if running_server(ws) is not None:
+        stop_server(ws)
+
+
+def _wait_for(predicate, seconds: float = 30.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_an_on_demand_server_stops_itself_once_no_client_is_left(stand_in, monkeypatch):
+    """Started on demand with a short idle limit: it says so, a connected client keeps it up
+    longer than the limit, and once the client is gone it stops and leaves no record."""
+    from mlops_kit import spark_server
+    from mlops_kit.spark_server import token_path
+
+    ws = stand_in
+    monkeypatch.setenv("MLOPS_KIT_SPARK_IDLE_MINUTES", "0.03")  # 1.8 s
+    said: list[str] = []
+    info = spark_server.ensure_server(ws, say=said.append)
+    assert len(said) == 1 and "it stops after 0.03 min without a client" in said[0], said
+    assert json.loads(state_path(ws).read_text())["idle_minutes"] == 0.03
+    (served,) = psutil.Process(info["pid"]).children()  # the server, under its launcher
+    with socket.create_connection(("127.0.0.1", info["port"])) as client:
+        client.sendall(b"x")
+        time.sleep(4.0)  # twice the limit, with a client connected
+        assert running_server(ws)["pid"] == info["pid"]
+    assert _wait_for(lambda: not state_path(ws).exists(), 20), "still recorded"
+    assert not token_path(ws).exists()
+    assert _wait_for(lambda: not process_alive(info["pid"], info["create_time"]), 20)
+    assert _wait_for(lambda: not _processes_of(ws) and not served.is_running(), 20)
+    assert server_status(ws) == {"state": "stopped"}
+    assert "no client for 0.03 min: stopping this on-demand server" in log_path(ws).read_text()
+
+
+def test_spark_start_keeps_a_server_running_and_turns_off_an_on_demand_ones_limit(
+        stand_in, monkeypatch):
+    from mlops_kit import spark_server
+
+    ws = stand_in
+    long_lived = start_server(ws)
+    assert json.loads(state_path(ws).read_text())["idle_minutes"] is None
+    from mlops_kit.spark_server import IDLE_LAUNCHER
+
+    assert str(IDLE_LAUNCHER) not in psutil.Process(long_lived["pid"]).cmdline()  # no launcher
+    time.sleep(2.0)
+    assert running_server(ws)["pid"] == long_lived["pid"]
+    stop_server(ws)
+
+    monkeypatch.setenv("MLOPS_KIT_SPARK_IDLE_MINUTES", "0.1")
+    on_demand = spark_server.ensure_server(ws, say=lambda line: None)
+    again = start_server(ws)  # `mlops-kit spark start` while it runs
+    assert again["already_running"] and again["pid"] == on_demand["pid"]
+    assert json.loads(state_path(ws).read_text())["idle_minutes"] is None
+    status = _cli(ws, "spark", "status")
+    assert "runs until `mlops-kit spark stop`" in status.output, status.output
+    time.sleep(8.0)  # no client for longer than the limit it had
+    assert running_server(ws)["pid"] == on_demand["pid"]
+    assert "the idle stop is off" in log_path(ws).read_text()
+    stop_server(ws)
+
+    # the limit turned off while the launcher, having found the server idle, waits for the lock
+    monkeypatch.setenv("MLOPS_KIT_SPARK_IDLE_MINUTES", "0.03")
+    raced = spark_server.ensure_server(ws, say=lambda line: None)
+    with spark_server._locked(ws):
+        time.sleep(3.0)  # past the limit: the launcher is waiting for this lock now
+        spark_server._keep_running(ws, read_record(state_path(ws)))
+    time.sleep(4.0)
+    assert running_server(ws)["pid"] == raced["pid"]
+
+
+def test_a_run_of_notebooks_keeps_an_on_demand_server_through_notebooks_without_spark(
+        stand_in, monkeypatch):
+    """A course or job holds a lease while it runs: no client for longer than the limit does
+    not stop the server then; once the run ends (or its process died) the limit applies."""
+    from mlops_kit import spark_server
+    from mlops_kit.spark_server import lease_dir, shared_server
+
+    ws = stand_in
+    monkeypatch.setenv("MLOPS_KIT_SPARK_IDLE_MINUTES", "0.03")
+    monkeypatch.delenv("MLOPS_KIT_SPARK", raising=False)  # the suite's default keeps Spark local
+    monkeypatch.delenv("MLOPS_KIT_SPARK_MASTER", raising=False)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lease_dir(ws).mkdir(parents=True)
+    (lease_dir(ws) / f"{dead.pid}-0").touch()  # a run that was killed: its lease is void
+    info = spark_server.ensure_server(ws, say=lambda line: None)
+    with shared_server(ws):  # the server runs already: the run leaves it running
+        with shared_server(ws):  # a run inside the run: its end does not end the outer lease
+            pass
+        time.sleep(4.0)  # no client for twice the limit, but the run holds its lease
+        assert running_server(ws)["pid"] == info["pid"]
+        assert [p.name.split("-")[0] for p in lease_dir(ws).iterdir()] == [str(os.getpid())]
+    assert not list(lease_dir(ws).iterdir())
+    assert _wait_for(lambda: not state_path(ws).exists(), 20), "the limit no longer applies"
+
+
+def test_the_idle_limit_setting(ws, monkeypatch):
+    from mlops_kit import spark_server
+    from mlops_kit.spark_server import idle_minutes
+
+    monkeypatch.delenv("MLOPS_KIT_SPARK_IDLE_MINUTES", raising=False)
+    assert idle_minutes() == 10
+    for bad in ("ten", "-1", "nan", "inf"):
+        monkeypatch.setenv("MLOPS_KIT_SPARK_IDLE_MINUTES", bad)
+        with pytest.raises(ConfigError, match="MLOPS_KIT_SPARK_IDLE_MINUTES must be a number"):
+            idle_minutes()
+    timeouts, said = [], []
+    monkeypatch.setattr(spark_server, "start_server",
+                        lambda workspace, **kw: timeouts.append(kw["idle_timeout"]) or {})
+    monkeypatch.setenv("MLOPS_KIT_SPARK_IDLE_MINUTES", "0")
+    spark_server.ensure_server(ws, say=said.append)
+    monkeypatch.setenv("MLOPS_KIT_SPARK_IDLE_MINUTES", "2.5")
+    spark_server.ensure_server(ws, say=said.append)
+    assert timeouts == [None, 150.0]
+    assert "it runs until `mlops-kit spark stop`" in said[0]
+    assert "it stops after 2.5 min without a client" in said[1]
+
+
+def test_the_launcher_counts_the_clients_of_its_port(tmp_path):
+    """The /proc/net/tcp reading: the listening socket and the server's end of each client."""
+    import runpy
+
+    from mlops_kit.spark_server import IDLE_LAUNCHER
+
+    port_use = runpy.run_path(str(IDLE_LAUNCHER))["port_use"]
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        assert port_use(port) == (True, 0)
+        with socket.create_connection(("127.0.0.1", port)), \
+                socket.create_connection(("127.0.0.1", port)):
+            assert port_use(port) == (True, 2)
+    assert port_use(port)[0] is False
+    assert port_use(port, tables=(str(tmp_path / "missing"),)) is None
 
 
 # -------------------------------------------------------------- real server
@@ -395,6 +576,18 @@ class TestRealServer:
         assert "Starting" not in done.stderr  # the running server was used, silently
         assert running_server(ws)["pid"] == info["pid"]
 
+    def test_a_job_leaves_a_server_started_beforehand_running(self, server, tmp_path):
+        """``mlops-kit job run`` with Spark, in a workspace whose server was started beforehand
+        (the module's): the job uses it and leaves it running."""
+        from notebook_runner import write_spark_count_job
+
+        ws, info = server
+        job = tmp_path / "count.ipynb"
+        write_spark_count_job(job)
+        second = _run_kit(ws, "job", "run", str(job))
+        assert second.returncode == 0, second.stderr[-3000:]
+        assert running_server(ws)["pid"] == info["pid"]  # a server started beforehand stays
+
     def test_stop_ends_the_process_group(self, server):
         ws, info = server
         procs = [psutil.Process(info["pid"]), *psutil.Process(info["pid"]).children(recursive=True)]
@@ -452,9 +645,44 @@ def test_the_first_command_that_needs_spark_starts_the_server_and_later_ones_sha
 
 
 @pytest.mark.slow
+def test_a_real_on_demand_server_outlives_a_session_in_use_then_stops_by_itself(tmp_path):
+    """A script starts the server on demand with a 6 s limit, keeps its session through a
+    10 s pause and queries again; once it exits the server stops and leaves nothing."""
+    ws = Workspace(root=tmp_path / "kit", user="tester")
+    client = textwrap.dedent("""
+        import time
+        from mlops_kit.spark import get_spark
+        from mlops_kit.spark_server import running_server
+        spark = get_spark()
+        assert spark.range(3).count() == 3
+        pid = running_server()["pid"]
+        time.sleep(10)  # longer than the limit, session open
+        assert spark.range(4).count() == 4 and running_server()["pid"] == pid
+        print(pid)
+    """)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MLOPS_KIT_", "MLFLOW_", "SPARK_"))}
+    env.update(MLOPS_KIT_HOME=str(ws.root), MLOPS_KIT_USER="tester",
+               MLOPS_KIT_SPARK_IDLE_MINUTES="0.1")
+    try:
+        run = subprocess.run([sys.executable, "-c", client], env=env, cwd=REPO,
+                             capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+        assert "it stops after 0.1 min without a client" in run.stderr
+        assert _wait_for(lambda: not state_path(ws).exists(), 60), "the server still runs"
+        assert _wait_for(lambda: not _processes_of(ws), 60), _processes_of(ws)
+        assert server_status(ws) == {"state": "stopped"}
+        assert "no client for 0.1 min" in log_path(ws).read_text()
+    finally:
+        if running_server(ws) is not None:
+            stop_server(ws)
+
+
+@pytest.mark.slow
 def test_a_job_leaves_the_server_as_it_found_it(tmp_path):
-    """``mlops-kit job run`` as a scheduler runs it: a job without Spark starts nothing, a job
-    with Spark stops the server it started, and a server started beforehand stays warm."""
+    """``mlops-kit job run`` as a scheduler runs it: a job without Spark starts nothing, and a
+    job with Spark stops the server it started (one started beforehand stays warm:
+    ``TestRealServer.test_a_job_leaves_a_server_started_beforehand_running``)."""
     from notebook_runner import write_spark_count_job
 
     ws = Workspace(root=tmp_path / "kit", user="tester")
@@ -473,11 +701,7 @@ def test_a_job_leaves_the_server_as_it_found_it(tmp_path):
         assert first.returncode == 0, first.stderr[-3000:]
         assert log_path(ws).exists()  # the job's kernel started a server ...
         assert server_status(ws)["state"] == "stopped" and not _processes_of(ws)  # ... and it went
-
-        warm = start_server(ws)
-        second = job_run(job)
-        assert second.returncode == 0, second.stderr[-3000:]
-        assert running_server(ws)["pid"] == warm["pid"]  # a server started beforehand stays
+        # a server started beforehand stays warm: TestRealServer's test on the module's server
     finally:
         if running_server(ws) is not None:
             stop_server(ws)

@@ -14,7 +14,7 @@ import click
 from mlops_kit._exit import exit_on_kit_error
 
 #: subcommand modules, in the order ``--help`` lists them
-_COMMAND_MODULES: list[str] = ["setup", "doctor", "course", "job", "reset", "ui", "lab", "labs", "progress", "mlflow_server", "spark", "serve", "pipeline"]
+_COMMAND_MODULES: list[str] = ["setup", "doctor", "course", "job", "reset", "ui", "lab", "labs", "progress", "mlflow_server", "spark", "serve", "pipeline", "classroom"]
 
 
 class _KitGroup(click.Group):

@@ -59,7 +59,7 @@ def refresh(notebooks: tuple[Path, ...], timeout: int) -> None:
 
 @command.command("grade")
 @click.argument("submissions", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+                type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write one CSV row per learner and exercise here.")
 @click.option("--timeout", default=600.0, show_default=True,
@@ -75,9 +75,11 @@ def grade(submissions: tuple[Path, ...], out: Path | None, timeout: float, point
           jobs: int, checks: tuple[Path, ...], no_sandbox: bool) -> None:
     """Run learners' SUBMISSIONS (lab notebooks), each in a sandbox, and grade every exercise.
 
-    Each submission runs as an unprivileged user in its own file system view,
-    process tree and network (bubblewrap); its checks are decided by a service
-    it cannot reach, so a grade depends only on its answers.
+    A folder stands for the notebooks in it (``classroom collect`` writes one
+    folder per lab, one ``<learner>.ipynb`` each). Each submission runs as an
+    unprivileged user in its own file system view, process tree and network
+    (bubblewrap); its checks are decided by a service it cannot reach, so a
+    grade depends only on its answers.
     """
     from rich.console import Console
     from rich.table import Table
@@ -87,7 +89,11 @@ def grade(submissions: tuple[Path, ...], out: Path | None, timeout: float, point
     if no_sandbox:
         click.echo("warning: grading without a sandbox: a submission can read and change "
                    "anything this user can", err=True)
-    rows = grade_notebooks(submissions, timeout=timeout, points=points, jobs=jobs,
+    notebooks = [found for path in submissions
+                 for found in (sorted(path.glob("*.ipynb")) if path.is_dir() else [path])]
+    if not notebooks:
+        raise click.UsageError(f"No notebook (*.ipynb) in {', '.join(map(str, submissions))}.")
+    rows = grade_notebooks(notebooks, timeout=timeout, points=points, jobs=jobs,
                            checks=checks, sandbox=not no_sandbox)
     table = Table(title="Lab grades")
     for column in ("learner", "lab", "exercise", "passed", "points", "reason"):

@@ -1,7 +1,10 @@
 """``mlops-kit spark start|stop|status``: one warm Spark Connect server per workspace.
 
 Notebooks that share it skip the JVM start each of them pays otherwise. They
-use it by default, and the first one that needs Spark starts it.
+use it by default, and the first one that needs Spark starts it; a server
+started that way stops after ``MLOPS_KIT_SPARK_IDLE_MINUTES`` (default 10)
+without a client, while one ``mlops-kit spark start`` started runs until
+``mlops-kit spark stop``.
 ``mlops-kit course`` starts it before the first notebook; the course,
 ``mlops-kit job run`` and ``setup`` stop it at the end if it was not running
 before (:func:`mlops_kit.spark_server.shared_server`, which pipelines and the
@@ -54,14 +57,20 @@ def command() -> None:
               help="Where the server's Spark runs: local[*] (default) or a cluster, "
                    "e.g. spark://host:7077.")
 def start(port: int | None, timeout: float | None, master: str | None) -> None:
-    """Start the server in the background and wait until its port answers."""
+    """Start the server in the background and wait until its port answers.
+
+    It runs until ``mlops-kit spark stop``; so does a server a notebook or script
+    started on demand once this is run (on its own that one stops after
+    MLOPS_KIT_SPARK_IDLE_MINUTES, default 10, without a client).
+    """
     from mlops_kit.spark_server import DEFAULT_START_TIMEOUT, SERVER_MASTER, start_server
 
     info = start_server(port=port, timeout=timeout or DEFAULT_START_TIMEOUT,
                         master=master or SERVER_MASTER)
     if info["already_running"]:
         click.echo(f"already running: {info['url']} (pid {info['pid']}, "
-                   f"up {_duration(info.get('uptime_seconds', 0))})")
+                   f"up {_duration(info.get('uptime_seconds', 0))}); it runs until "
+                   "`mlops-kit spark stop`")
         return
     if info.get("replaced_stale"):
         click.echo(f"removed the record of a server that had died (pid {info['replaced_stale']})")
@@ -88,8 +97,11 @@ def status() -> None:
     info = server_status()
     state = info["state"]
     if state in ("running", "starting"):
+        idle = info.get("idle_minutes")
+        ends = (f"stops after {idle:g} min without a client" if idle
+                else "runs until `mlops-kit spark stop`")
         click.echo(f"{state}: {info['url']} (pid {info['pid']}, "
-                   f"up {_duration(info.get('uptime_seconds', 0))})")
+                   f"up {_duration(info.get('uptime_seconds', 0))}; {ends})")
         click.echo(f"log: {info['log']}")
         return
     if state == "dead":

@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
-from mlops_kit._processes import signal_group
+from mlops_kit._processes import kill_family
 from mlops_kit.exceptions import ConfigError, JobFailedError, NotFoundError
 from mlops_kit.jobs._execute import GO, locate_failure
 from mlops_kit.jobs.params import coerce_parameters, declared_parameters
@@ -169,24 +169,6 @@ def _execution_count(output: Path, cell_index: int | None) -> int | None:
         return None
     count = cells[cell_index].get("execution_count") if 0 <= cell_index < len(cells) else None
     return count if isinstance(count, int) else None
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    """Kill the runner and its kernel (jupyter_client gives kernels their own group)."""
-    import psutil
-
-    try:
-        family = psutil.Process(proc.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        family = []
-    signal_group(proc.pid, signal.SIGKILL)  # no grace: the run is over
-    for child in family:
-        try:
-            child.kill()
-        except psutil.NoSuchProcess:
-            pass
-    proc.wait()
-    psutil.wait_procs(family, timeout=10)
 
 
 def _outcome(proc: subprocess.Popen, result_path: Path, stderr_path: Path, output: Path,
@@ -429,9 +411,9 @@ class PreparedJob:
             try:
                 self._wait(started, wait_for_shutdown)
             except subprocess.TimeoutExpired:
-                _kill_group(proc)
+                kill_family(proc)
             except BaseException:  # Ctrl-C: take the kernel down with us
-                _kill_group(proc)
+                kill_family(proc)
                 raise
             outcome = _outcome(proc, self._result_path, self._stderr_path, self.output,
                                self.timeout)
@@ -474,7 +456,7 @@ class PreparedJob:
             try:
                 self._proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                _kill_group(self._proc)
+                kill_family(self._proc)
         self._tmp.cleanup()
 
     def cancel(self) -> None:
@@ -486,7 +468,7 @@ class PreparedJob:
             self._proc.stdin.close()  # end of input: the runner stops its kernel and exits
             self._proc.wait(timeout=30)
         except (subprocess.TimeoutExpired, BrokenPipeError):
-            _kill_group(self._proc)
+            kill_family(self._proc)
         finally:
             self._tmp.cleanup()
 

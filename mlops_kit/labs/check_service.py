@@ -161,12 +161,16 @@ def _check_in_child(header: dict[str, Any], payload: bytes, uid: int | None,
 def _verdict(header: dict[str, Any], payload: bytes) -> dict[str, Any]:
     from mlops_kit.labs import registry
     from mlops_kit.labs.answers import load_answer
+    from mlops_kit.workspace import Workspace
 
     exercise = registry.get(header["lab"], header["exercise"])
     if header.get("unsendable"):
         return {"passed": False, "hint": "answer with a value, a table or a function of your own",
                 "message": f"your answer could not be handed to the grader ({header['unsendable']})"}
     value, context = load_answer(payload)
+    # the kernel's workspace, as the kernel sees it: its Delta tables and its MLflow store
+    # (a check of a logged model or a registry version reads the store the kernel wrote)
+    Workspace.from_env().activate()
     result = registry.run_check(exercise, value, **context)
     return {"passed": bool(result.passed), "message": result.message, "hint": result.hint or ""}
 

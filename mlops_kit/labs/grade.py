@@ -26,11 +26,11 @@ points, reason.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -39,6 +39,8 @@ from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from mlops_kit._files import write_atomically
+from mlops_kit._processes import kill_family
 from mlops_kit.exceptions import EnvironmentProblem
 
 __all__ = ["GradeRow", "grade_notebook", "grade_notebooks", "write_csv", "learner_name",
@@ -239,7 +241,7 @@ def _run(path: Path, tmp: Path, user: str, timeout: float, checks: Sequence[str]
         status = {"error": f"stopped after {timeout:g} s (time limit)", "cell_index": None}
         stderr = b""
     finally:
-        _kill_group(process)  # the sandbox's PID namespace takes every process with it
+        kill_family(process)  # the sandbox's PID namespace takes every process with it
     executed = box / "out" / "executed.ipynb"
     if not status:
         try:
@@ -249,14 +251,6 @@ def _run(path: Path, tmp: Path, user: str, timeout: float, checks: Sequence[str]
             status = {"error": f"could not run: {tail[0] if tail else 'the sandbox ended early'}",
                       "cell_index": None}
     return grader / "checks.jsonl", executed, status
-
-
-def _kill_group(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    process.wait()
 
 
 def grade_notebook(path: str | Path, *, timeout: float = DEFAULT_TIMEOUT, points: float = 1.0,
@@ -373,16 +367,9 @@ def write_csv(rows: Iterable[GradeRow], path: str | Path) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow([f.name for f in fields(GradeRow)])
-            writer.writerows(astuple(row) for row in rows)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow([f.name for f in fields(GradeRow)])
+    writer.writerows(astuple(row) for row in rows)
+    write_atomically(path, text.getvalue())
     return path

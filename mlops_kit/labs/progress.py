@@ -23,13 +23,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["ExerciseProgress", "Progress", "progress_path", "record_event", "RECORD_ENV"]
+from mlops_kit._files import write_atomically
+
+__all__ = ["ExerciseProgress", "Progress", "progress_path", "parse_progress", "record_event",
+           "RECORD_ENV"]
 
 #: env variable naming the JSON-lines file a graded run appends its checks to
 RECORD_ENV = "MLOPS_KIT_LABS_RECORD"
@@ -93,12 +95,7 @@ class Progress:
 
     def labs(self) -> dict[str, dict[str, ExerciseProgress]]:
         """``lab_id -> exercise_id -> ExerciseProgress`` for everything recorded."""
-        known = set(ExerciseProgress.__dataclass_fields__)
-        return {
-            lab: {ex: ExerciseProgress(**{k: v for k, v in rec.items() if k in known})
-                  for ex, rec in exercises.items()}
-            for lab, exercises in sorted(self._read()["labs"].items())
-        }
+        return _exercises(self._read())
 
     def get(self, lab_id: str, exercise_id: str) -> ExerciseProgress:
         """The progress of one exercise (all zero when nothing was recorded)."""
@@ -118,17 +115,7 @@ class Progress:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _write(self, data: dict[str, Any]) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=".progress-", suffix=".json", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, indent=1, sort_keys=True)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_atomically(self.path, json.dumps(data, indent=1, sort_keys=True))
 
     def _update(self, lab_id: str, exercise_id: str, **changes: Any) -> ExerciseProgress:
         with self._locked():
@@ -156,6 +143,28 @@ class Progress:
     def record_solution(self, lab_id: str, exercise_id: str) -> ExerciseProgress:
         """The worked solution was shown."""
         return self._update(lab_id, exercise_id, solution_viewed=True)
+
+
+def _exercises(data: Any) -> dict[str, dict[str, ExerciseProgress]]:
+    known = set(ExerciseProgress.__dataclass_fields__)
+    try:
+        return {
+            lab: {ex: ExerciseProgress(**{k: v for k, v in rec.items() if k in known})
+                  for ex, rec in exercises.items()}
+            for lab, exercises in sorted(data["labs"].items())
+        }
+    except (AttributeError, KeyError, TypeError) as err:
+        raise ValueError(f"not a lab progress file ({type(err).__name__}: {err})") from None
+
+
+def parse_progress(text: str | bytes) -> dict[str, dict[str, ExerciseProgress]]:
+    """``lab_id -> exercise_id -> ExerciseProgress`` from a progress file's text, read-only.
+
+    For a reader that is not the file's owner (an instructor over a class):
+    unlike :meth:`Progress.labs` it never moves a corrupt file aside, and raises
+    ``ValueError`` saying why the text is not a progress file.
+    """
+    return _exercises(json.loads(text))
 
 
 def record_event(event: dict[str, Any]) -> None:

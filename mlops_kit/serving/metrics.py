@@ -16,9 +16,9 @@ from __future__ import annotations
 import bisect
 import time
 from collections import defaultdict
-from typing import Callable
+from typing import Any, Callable
 
-__all__ = ["Metrics", "LATENCY_BUCKETS"]
+__all__ = ["Metrics", "LATENCY_BUCKETS", "endpoint_metrics", "log_metrics"]
 
 #: histogram bucket upper bounds in seconds (Prometheus ``le`` labels)
 LATENCY_BUCKETS: tuple[float, ...] = (
@@ -127,6 +127,30 @@ class Metrics:
             add(f"# TYPE {metric} {'counter' if metric.endswith('_total') else 'gauge'}")
             add(f"{metric}{self._label_text()} {value}")
         return "\n".join(lines) + "\n"
+
+
+def endpoint_metrics(labels: dict[str, str] | None, inference_log: Any = None,
+                     extra: Callable[[], dict[str, float]] | None = None) -> Metrics:
+    """The endpoint's :class:`Metrics`, with the inference log's gauges and counters."""
+    def gauges() -> dict[str, float]:
+        values = {} if extra is None else dict(extra())
+        if inference_log is not None:
+            values.update(log_metrics(inference_log))
+        return values
+
+    return Metrics(labels=labels, extra=gauges)
+
+
+def log_metrics(log: Any) -> dict[str, float]:
+    """The inference log's backlog and failure counts, as ``/metrics`` names them."""
+    return {"mlops_kit_inference_log_pending": log.pending,
+            "mlops_kit_inference_log_pending_bytes": log.pending_bytes,
+            "mlops_kit_inference_log_rows_written": log.rows_written,
+            "mlops_kit_inference_log_failed_writes": log.failed_writes,
+            "mlops_kit_inference_log_shed_requests": log.shed_requests,
+            "mlops_kit_inference_log_skipped_frames_total": log.skipped_frames,
+            "mlops_kit_inference_log_quarantined_segments_total": log.quarantined_segments}
+
 
 
 def _escape(value: str) -> str:
