@@ -42,6 +42,17 @@ SCENARIO = REPO / "tests" / "cluster_scenario.py"
 WORKERS = 2
 
 
+def _without_connect_mode(environ) -> dict[str, str]:
+    """``environ`` without PySpark's marks of a Spark Connect client.
+
+    This test runs in the suite's main pass, in a worker whose other tests hold a Spark
+    Connect session, and PySpark marks that process with ``SPARK_CONNECT_MODE_ENABLED``
+    (and ``SPARK_REMOTE``). Inherited, the marks would make the scenario's classic
+    session and the daemons' Python workers act as Connect clients."""
+    return {k: v for k, v in environ.items()
+            if k not in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE")}
+
+
 def _spark_home() -> Path:
     import pyspark
 
@@ -60,7 +71,7 @@ class StandaloneCluster:
         self.processes: list[tuple[subprocess.Popen, Path]] = []
         find_java()  # sets JAVA_HOME when it was not set
         self.env = {
-            **os.environ,
+            **_without_connect_mode(os.environ),
             "SPARK_HOME": str(_spark_home()),
             "SPARK_LOCAL_IP": LOOPBACK,
             "SPARK_DAEMON_MEMORY": "256m",
@@ -124,7 +135,7 @@ class ScenarioRun:
     Started and finished apart, so the local run can go on while the cluster starts."""
 
     def __init__(self, master: str, home: Path, out: Path) -> None:
-        env = {k: v for k, v in os.environ.items()
+        env = {k: v for k, v in _without_connect_mode(os.environ).items()
                if not k.startswith(("MLFLOW_", "MLOPS_KIT_", "PYSPARK_"))}
         env.update(
             MLOPS_KIT_HOME=str(home), MLOPS_KIT_USER="tester", MLOPS_KIT_SPARK_MASTER=master,
