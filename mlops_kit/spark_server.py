@@ -550,7 +550,7 @@ def ensure_server(workspace: Workspace | None = None, *, say: Callable[[str], No
 
 def lease_dir(workspace: Workspace) -> Path:
     """``<root>/spark-connect.leases``: a file ``<pid>-<id>`` per run that keeps the server up."""
-    return workspace.root / "spark-connect.leases"
+    return workspace.spark_connect_leases_dir
 
 
 def _take_lease(workspace: Workspace) -> Path:

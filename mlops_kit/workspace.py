@@ -11,6 +11,7 @@ Layout under the root (``$MLOPS_KIT_HOME``, default ``~/.mlops-kit``)::
     <root>/logs/spark-driver.log           the local Spark JVM's output
     <root>/spark-connect.{json,lock}       the shared Spark Connect server's record, lock
     <root>/spark-connect.token             its token (0600, new at each start)
+    <root>/spark-connect.leases/           runs that keep an on-demand server from its idle stop
     <root>/logs/spark-connect.log          its output
     <root>/spark-warehouse/                Spark's warehouse folder
     <root>/mlflow-server.{log,json}        the kit's MLflow tracking server: log, pid file
@@ -404,6 +405,11 @@ class Workspace:
     def spark_connect_token_path(self) -> Path:
         """The token the Spark Connect server asks every client for (0600, fresh at each start)."""
         return self.root / "spark-connect.token"
+
+    @property
+    def spark_connect_leases_dir(self) -> Path:
+        """One file per course or job run that keeps an on-demand server from its idle stop."""
+        return self.root / "spark-connect.leases"
 
     @property
     def spark_connect_log_path(self) -> Path:

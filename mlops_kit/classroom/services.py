@@ -320,12 +320,14 @@ class ClassTracking(TrackingServer):
 
     def _env(self, ws: Workspace) -> dict[str, str]:
         env = super()._env(ws)
-        if self.basic_auth:
-            settings = Path(env["MLFLOW_AUTH_CONFIG_PATH"]).read_text()
-            path = ws.root / "mlflow-auth-class.ini"
-            path.write_text(settings.rstrip("\n") +
-                            f"\nauth_cache_ttl_seconds = {self.auth_cache_seconds}\n")
-            env["MLFLOW_AUTH_CONFIG_PATH"] = str(path)
+        path = Path(env.get("MLFLOW_AUTH_CONFIG_PATH", ""))
+        if self.basic_auth and path == ws.tracking_server_auth_config_path:
+            # the file the kit just wrote for this server (a settings file of the
+            # instructor's own is left as it is), with the class's trust period added
+            settings = [line for line in path.read_text().splitlines()
+                        if not line.startswith("auth_cache_ttl_seconds")]
+            settings.append(f"auth_cache_ttl_seconds = {self.auth_cache_seconds}")
+            path.write_text("\n".join(settings) + "\n")
         return env
 
     def make_admin(self, name: str) -> None:
