@@ -9,7 +9,6 @@ the suite's engine (Connect by default, a local JVM in the ``both_engines`` pass
 from __future__ import annotations
 
 import ast
-import os
 import sys
 from pathlib import Path
 
@@ -79,7 +78,9 @@ def test_the_batch_benchmark_runs_on_the_suite_engine(spark, benchmarks_importab
 
     from mlops_kit.spark import get_spark, is_connect
 
-    connect = os.environ.get("MLOPS_KIT_TEST_SPARK", "connect") == "connect"
+    from conftest import TEST_SPARK_ENGINE  # read at start-up: each test's environment is reset
+
+    connect = TEST_SPARK_ENGINE == "connect"
 
     ratios = batch.main(["--rows", "2000", "--repeats", "1", "--models", "ridge",
                          "--paths", "pandas,auto"])
